@@ -1,0 +1,2 @@
+// Stub for 'server-only' under Vitest: tests are server code.
+export {};
