@@ -1,0 +1,116 @@
+/**
+ * One database handle per process: PGlite (embedded, a data directory) when DATABASE_URL is
+ * unset, postgres.js against a PostgreSQL server when it is set. Both speak the same drizzle
+ * schema and migrations.
+ */
+import path from 'node:path';
+import { mkdirSync } from 'node:fs';
+import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
+import type { ExtractTablesWithRelations } from 'drizzle-orm';
+import * as schema from './schema';
+
+export type Schema = typeof schema;
+export type Db = PgDatabase<PgQueryResultHKT, Schema>;
+export type Tx = PgTransaction<PgQueryResultHKT, Schema, ExtractTablesWithRelations<Schema>>;
+/** Anything that can run a query: the database or an open transaction. */
+export type Queryable = Db | Tx;
+
+export interface DatabaseHandle {
+  db: Db;
+  kind: 'pglite' | 'postgres';
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  /** A postgres:// URL; when absent, PGlite is used. */
+  url?: string;
+  /** PGlite data directory; `memory://` for a throwaway in-memory database. */
+  dataDir?: string;
+  /** Connection pool size for PostgreSQL. */
+  max?: number;
+}
+
+const migrationsFolder = path.join(process.cwd(), 'db', 'migrations');
+
+export async function openDatabase(options: OpenOptions = {}): Promise<DatabaseHandle> {
+  if (options.url) {
+    const { default: postgres } = await import('postgres');
+    const { drizzle } = await import('drizzle-orm/postgres-js');
+    const client = postgres(options.url, { max: options.max ?? 10, onnotice: () => {} });
+    const db = drizzle(client, { schema }) as unknown as Db;
+    return { db, kind: 'postgres', close: () => client.end({ timeout: 5 }) };
+  }
+  const { PGlite } = await import('@electric-sql/pglite');
+  const { drizzle } = await import('drizzle-orm/pglite');
+  const dataDir = options.dataDir ?? defaultDataDir();
+  if (!dataDir.startsWith('memory://')) mkdirSync(dataDir, { recursive: true });
+  const client = await PGlite.create(dataDir);
+  const db = drizzle(client, { schema }) as unknown as Db;
+  return { db, kind: 'pglite', close: () => client.close() };
+}
+
+export function defaultDataDir(): string {
+  const base = process.env.VIGIL_DATA_DIR ?? path.join('.data');
+  return path.resolve(base, 'pglite');
+}
+
+/** Applies every pending migration; on PostgreSQL through its own single connection. */
+export async function migrateDatabase(options: OpenOptions = {}): Promise<void> {
+  if (options.url) {
+    const { default: postgres } = await import('postgres');
+    const { drizzle } = await import('drizzle-orm/postgres-js');
+    const { migrate } = await import('drizzle-orm/postgres-js/migrator');
+    const client = postgres(options.url, { max: 1, onnotice: () => {} });
+    try {
+      await migrate(drizzle(client), { migrationsFolder });
+    } finally {
+      await client.end({ timeout: 5 });
+    }
+    return;
+  }
+  const handle = await openDatabase(options);
+  try {
+    await migrateHandle(handle);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Migrates an already-open handle (PGlite must not be opened twice in one process). */
+export async function migrateHandle(handle: DatabaseHandle): Promise<void> {
+  if (handle.kind === 'pglite') {
+    const { migrate } = await import('drizzle-orm/pglite/migrator');
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    await migrate(handle.db as any, { migrationsFolder });
+  } else {
+    const { migrate } = await import('drizzle-orm/postgres-js/migrator');
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    await migrate(handle.db as any, { migrationsFolder });
+  }
+}
+
+export function optionsFromEnv(): OpenOptions {
+  return process.env.DATABASE_URL ? { url: process.env.DATABASE_URL } : {};
+}
+
+const globalForDb = globalThis as unknown as { vigilDb?: Promise<DatabaseHandle> };
+
+/**
+ * The process-wide handle, opened lazily on first use (never at build time). A second PGlite
+ * on the same directory would corrupt it, so this is the only way app code gets a database.
+ */
+export function getDatabase(): Promise<DatabaseHandle> {
+  globalForDb.vigilDb ??= openDatabase(optionsFromEnv());
+  return globalForDb.vigilDb;
+}
+
+/** Lets tests and scripts install their own handle as the process-wide one. */
+export function setDatabase(handle: DatabaseHandle | undefined): void {
+  globalForDb.vigilDb = handle ? Promise.resolve(handle) : undefined;
+}
+
+export async function getDb(): Promise<Db> {
+  return (await getDatabase()).db;
+}
+
+export { schema };

@@ -1,0 +1,365 @@
+/**
+ * Vigil's data model. PHI lives only in `sealed_*` text columns, which hold AES-256-GCM
+ * envelopes made by lib/crypto; everything else is plain on purpose (ids, system timestamps,
+ * versions, blind indexes) so it can be indexed. lib/phi classifies every column of the
+ * patient tables and a test fails when a new one is left unclassified.
+ */
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  boolean,
+  index,
+  inet,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+const id = () => uuid('id').primaryKey().default(sql`gen_random_uuid()`);
+const at = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+const createdAt = () => at('created_at').notNull().defaultNow();
+
+// ---------------------------------------------------------------- people and sessions
+
+export const users = pgTable('users', {
+  id: id(),
+  email: text('email').notNull().unique(),
+  displayName: text('display_name').notNull(),
+  passwordHash: text('password_hash').notNull(),
+  /** TOTP secret sealed with the system key (lib/crypto); null until enrolled. */
+  sealedTotpSecret: text('sealed_totp_secret'),
+  totpEnabledAt: at('totp_enabled_at'),
+  /** Last accepted TOTP time step, so a code cannot be replayed. */
+  totpLastStep: bigint('totp_last_step', { mode: 'number' }),
+  disabledAt: at('disabled_at'),
+  disabledReason: text('disabled_reason'),
+  failedLogins: integer('failed_logins').notNull().default(0),
+  lockedUntil: at('locked_until'),
+  passwordChangedAt: at('password_changed_at'),
+  createdBy: uuid('created_by'),
+  createdAt: createdAt(),
+});
+
+export const recoveryCodes = pgTable(
+  'recovery_codes',
+  {
+    id: id(),
+    userId: uuid('user_id').notNull().references(() => users.id),
+    codeHash: text('code_hash').notNull(),
+    usedAt: at('used_at'),
+    createdAt: createdAt(),
+  },
+  (t) => [index('recovery_codes_user_idx').on(t.userId)],
+);
+
+export const roles = pgTable('roles', {
+  name: text('name').primaryKey(),
+  description: text('description').notNull().default(''),
+  /** Permission patterns by category, e.g. { ehr_read: ["patient.*"] } (lib/access). */
+  permissions: jsonb('permissions').$type<Record<string, string[]>>().notNull(),
+  builtIn: boolean('built_in').notNull().default(false),
+  updatedAt: at('updated_at').notNull().defaultNow(),
+  updatedBy: uuid('updated_by'),
+});
+
+export const userRoles = pgTable(
+  'user_roles',
+  {
+    userId: uuid('user_id').notNull().references(() => users.id),
+    roleName: text('role_name').notNull().references(() => roles.name),
+    grantedBy: uuid('granted_by'),
+    grantedAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.roleName] })],
+);
+
+export const sessions = pgTable(
+  'sessions',
+  {
+    id: id(),
+    userId: uuid('user_id').notNull().references(() => users.id),
+    createdAt: createdAt(),
+    lastSeenAt: at('last_seen_at').notNull().defaultNow(),
+    expiresAt: at('expires_at').notNull(),
+    revokedAt: at('revoked_at'),
+    revokedReason: text('revoked_reason'),
+    /** Last time the user re-entered a password or code (sensitive actions need a fresh one). */
+    reauthenticatedAt: at('reauthenticated_at'),
+    ip: text('ip'),
+    userAgent: text('user_agent'),
+  },
+  (t) => [index('sessions_user_idx').on(t.userId)],
+);
+
+/** Failed and successful sign-in attempts, for per-IP throttling that survives restarts. */
+export const loginAttempts = pgTable(
+  'login_attempts',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    ip: text('ip').notNull(),
+    userId: uuid('user_id'),
+    succeeded: boolean('succeeded').notNull(),
+    attemptedAt: createdAt(),
+  },
+  (t) => [index('login_attempts_ip_idx').on(t.ip, t.attemptedAt)],
+);
+
+// ---------------------------------------------------------------- patients and chart sections
+
+export const patients = pgTable(
+  'patients',
+  {
+    id: id(),
+    /** Blind indexes (truncated HMAC, lib/crypto/blind-index): search without plaintext. */
+    mrnIndex: text('mrn_index').notNull(),
+    dobIndex: text('dob_index').notNull(),
+    lastNameIndex: text('last_name_index').notNull(),
+    lastNamePrefixIndex: text('last_name_prefix_index').notNull(),
+    sealedDemographics: text('sealed_demographics').notNull(),
+    sealedInsurance: text('sealed_insurance').notNull(),
+    version: integer('version').notNull().default(1),
+    createdAt: createdAt(),
+    updatedAt: at('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    index('patients_mrn_idx').on(t.mrnIndex),
+    index('patients_dob_idx').on(t.dobIndex),
+    index('patients_last_name_idx').on(t.lastNameIndex),
+    index('patients_last_name_prefix_idx').on(t.lastNamePrefixIndex),
+  ],
+);
+
+/** One table per chart section; each row seals its clinical fields together in `sealed_body`. */
+function chartSectionTable<const T extends string>(name: T) {
+  return pgTable(
+    name,
+    {
+      id: id(),
+      patientId: uuid('patient_id').notNull().references(() => patients.id),
+      sealedBody: text('sealed_body').notNull(),
+      version: integer('version').notNull().default(1),
+      createdBy: uuid('created_by'),
+      createdAt: createdAt(),
+      updatedAt: at('updated_at').notNull().defaultNow(),
+    },
+    (t) => [index(`${name}_patient_idx`).on(t.patientId, t.createdAt)],
+  );
+}
+
+export const allergies = chartSectionTable('allergies');
+export const medications = chartSectionTable('medications');
+export const problems = chartSectionTable('problems');
+export const vitals = chartSectionTable('vitals');
+export const progressNotes = chartSectionTable('progress_notes');
+export const nursingNotes = chartSectionTable('nursing_notes');
+
+export const encounters = pgTable(
+  'encounters',
+  {
+    id: id(),
+    patientId: uuid('patient_id').notNull().references(() => patients.id),
+    sealedBody: text('sealed_body').notNull(),
+    /** Work-queue state for billing staff; reveals nothing clinical on its own. */
+    billingStatus: text('billing_status').notNull().default('unbilled'),
+    version: integer('version').notNull().default(1),
+    createdBy: uuid('created_by'),
+    createdAt: createdAt(),
+    updatedAt: at('updated_at').notNull().defaultNow(),
+  },
+  (t) => [index('encounters_patient_idx').on(t.patientId, t.createdAt)],
+);
+
+// ---------------------------------------------------------------- keys
+
+export const patientKeys = pgTable('patient_keys', {
+  patientId: uuid('patient_id').primaryKey(),
+  /** The patient's data key wrapped (AES-256-GCM) by master key `master_key_version`. */
+  wrappedKey: text('wrapped_key'),
+  masterKeyVersion: integer('master_key_version').notNull(),
+  createdAt: createdAt(),
+  rotatedAt: at('rotated_at'),
+  /** Set when the key is destroyed: every sealed value of the patient is then unreadable. */
+  shreddedAt: at('shredded_at'),
+});
+
+/** Progress of a key rotation, so a killed run resumes where it stopped. */
+export const keyRotations = pgTable('key_rotations', {
+  id: id(),
+  targetVersion: integer('target_version').notNull(),
+  startedAt: createdAt(),
+  finishedAt: at('finished_at'),
+  rewrapped: integer('rewrapped').notNull().default(0),
+});
+
+// ---------------------------------------------------------------- access relationships
+
+export const careTeam = pgTable(
+  'care_team',
+  {
+    id: id(),
+    patientId: uuid('patient_id').notNull().references(() => patients.id),
+    userId: uuid('user_id').notNull().references(() => users.id),
+    /** attending | consulting | nursing | billing */
+    relationship: text('relationship').notNull(),
+    fromAt: at('from_at').notNull().defaultNow(),
+    untilAt: at('until_at'),
+    assignedBy: uuid('assigned_by'),
+  },
+  (t) => [
+    index('care_team_user_idx').on(t.userId, t.patientId),
+    index('care_team_patient_idx').on(t.patientId),
+  ],
+);
+
+export const breakGlassGrants = pgTable(
+  'break_glass_grants',
+  {
+    id: id(),
+    userId: uuid('user_id').notNull().references(() => users.id),
+    patientId: uuid('patient_id').notNull().references(() => patients.id),
+    sessionId: uuid('session_id'),
+    reasonCode: text('reason_code').notNull(),
+    /** Free-text justification sealed with the patient's data key. */
+    sealedJustification: text('sealed_justification').notNull(),
+    grantedAt: createdAt(),
+    expiresAt: at('expires_at').notNull(),
+    endedAt: at('ended_at'),
+    endedReason: text('ended_reason'),
+    /** pending | appropriate | referred */
+    reviewStatus: text('review_status').notNull().default('pending'),
+    reviewerId: uuid('reviewer_id'),
+    reviewComment: text('review_comment'),
+    reviewedAt: at('reviewed_at'),
+  },
+  (t) => [
+    index('break_glass_user_idx').on(t.userId, t.patientId, t.expiresAt),
+    index('break_glass_review_idx').on(t.reviewStatus, t.grantedAt),
+  ],
+);
+
+// ---------------------------------------------------------------- audit and monitoring
+
+export const auditLog = pgTable(
+  'audit_log',
+  {
+    seq: bigint('seq', { mode: 'number' }).primaryKey(),
+    logId: uuid('log_id').notNull().unique(),
+    userId: uuid('user_id'),
+    actionType: text('action_type').notNull(),
+    resourceType: text('resource_type').notNull(),
+    resourceId: text('resource_id'),
+    patientId: uuid('patient_id'),
+    occurredAt: at('occurred_at').notNull(),
+    ip: inet('ip'),
+    userAgent: text('user_agent'),
+    outcome: text('outcome').notNull(),
+    breakGlassGrantId: uuid('break_glass_grant_id'),
+    /** PHI-free facts (sections shown, counts, reasons codes). */
+    details: jsonb('details').$type<Record<string, unknown>>(),
+    sealedBefore: text('sealed_before'),
+    sealedAfter: text('sealed_after'),
+    prevHash: text('prev_hash').notNull(),
+    hash: text('hash').notNull(),
+  },
+  (t) => [
+    index('audit_user_idx').on(t.userId, t.occurredAt),
+    index('audit_patient_idx').on(t.patientId, t.occurredAt),
+    index('audit_time_idx').on(t.occurredAt),
+    index('audit_grant_idx').on(t.breakGlassGrantId),
+  ],
+);
+
+/** Per-user hourly counts kept up to date on every audited access (lib/monitor). */
+export const accessCounters = pgTable(
+  'access_counters',
+  {
+    userId: uuid('user_id').notNull(),
+    hourStart: at('hour_start').notNull(),
+    accesses: integer('accesses').notNull().default(0),
+    denials: integer('denials').notNull().default(0),
+    outsideCareTeam: integer('outside_care_team').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.hourStart] })],
+);
+
+export const incidents = pgTable(
+  'incidents',
+  {
+    id: id(),
+    userId: uuid('user_id').notNull(),
+    /** CRITICAL | HIGH | MEDIUM | LOW */
+    severity: text('severity').notNull(),
+    rule: text('rule').notNull(),
+    details: jsonb('details').$type<Record<string, unknown>>().notNull(),
+    windowStart: at('window_start').notNull(),
+    createdAt: createdAt(),
+    /** open | resolved_appropriate | confirmed */
+    status: text('status').notNull().default('open'),
+    resolvedBy: uuid('resolved_by'),
+    resolvedAt: at('resolved_at'),
+    resolutionComment: text('resolution_comment'),
+  },
+  (t) => [
+    uniqueIndex('incidents_case_idx').on(t.userId, t.rule, t.windowStart),
+    index('incidents_status_idx').on(t.status, t.createdAt),
+  ],
+);
+
+/** In-app notices for a role (PHI-free text; links carry ids only). */
+export const notifications = pgTable(
+  'notifications',
+  {
+    id: id(),
+    audienceRole: text('audience_role').notNull(),
+    kind: text('kind').notNull(),
+    message: text('message').notNull(),
+    link: text('link'),
+    createdAt: createdAt(),
+    readAt: at('read_at'),
+  },
+  (t) => [index('notifications_audience_idx').on(t.audienceRole, t.createdAt)],
+);
+
+/** Outbound alerts (webhook/SMTP), retried until delivered; never blocks the request. */
+export const alertOutbox = pgTable('alert_outbox', {
+  id: id(),
+  payload: jsonb('payload').$type<Record<string, unknown>>().notNull(),
+  attempts: integer('attempts').notNull().default(0),
+  nextAttemptAt: at('next_attempt_at').notNull().defaultNow(),
+  deliveredAt: at('delivered_at'),
+  lastError: text('last_error'),
+  createdAt: createdAt(),
+});
+
+/** Admin-tunable settings within code-enforced bounds (e.g. break-glass window). */
+export const settings = pgTable('settings', {
+  key: text('key').primaryKey(),
+  value: jsonb('value').notNull(),
+  updatedBy: uuid('updated_by'),
+  updatedAt: at('updated_at').notNull().defaultNow(),
+});
+
+/** Machine clients (device feeds) allowed to post PHI through the JWE API. */
+export const apiClients = pgTable('api_clients', {
+  id: id(),
+  name: text('name').notNull(),
+  secretHash: text('secret_hash').notNull(),
+  createdBy: uuid('created_by'),
+  createdAt: createdAt(),
+  revokedAt: at('revoked_at'),
+});
+
+export const chartSectionTables = {
+  allergies,
+  medications,
+  problems,
+  vitals,
+  progress_notes: progressNotes,
+  nursing_notes: nursingNotes,
+  encounters,
+} as const;

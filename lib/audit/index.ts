@@ -1,0 +1,4 @@
+import 'server-only';
+
+export { recordAudit, onAudit, normaliseIp, type AuditActor, type AuditEvent, type AuditRecord } from './append';
+export { GENESIS_HASH, canonicalEntry, chainHash } from './chain';

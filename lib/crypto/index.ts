@@ -1,0 +1,16 @@
+import 'server-only';
+
+export { DecryptionError, sealContext } from './envelope';
+export {
+  createPatientKey,
+  evictDataKey,
+  getPatientCipher,
+  getPatientCiphers,
+  newPatientKey,
+  shredPatientKey,
+  type CipherLookup,
+  type PatientCipher,
+} from './data-keys';
+export { blindIndex, blindIndexBits, normaliseName, normaliseMrn, LAST_NAME_PREFIX_LENGTH } from './blind-index';
+export { ensureKeyFile, getKeyProvider, setKeyProvider, type KeyProvider } from './key-provider';
+export { openUserSecret, sealUserSecret } from './system-secrets';

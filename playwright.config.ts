@@ -1,0 +1,62 @@
+import { defineConfig } from '@playwright/test';
+
+// End-to-end tests drive the *production* build (next build + next start via `npm run demo`)
+// in Debian's Chromium. `--fresh` wipes .data/e2e so every run starts from the same seed.
+const PORT = Number(process.env.PORT ?? 3100);
+const baseURL = `http://127.0.0.1:${PORT}`;
+const CI = !!process.env.CI;
+
+export default defineConfig({
+  testDir: 'e2e',
+  // 2-core machine: the server and Next build already use both cores.
+  workers: 1,
+  fullyParallel: false,
+  retries: CI ? 1 : 0,
+  forbidOnly: CI,
+  timeout: 60_000,
+  expect: { timeout: 10_000 },
+  // list for humans; json so scripts/test-all.sh can count (PLAYWRIGHT_JSON_OUTPUT_FILE overrides).
+  reporter: [['list'], ['json', { outputFile: 'playwright-report/results.json' }]],
+  use: {
+    baseURL,
+    browserName: 'chromium',
+    trace: 'retain-on-failure',
+    screenshot: 'only-on-failure',
+    launchOptions: {
+      // Playwright's bundled browsers need a download; Debian's Chromium is installed by
+      // scripts/ensure-chromium.sh. The flags keep it from phoning home (no internet here).
+      executablePath: '/usr/bin/chromium',
+      args: [
+        '--no-sandbox', // we run as root in a container
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    },
+  },
+  webServer: {
+    command: 'npm run demo -- --fresh',
+    url: `${baseURL}/api/health`,
+    // Builds Next and seeds a fresh database first: minutes on 2 cores.
+    timeout: 600_000,
+    // A server already on the port would be tested with unknown data: only reuse on request.
+    reuseExistingServer: !CI && process.env.VIGIL_E2E_REUSE_SERVER === '1',
+    stdout: 'pipe',
+    stderr: 'pipe',
+    // SIGTERM lets the server close PGlite cleanly instead of the default SIGKILL.
+    gracefulShutdown: { signal: 'SIGTERM', timeout: 10_000 },
+    // Merged over process.env. DATABASE_URL passes through if set (test-all unsets it, so e2e
+    // runs on PGlite in .data/e2e).
+    env: {
+      PORT: String(PORT),
+      VIGIL_DATA_DIR: '.data/e2e',
+      VIGIL_KEY_FILE: '.data/e2e/keys.json',
+      AUTH_SECRET: 'vigil-e2e-test-secret-not-for-production-0123456789',
+      AUTH_TRUST_HOST: 'true',
+      NEXT_TELEMETRY_DISABLED: '1',
+    },
+  },
+});
