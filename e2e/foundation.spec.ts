@@ -124,6 +124,7 @@ test.describe('sign-in failures', () => {
     let message = '';
     await expect(async () => {
       expect(page.url()).toMatch(pathIs('/login'));
+      await expectNoStackTrace(page); // fail with the leak itself, not "no alert"
       const alert = alerts(page).first();
       if (await alert.isVisible()) {
         message = (await alert.innerText()).replace(/\s+/g, ' ').trim();

@@ -18,7 +18,8 @@ PASSED=0
 FAILED=0
 NOTES=()
 
-stage() { printf '\n\033[1m==== [%s] %s ====\033[0m\n' "$(date +%H:%M:%S)" "$*"; }
+if [[ -t 1 ]]; then B=$'\033[1m' R=$'\033[1;31m' N=$'\033[0m'; else B='' R='' N=''; fi
+stage() { printf '\n%s==== [%s] %s ====%s\n' "$B" "$(date +%H:%M:%S)" "$*" "$N"; }
 note() { NOTES+=("$*"); }
 fail_stage() { FAILED=$((FAILED + 1)); note "FAILED: $*"; }
 
@@ -105,7 +106,7 @@ fi
 # --- 5. end-to-end ---------------------------------------------------------------------------
 stage "5/5 Playwright e2e (builds and starts the app itself)"
 if [[ "${VIGIL_SKIP_E2E:-}" == 1 && -z "${CI:-}" ]]; then
-  printf '\n\033[1;31m!!!! VIGIL_SKIP_E2E=1: END-TO-END TESTS SKIPPED -- NOT A FULL RUN !!!!\033[0m\n\n'
+  printf '\n%s!!!! VIGIL_SKIP_E2E=1: END-TO-END TESTS SKIPPED -- NOT A FULL RUN !!!!%s\n\n' "$R" "$N"
   note "SKIPPED: Playwright e2e (VIGIL_SKIP_E2E=1) -- this is not a full run"
 else
   [[ "${VIGIL_SKIP_E2E:-}" == 1 ]] && echo "VIGIL_SKIP_E2E ignored: CI is set"
