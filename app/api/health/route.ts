@@ -1,0 +1,8 @@
+import { healthStatus } from '@/lib/health';
+
+export const dynamic = 'force-dynamic';
+
+export async function GET() {
+  const health = await healthStatus();
+  return Response.json({ app: 'vigil', ...health }, { status: health.status === 'ok' ? 200 : 503 });
+}

@@ -1,0 +1,39 @@
+import Link from 'next/link';
+import { signOutAction } from '@/app/actions/sign-out';
+
+export interface NavLink {
+  href: string;
+  label: string;
+}
+
+const roleLabels: Record<string, string> = {
+  physician: 'Physician',
+  nurse: 'Nurse',
+  billing: 'Billing',
+  admin: 'Administrator',
+  privacy_officer: 'Privacy officer',
+};
+
+export function TopBar({ displayName, roles, links }: { displayName: string; roles: string[]; links: NavLink[] }) {
+  const roleText = roles.map((r) => roleLabels[r] ?? r).join(', ') || 'No role';
+  return (
+    <header className="border-b border-slate-200 bg-white">
+      <div className="mx-auto flex max-w-6xl items-center gap-6 px-4 py-3">
+        <Link href="/" className="text-lg font-semibold text-calm">Vigil</Link>
+        <nav className="flex gap-4 text-sm">
+          {links.map((link) => (
+            <Link key={link.href} href={link.href} className="text-slate-600 hover:text-calm">{link.label}</Link>
+          ))}
+        </nav>
+        <div className="ml-auto flex items-center gap-4 text-sm">
+          <span data-testid="current-user" className="text-slate-700">
+            <span className="font-medium">{displayName}</span> · <span>{roleText}</span>
+          </span>
+          <form action={signOutAction}>
+            <button type="submit" className="rounded-md border border-slate-300 px-3 py-1 hover:bg-slate-100">Sign out</button>
+          </form>
+        </div>
+      </div>
+    </header>
+  );
+}

@@ -1,0 +1,20 @@
+import 'server-only';
+import type { Viewer } from './viewer';
+
+/** The pages a viewer's permissions open, for the top bar (pages still check for themselves). */
+export function navigationFor(viewer: Viewer): { href: string; label: string }[] {
+  const links: { href: string; label: string }[] = [];
+  if (viewer.permissions.ehr_read?.length) links.push({ href: '/patients', label: 'Patients' });
+  if (viewer.permissions.admin?.length) {
+    links.push({ href: '/admin/users', label: 'Users' }, { href: '/admin/roles', label: 'Roles' }, { href: '/admin/care-teams', label: 'Care teams' });
+  }
+  if (viewer.permissions.audit?.length) {
+    links.push(
+      { href: '/admin/audit', label: 'Audit' },
+      { href: '/admin/break-glass', label: 'Break-glass' },
+      { href: '/admin/incidents', label: 'Incidents' },
+    );
+  }
+  if (viewer.permissions.admin?.length || viewer.permissions.audit?.length) links.push({ href: '/admin', label: 'Dashboard' });
+  return links;
+}
