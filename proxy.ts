@@ -6,7 +6,7 @@ import { NextResponse, type NextRequest } from 'next/server';
  * lib/auth — and it never touches the database (PGlite must be opened by one module only).
  */
 const SESSION_COOKIES = ['authjs.session-token', '__Secure-authjs.session-token'];
-const PUBLIC_PATHS = ['/login', '/api/auth', '/api/health'];
+const PUBLIC_PATHS = ['/login', '/api/auth', '/api/health', '/api/test'];
 
 export function proxy(request: NextRequest) {
   const { pathname } = request.nextUrl;

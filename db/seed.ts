@@ -37,8 +37,19 @@ export const demoUsers = [
   { email: 'privacy@vigil.test', displayName: 'Fay Privacy Officer', roles: ['privacy_officer'] },
 ] as const;
 
+/**
+ * Extra synthetic staff for destructive end-to-end scenarios (lockout, disabling, anomaly
+ * containment, timeouts), so those tests never disturb the six documented demo accounts.
+ * Each is a physician on the care team of the first patients, with the demo password.
+ */
+export const staffUsers = Array.from({ length: 8 }, (_, i) => ({
+  email: `staff${String(i + 1).padStart(2, '0')}@vigil.test`,
+  displayName: `Dr. Staff ${String(i + 1).padStart(2, '0')}`,
+  roles: ['physician'] as const,
+}));
+
 /** How many of the first patients each demo clinician is assigned to. */
-export const demoCaseload = { physician: 60, nurse: 60, billing: 100 } as const;
+export const demoCaseload = { physician: 60, nurse: 60, billing: 100, staff: 10 } as const;
 
 export interface SeedOptions {
   patients: number;
@@ -160,7 +171,7 @@ export async function seedRolesAndUsers(db: Db): Promise<Map<string, string>> {
   }
   const passwordHash = await hashPassword(DEMO_PASSWORD);
   const ids = new Map<string, string>();
-  for (const demo of demoUsers) {
+  for (const demo of [...demoUsers, ...staffUsers]) {
     const [existing] = await db.select({ id: users.id }).from(users).where(eq(users.email, demo.email)).limit(1);
     const id = existing?.id ?? randomUUID();
     if (!existing) {
@@ -239,6 +250,9 @@ export async function seedDatabase(db: Db, options: SeedOptions): Promise<{ pati
       if (index < demoCaseload.physician) tables.team.push({ patientId, userId: physician, relationship: 'attending' });
       if (index < demoCaseload.nurse) tables.team.push({ patientId, userId: nurse, relationship: 'nursing' });
       if (index < demoCaseload.billing) tables.team.push({ patientId, userId: billing, relationship: 'billing' });
+      if (index < demoCaseload.staff) {
+        for (const staff of staffUsers) tables.team.push({ patientId, userId: userIds.get(staff.email)!, relationship: 'attending' });
+      }
     }
     await db.transaction(async (tx) => {
       const t = tx as unknown as Db;

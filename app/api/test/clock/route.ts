@@ -1,0 +1,26 @@
+import { z } from 'zod';
+import { advanceClock, now, resetClock } from '@/lib/clock';
+
+export const dynamic = 'force-dynamic';
+
+/**
+ * Moves the server's clock for end-to-end tests of timeouts and expiries. It exists only when
+ * VIGIL_TEST_CLOCK=1 is set at start-up (the Playwright web server does; a real deployment never
+ * does), and answers 404 otherwise, exactly like a route that is not there.
+ */
+const enabled = () => process.env.VIGIL_TEST_CLOCK === '1';
+const body = z.object({ advanceMs: z.number().int().min(0).max(48 * 3_600_000).optional(), reset: z.boolean().optional() });
+
+export async function POST(request: Request) {
+  if (!enabled()) return new Response('Not found', { status: 404 });
+  const parsed = body.safeParse(await request.json().catch(() => null));
+  if (!parsed.success) return Response.json({ error: 'Send { advanceMs } or { reset: true }.' }, { status: 400 });
+  if (parsed.data.reset) resetClock();
+  if (parsed.data.advanceMs) advanceClock(parsed.data.advanceMs);
+  return Response.json({ now: now().toISOString() });
+}
+
+export async function GET() {
+  if (!enabled()) return new Response('Not found', { status: 404 });
+  return Response.json({ now: now().toISOString() });
+}
