@@ -5,6 +5,8 @@ import { defineConfig } from '@playwright/test';
 const PORT = Number(process.env.PORT ?? 3100);
 const baseURL = `http://127.0.0.1:${PORT}`;
 const CI = !!process.env.CI;
+export const E2E_DATA_DIR = PORT === 3100 ? '.data/e2e' : `.data/e2e-${PORT}`;
+export const E2E_DIST_DIR = PORT === 3100 ? '.next-e2e' : `.next-e2e-${PORT}`;
 
 export default defineConfig({
   testDir: 'e2e',
@@ -52,8 +54,12 @@ export default defineConfig({
     // runs on PGlite in .data/e2e).
     env: {
       PORT: String(PORT),
-      VIGIL_DATA_DIR: '.data/e2e',
-      VIGIL_KEY_FILE: '.data/e2e/keys.json',
+      // Per-port data and build directories, so two e2e runs on one machine never share state.
+      VIGIL_DATA_DIR: E2E_DATA_DIR,
+      VIGIL_KEY_FILE: `${E2E_DATA_DIR}/keys.json`,
+      NEXT_DIST_DIR: E2E_DIST_DIR,
+      // Enables POST /api/test/clock so timeout and expiry tests can move the server's clock.
+      VIGIL_TEST_CLOCK: '1',
       AUTH_SECRET: 'vigil-e2e-test-secret-not-for-production-0123456789',
       AUTH_TRUST_HOST: 'true',
       NEXT_TELEMETRY_DISABLED: '1',
