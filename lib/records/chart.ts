@@ -53,7 +53,7 @@ export async function getChart(viewer: Viewer, patientId: string): Promise<Chart
   const exists = uuidShape.test(patientId)
     ? (await db.select({ id: patients.id }).from(patients).where(eq(patients.id, patientId)).limit(1)).length > 0
     : false;
-  const relationship = exists ? await loadRelationship(db, viewer.userId, patientId) : { careTeam: null, breakGlassGrantId: null };
+  const relationship = exists ? await loadRelationship(db, viewer, patientId) : { careTeam: null, breakGlassGrantId: null };
   const decisions = new Map<ChartSection, Decision>(chartSections.map((s) => [s, decide(viewer, relationship, 'read', s)]));
   const readable = chartSections.filter((s) => decisions.get(s)?.allowed);
 

@@ -34,7 +34,7 @@ async function authorizeWrite(
   const known = uuid.safeParse(patientId).success
     ? (await tx.select({ id: patients.id }).from(patients).where(eq(patients.id, patientId)).limit(1)).length > 0
     : false;
-  const relationship = known ? await loadRelationship(tx, viewer.userId, patientId) : { careTeam: null, breakGlassGrantId: null };
+  const relationship = known ? await loadRelationship(tx, viewer, patientId) : { careTeam: null, breakGlassGrantId: null };
   const decision = decide(viewer, relationship, 'write', section, permission);
   if (!known || !decision.allowed) {
     await recordAudit(tx, {
