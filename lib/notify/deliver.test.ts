@@ -1,0 +1,201 @@
+/**
+ * Outbound alerts: delivered to a local webhook and a local SMTP server that fail first and
+ * then succeed, with the attempts, backoff and last error recorded; and never in the way of
+ * the clinician whose grant raised them.
+ */
+import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
+import { eq } from 'drizzle-orm';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Db } from '@/db/client';
+import { alertOutbox, patients, users } from '@/db/schema';
+import { DEMO_PASSWORD, seedDatabase } from '@/db/seed';
+import { resetChainKey } from '@/lib/audit/chain';
+import { requestGrant } from '@/lib/break-glass';
+import { createSession } from '@/lib/auth/sessions';
+import { loadRolesAndPermissions } from '@/lib/auth/users';
+import { evictDataKey, setKeyProvider } from '@/lib/crypto';
+import { generateKeyMaterial, StaticKeyProvider } from '@/lib/crypto/key-provider';
+import { createTestDatabase, type TestDatabase } from '@/test/db';
+import { backoffMs, deliverDueAlerts, deliveryConfigFromEnv, retryPolicy, smtpChannel, stopAlertDelivery, webhookChannel, type Channel } from './deliver';
+import { notifyPrivacyOfficers } from './index';
+
+let handle: TestDatabase;
+let db: Db;
+
+beforeAll(async () => {
+  setKeyProvider(new StaticKeyProvider(generateKeyMaterial()));
+  resetChainKey();
+  evictDataKey();
+  handle = await createTestDatabase();
+  db = handle.db;
+  await seedDatabase(db, { patients: 3 });
+});
+afterAll(async () => {
+  await stopAlertDelivery();
+  await handle?.close();
+});
+afterEach(async () => {
+  delete process.env.VIGIL_ALERT_WEBHOOK_URL;
+  await stopAlertDelivery();
+  await db.delete(alertOutbox);
+});
+
+interface Received {
+  headers: IncomingMessage['headers'];
+  body: Record<string, unknown>;
+}
+
+/** A webhook on 127.0.0.1 that answers each request with the next status in `statuses` (then 200), after `delayMs`. */
+async function webhook(statuses: number[], delayMs = 0): Promise<{ url: string; received: Received[]; server: Server }> {
+  const received: Received[] = [];
+  const server = createHttpServer((req, res) => {
+    let raw = '';
+    req.on('data', (c) => (raw += c));
+    req.on('end', () => {
+      received.push({ headers: req.headers, body: JSON.parse(raw) });
+      setTimeout(() => res.writeHead(statuses.shift() ?? 200).end('ok'), delayMs);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/vigil`, received, server };
+}
+
+const close = (server: Server | TcpServer) => new Promise<void>((resolve) => server.close(() => resolve()));
+const rows = () => db.select().from(alertOutbox);
+
+describe('alert delivery', () => {
+  it('backs off exponentially up to an hour', () => {
+    expect([1, 2, 3, 4].map(backoffMs)).toEqual([30_000, 60_000, 120_000, 240_000]);
+    expect(backoffMs(20)).toBe(3_600_000);
+  });
+
+  it('retries a webhook that fails first, then records the delivery', async () => {
+    const hook = await webhook([500]);
+    await notifyPrivacyOfficers(db, { kind: 'break_glass.granted', message: 'Dr. Ben Okafor used emergency access.', link: '/admin/break-glass/x' });
+    const t0 = new Date();
+    const channels = [webhookChannel(hook.url)];
+
+    expect(await deliverDueAlerts(channels, t0)).toMatchObject({ delivered: 0, failed: 1 });
+    let [row] = await rows();
+    expect(row).toMatchObject({ attempts: 1, lastError: 'webhook: HTTP 500', deliveredAt: null });
+    expect(row!.nextAttemptAt.getTime()).toBe(t0.getTime() + 30_000);
+
+    expect(await deliverDueAlerts(channels, new Date(t0.getTime() + 29_000))).toMatchObject({ delivered: 0, failed: 0 });
+    expect(hook.received).toHaveLength(1);
+
+    expect(await deliverDueAlerts(channels, new Date(t0.getTime() + 31_000))).toMatchObject({ delivered: 1, failed: 0, nextDueAt: null });
+    [row] = await rows();
+    expect(row).toMatchObject({ attempts: 2, lastError: null });
+    expect(row!.deliveredAt).not.toBeNull();
+
+    expect(hook.received).toHaveLength(2);
+    for (const r of hook.received) {
+      expect(r.headers['content-type']).toBe('application/json');
+      expect(r.headers['x-vigil-alert-id']).toBe(row!.id);
+      expect(r.body).toMatchObject({ id: row!.id, kind: 'break_glass.granted', message: 'Dr. Ben Okafor used emergency access.', link: '/admin/break-glass/x', audience: 'privacy_officer' });
+    }
+    await close(hook.server);
+  });
+
+  it('stores a failure without the URL, and gives up after the last attempt', async () => {
+    const hook = await webhook([]);
+    await close(hook.server); // nothing listens there any more: connection refused
+    await notifyPrivacyOfficers(db, { kind: 'incident.opened', message: 'A case was opened.' });
+    let at = new Date();
+    await deliverDueAlerts([webhookChannel(hook.url)], at);
+    let [row] = await rows();
+    expect(row!.lastError).toMatch(/^webhook: \w+/);
+    expect(row!.lastError).not.toContain('127.0.0.1');
+
+    const failing: Channel = { name: 'webhook', send: async () => Promise.reject(new TypeError('fetch failed')) };
+    for (let attempt = 2; attempt <= retryPolicy.maxAttempts; attempt++) {
+      at = new Date(row!.nextAttemptAt.getTime() + 1);
+      await deliverDueAlerts([failing], at);
+      [row] = await rows();
+      expect(row!.attempts).toBe(attempt);
+    }
+    expect(row!.lastError).toContain(`gave up after ${retryPolicy.maxAttempts} attempts`);
+    expect(await deliverDueAlerts([failing], new Date(at.getTime() + 10 * 3_600_000))).toEqual({ delivered: 0, failed: 0, nextDueAt: null });
+  });
+
+  it('sends mail through SMTP, retrying after a temporary refusal', async () => {
+    const messages: string[] = [];
+    let connections = 0;
+    const smtp = createTcpServer((socket) => {
+      const refuse = connections++ === 0;
+      let data = false;
+      let buffer = '';
+      socket.write('220 localhost test SMTP\r\n');
+      socket.on('data', (chunk) => {
+        buffer += chunk.toString();
+        let end: number;
+        while (data ? (end = buffer.indexOf('\r\n.\r\n')) >= 0 : (end = buffer.indexOf('\r\n')) >= 0) {
+          const line = buffer.slice(0, end);
+          buffer = buffer.slice(end + (data ? 5 : 2));
+          if (data) {
+            messages.push(line);
+            data = false;
+            socket.write('250 queued\r\n');
+          } else if (/^(EHLO|HELO)/i.test(line)) socket.write('250 localhost\r\n');
+          else if (/^MAIL FROM/i.test(line)) socket.write(refuse ? '451 try again later\r\n' : '250 ok\r\n');
+          else if (/^RCPT TO/i.test(line)) socket.write('250 ok\r\n');
+          else if (/^DATA/i.test(line)) {
+            data = true;
+            socket.write('354 go ahead\r\n');
+          } else if (/^QUIT/i.test(line)) socket.end('221 bye\r\n');
+          else socket.write('250 ok\r\n');
+        }
+      });
+    });
+    await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
+    const smtpUrl = `smtp://127.0.0.1:${(smtp.address() as AddressInfo).port}`;
+    // No VIGIL_ALERT_EMAIL_TO: mail goes to the enabled privacy officers.
+    const channels = [smtpChannel({ ...deliveryConfigFromEnv({}), smtpUrl, publicUrl: 'https://vigil.example.org' })];
+    await notifyPrivacyOfficers(db, { kind: 'break_glass.granted', message: 'Dr. Ben Okafor used emergency access.', link: '/admin/break-glass/abc' });
+    const t0 = new Date();
+
+    expect(await deliverDueAlerts(channels, t0)).toMatchObject({ failed: 1 });
+    expect((await rows())[0]!.lastError).toMatch(/^smtp: /);
+    expect(await deliverDueAlerts(channels, new Date(t0.getTime() + 31_000))).toMatchObject({ delivered: 1 });
+    expect(messages).toHaveLength(1);
+    const [row] = await rows();
+    expect(messages[0]).toContain('To: privacy@vigil.test');
+    expect(messages[0]).toMatch(new RegExp(`^X-Vigil-Alert-Id: ${row!.id}$`, 'im'));
+    expect(messages[0]).toContain('Dr. Ben Okafor used emergency access.');
+    expect(messages[0]).toContain('https://vigil.example.org/admin/break-glass/abc');
+    await close(smtp);
+  });
+
+  it('rejects configuration it cannot use, naming the variable but not its value', () => {
+    expect(deliveryConfigFromEnv({ VIGIL_ALERT_WEBHOOK_URL: '  ' })).toMatchObject({ webhookUrl: undefined });
+    expect(() => deliveryConfigFromEnv({ VIGIL_ALERT_WEBHOOK_URL: 'ftp://user:secret@host/' })).toThrow(/VIGIL_ALERT_WEBHOOK_URL/);
+    expect(() => deliveryConfigFromEnv({ VIGIL_ALERT_WEBHOOK_URL: 'ftp://user:secret@host/' })).not.toThrow(/secret/);
+  });
+
+  it('never makes the clinician wait for a slow receiver', async () => {
+    const hook = await webhook([], 3_000);
+    process.env.VIGIL_ALERT_WEBHOOK_URL = hook.url;
+    const [user] = await db.select().from(users).where(eq(users.email, 'physician2@vigil.test'));
+    const session = await createSession(db, user!.id, { ip: null, userAgent: null });
+    const viewer = { userId: user!.id, sessionId: session.id, email: user!.email, displayName: user!.displayName, ip: null, userAgent: null, ...(await loadRolesAndPermissions(db, user!.id)) };
+    const [target] = await db.select({ id: patients.id }).from(patients).limit(1);
+
+    const started = performance.now();
+    const result = await requestGrant(viewer, {
+      patientId: target!.id,
+      reasonCode: 'emergency_treatment',
+      justification: 'Unresponsive in ED resus, treating team unreachable; need allergies.',
+      secret: DEMO_PASSWORD,
+    });
+    const took = performance.now() - started;
+    expect(result.ok).toBe(true);
+    expect(took).toBeLessThan(2_500);
+    expect((await rows())[0]!.deliveredAt).toBeNull();
+
+    await stopAlertDelivery(); // waits for the background pass, which waits for the slow webhook
+    expect(hook.received).toHaveLength(1);
+    expect((await rows())[0]!.deliveredAt).not.toBeNull();
+    await close(hook.server);
+  });
+});
