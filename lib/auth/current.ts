@@ -3,63 +3,61 @@ import { cache } from 'react';
 import { redirect } from 'next/navigation';
 import { getDb } from '@/db/client';
 import type { Viewer } from '@/lib/access/viewer';
-import { recordAudit } from '@/lib/audit';
 import { auth } from './next-auth';
 import { clientInfo } from './request';
-import { checkSession, type SessionInvalidReason } from './sessions';
-import { loadRolesAndPermissions } from './users';
+import type { Touch } from './sessions';
+import { gateViewer, resolveViewerState, type ViewerState } from './viewer-state';
 
-export type ViewerState = { viewer: Viewer } | { viewer: null; reason: SessionInvalidReason | 'signed_out' };
+export { MFA_ENROLMENT_PATH, type ViewerState } from './viewer-state';
+
+/** The session id inside the request's Auth.js cookie (a JWT holding nothing else), if any. */
+export async function currentSessionId(): Promise<string | null> {
+  const session = (await auth()) as { sid?: unknown } | null;
+  return typeof session?.sid === 'string' ? session.sid : null;
+}
+
+async function stateFor(touch: Touch): Promise<ViewerState> {
+  return resolveViewerState(await getDb(), await currentSessionId(), await clientInfo(), { touch });
+}
 
 /**
  * Resolves the request's viewer from the database once per request (React cache). Every page,
  * action and route handler goes through here; the proxy's cookie check is only a shortcut.
  */
-export const getViewerState = cache(async (): Promise<ViewerState> => {
-  const session = (await auth()) as { sid?: unknown } | null;
-  const sid = typeof session?.sid === 'string' ? session.sid : null;
-  if (!sid || !/^[0-9a-f-]{36}$/i.test(sid)) return { viewer: null, reason: 'signed_out' };
-  const db = await getDb();
-  const check = await checkSession(db, sid);
-  const client = await clientInfo();
-  if (!check.valid) {
-    if (check.reason === 'idle' || check.reason === 'expired') {
-      await db.transaction((tx) =>
-        recordAudit(tx, {
-          actor: { userId: check.userId ?? null, ...client },
-          action: check.reason === 'idle' ? 'session.timeout' : 'session.expired',
-          resourceType: 'session',
-          resourceId: sid,
-          outcome: 'denied',
-        }),
-      );
-    }
-    return { viewer: null, reason: check.reason };
-  }
-  const { roles, permissions } = await loadRolesAndPermissions(db, check.user.id);
-  return {
-    viewer: {
-      userId: check.user.id,
-      sessionId: check.session.id,
-      email: check.user.email,
-      displayName: check.user.displayName,
-      roles,
-      permissions,
-      ...client,
-    },
-  };
-});
+export const getViewerState = cache((): Promise<ViewerState> => stateFor('throttled'));
 
+/**
+ * The viewer, or null. Null too for an account that must still enrol in required MFA, so code
+ * that only asks "who is this?" fails closed; use getViewerState to see such an account.
+ */
 export async function getViewer(): Promise<Viewer | null> {
-  return (await getViewerState()).viewer;
+  const state = await getViewerState();
+  return state.viewer && !state.mfaEnrolmentPending ? state.viewer : null;
 }
 
-/** For pages and actions: the viewer, or a redirect to sign-in saying why. */
-export async function requireViewer(): Promise<Viewer> {
-  const state = await getViewerState();
-  if (state.viewer) return state.viewer;
-  redirect(state.reason === 'idle' ? '/login?reason=timeout' : state.reason === 'signed_out' ? '/login' : `/login?reason=${state.reason}`);
+/**
+ * For pages and actions: the viewer, or a redirect to sign-in saying why (or to MFA enrolment
+ * when it is required and missing, unless the caller is part of enrolment).
+ */
+export async function requireViewer(options: { allowPendingMfa?: boolean } = {}): Promise<Viewer> {
+  const gate = gateViewer(await getViewerState(), options);
+  if (!gate.allow) redirect(gate.redirectTo);
+  return gate.viewer;
 }
+
+/** Like requireViewer, with the session's remaining time (the portal layout feeds the idle warning). */
+export async function requireViewerState(options: { allowPendingMfa?: boolean } = {}): Promise<Extract<ViewerState, { viewer: Viewer }>> {
+  const state = await getViewerState();
+  const gate = gateViewer(state, options);
+  if (!gate.allow || !state.viewer) redirect(gate.allow ? '/login' : gate.redirectTo);
+  return state;
+}
+
+/** "Stay signed in": a real round trip that always counts as activity. */
+export const keepSessionAlive = (): Promise<ViewerState> => stateFor('always');
+
+/** The browser's countdown ran out: what does the server say, without counting the question as activity? */
+export const peekSession = (): Promise<ViewerState> => stateFor('never');
 
 /** The landing page for a viewer's roles. */
 export function homeFor(viewer: Viewer): string {

@@ -1,7 +1,7 @@
 import 'server-only';
 import NextAuth, { CredentialsSignin } from 'next-auth';
 import Credentials from 'next-auth/providers/credentials';
-import { sessionPolicy } from './config';
+import { secureCookies, sessionPolicy } from './config';
 import { signInWithPassword } from './login';
 import { clientInfo } from './request';
 
@@ -16,7 +16,8 @@ class VigilSignInError extends CredentialsSignin {
 /**
  * Auth.js is the cookie carrier only: its JWT holds nothing but our session id (`sid`), and
  * every request re-checks that id against the `sessions` table (lib/auth/current.ts), so
- * revocation, idle timeout and disabling take effect on the next request.
+ * revocation, idle timeout and disabling take effect on the next request. Each sign-in makes a
+ * new session row (a new id, so a new cookie) and ends the one the browser held before.
  */
 export const { handlers, auth, signIn, signOut } = NextAuth({
   trustHost: true,
@@ -24,13 +25,14 @@ export const { handlers, auth, signIn, signOut } = NextAuth({
   pages: { signIn: '/login', error: '/login' },
   cookies: {
     sessionToken: {
-      options: { httpOnly: true, sameSite: 'lax', path: '/', secure: process.env.NODE_ENV === 'production' && process.env.VIGIL_INSECURE_COOKIES !== 'true' },
+      options: { httpOnly: true, sameSite: 'lax', path: '/', secure: secureCookies() },
     },
   },
   providers: [
     Credentials({
       credentials: { email: {}, password: {}, code: {} },
       authorize: async (credentials) => {
+        const previous = (await auth().catch(() => null)) as { sid?: unknown } | null;
         const result = await signInWithPassword(
           {
             email: String(credentials.email ?? ''),
@@ -38,6 +40,7 @@ export const { handlers, auth, signIn, signOut } = NextAuth({
             code: credentials.code ? String(credentials.code) : undefined,
           },
           await clientInfo(),
+          { replacesSessionId: typeof previous?.sid === 'string' ? previous.sid : null },
         );
         if (!result.ok) throw new VigilSignInError(result.reason);
         return { id: result.sessionId };

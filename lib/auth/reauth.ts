@@ -6,30 +6,36 @@ import type { Viewer } from '@/lib/access/viewer';
 import { recordAudit } from '@/lib/audit';
 import { now as clockNow } from '@/lib/clock';
 import { sessionPolicy } from './config';
-import { verifySecondFactor } from './mfa';
+import { countAccountFailure, isLocked } from './lockout';
+import { isTotpFormat, verifySecondFactor } from './mfa';
 import { verifyPassword } from './passwords';
 
 /**
  * Step-up authentication before sensitive actions (MFA changes, role changes, break-glass):
- * the viewer re-enters their password, or a TOTP code when enrolled. Success stamps the
- * session, and both outcomes are audited.
+ * the viewer re-enters their password, or a current TOTP code when enrolled (recovery codes are
+ * kept for signing in). Success stamps the session; both outcomes are audited, and failures count
+ * towards the account lockout, so an unattended signed-in screen is no free password oracle.
  */
 export async function confirmReauthentication(viewer: Viewer, secret: string, at = clockNow()): Promise<boolean> {
   if (!secret || secret.length > 1024) return false;
   const db = await getDb();
   const [user] = await db.select().from(users).where(eq(users.id, viewer.userId)).limit(1);
   if (!user || user.disabledAt) return false;
-  const isCode = /^\d{6}$/.test(secret.trim()) && Boolean(user.totpEnabledAt);
-  const ok = isCode ? (await verifySecondFactor(db, user, secret.trim(), at)).ok : await verifyPassword(user.passwordHash, secret);
+  const isCode = Boolean(user.totpEnabledAt) && isTotpFormat(secret);
+  const locked = isLocked(user, at);
+  const ok =
+    !locked &&
+    (isCode ? (await verifySecondFactor(db, user, secret, at, { allowRecoveryCode: false })).ok : await verifyPassword(user.passwordHash, secret));
   await db.transaction(async (tx) => {
     if (ok) await tx.update(sessions).set({ reauthenticatedAt: at }).where(eq(sessions.id, viewer.sessionId));
+    else if (!locked) await countAccountFailure(tx, user.id, viewer, at);
     await recordAudit(tx, {
       actor: viewer,
       action: 'auth.reauthenticate',
       resourceType: 'session',
       resourceId: viewer.sessionId,
       outcome: ok ? 'allowed' : 'denied',
-      details: { method: isCode ? 'totp' : 'password' },
+      details: { method: isCode ? 'totp' : 'password', ...(locked ? { reason: 'locked' } : {}) },
     });
   });
   return ok;
@@ -43,5 +49,7 @@ export async function isRecentlyReauthenticated(viewer: Viewer, at = clockNow())
     .from(sessions)
     .where(eq(sessions.id, viewer.sessionId))
     .limit(1);
-  return Boolean(row?.reauthenticatedAt && at.getTime() - row.reauthenticatedAt.getTime() <= sessionPolicy.reauthWindowMs);
+  if (!row?.reauthenticatedAt) return false;
+  const age = at.getTime() - row.reauthenticatedAt.getTime();
+  return age >= 0 && age <= sessionPolicy.reauthWindowMs;
 }

@@ -1,7 +1,8 @@
 import 'server-only';
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, desc, eq, gt, isNull, ne } from 'drizzle-orm';
 import type { Queryable } from '@/db/client';
 import { sessions, users } from '@/db/schema';
+import { recordAudit, type AuditActor } from '@/lib/audit';
 import { now as clockNow } from '@/lib/clock';
 import { sessionPolicy } from './config';
 
@@ -10,6 +11,24 @@ export type SessionInvalidReason = 'missing' | 'revoked' | 'idle' | 'expired' | 
 export type SessionCheck =
   | { valid: true; session: SessionRow; user: typeof users.$inferSelect }
   | { valid: false; reason: SessionInvalidReason; userId?: string };
+
+/**
+ * How a check treats last_seen_at: `throttled` for ordinary requests (written at most every
+ * touchIntervalMs), `always` for an explicit "Stay signed in", `never` for a look that must not
+ * count as activity (the browser asking whether its countdown really ran out).
+ */
+export type Touch = 'throttled' | 'always' | 'never';
+
+export interface CheckOptions {
+  touch?: Touch;
+  /** Who asked, for the audit entry written when the check ends a session. */
+  client?: Omit<AuditActor, 'userId'>;
+}
+
+const UUID_SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A session id is a UUID; anything else is refused before it reaches a uuid column. */
+export const isSessionId = (value: unknown): value is string => typeof value === 'string' && UUID_SHAPE.test(value);
 
 export async function createSession(
   q: Queryable,
@@ -32,20 +51,51 @@ export async function createSession(
   return row!;
 }
 
-/** Pure: is this session row usable at `at`? */
+/** Pure: is this session row usable at `at`? Exactly at the idle limit is still usable. */
 export function sessionState(row: SessionRow, at: Date): SessionInvalidReason | 'active' {
-  if (row.revokedAt) return 'revoked';
+  if (row.revokedAt) return revokedAs(row.revokedReason);
   if (at.getTime() >= row.expiresAt.getTime()) return 'expired';
   if (at.getTime() - row.lastSeenAt.getTime() > sessionPolicy.idleTimeoutMs) return 'idle';
   return 'active';
 }
 
+/** A session ended by a timeout keeps saying so, so the sign-in page can tell the user why. */
+function revokedAs(reason: string | null): SessionInvalidReason {
+  if (reason === REVOKE_REASON.idle) return 'idle';
+  if (reason === REVOKE_REASON.expired) return 'expired';
+  if (reason === REVOKE_REASON.disabled) return 'disabled';
+  return 'revoked';
+}
+
+const REVOKE_REASON = { idle: 'idle_timeout', expired: 'expired', disabled: 'user_disabled' } as const;
+const AUDIT_ACTION = { idle: 'session.timeout', expired: 'session.expired', disabled: 'session.revoked' } as const;
+
+/** What the browser and server both need to know about a live session's remaining time. */
+export interface SessionTiming {
+  /** Until the idle limit, from the last_seen_at the server decides on. */
+  idleRemainingMs: number;
+  /** Until the absolute lifetime ends, which no activity extends. */
+  absoluteRemainingMs: number;
+  idleTimeoutMs: number;
+  warningBeforeMs: number;
+}
+
+export function sessionTiming(row: Pick<SessionRow, 'lastSeenAt' | 'expiresAt'>, at: Date): SessionTiming {
+  return {
+    idleRemainingMs: Math.max(0, row.lastSeenAt.getTime() + sessionPolicy.idleTimeoutMs - at.getTime()),
+    absoluteRemainingMs: Math.max(0, row.expiresAt.getTime() - at.getTime()),
+    idleTimeoutMs: sessionPolicy.idleTimeoutMs,
+    warningBeforeMs: sessionPolicy.warningBeforeMs,
+  };
+}
+
 /**
  * The server-side check behind every authenticated request: the row must exist, be neither
  * revoked, idle past the limit nor past its absolute lifetime, and its user must be enabled.
- * A valid session is touched (throttled); an idle or expired one is revoked on the spot.
+ * A valid session is touched (see Touch); an idle, expired or disabled user's one is revoked on
+ * the spot and the ending audited in the same transaction (once, by whichever request ends it).
  */
-export async function checkSession(q: Queryable, sessionId: string, at = clockNow()): Promise<SessionCheck> {
+export async function checkSession(q: Queryable, sessionId: string, at = clockNow(), options: CheckOptions = {}): Promise<SessionCheck> {
   const [found] = await q
     .select({ session: sessions, user: users })
     .from(sessions)
@@ -55,33 +105,62 @@ export async function checkSession(q: Queryable, sessionId: string, at = clockNo
   if (!found) return { valid: false, reason: 'missing' };
   const { session, user } = found;
   const state = sessionState(session, at);
-  if (state !== 'active') {
-    if (state !== 'revoked') await revokeSession(q, session.id, state === 'idle' ? 'idle_timeout' : 'expired', at);
-    return { valid: false, reason: state, userId: user.id };
+  const ending = state === 'idle' || state === 'expired' ? state : state === 'active' && user.disabledAt ? 'disabled' : null;
+  if (ending) {
+    await q.transaction(async (tx) => {
+      if (!(await revokeSession(tx, session.id, REVOKE_REASON[ending], at))) return;
+      await recordAudit(tx, {
+        actor: { userId: user.id, ...options.client },
+        action: AUDIT_ACTION[ending],
+        resourceType: 'session',
+        resourceId: session.id,
+        outcome: 'denied',
+        details: { reason: REVOKE_REASON[ending], idleMs: at.getTime() - session.lastSeenAt.getTime() },
+      });
+    });
+    return { valid: false, reason: ending, userId: user.id };
   }
-  if (user.disabledAt) {
-    await revokeSession(q, session.id, 'user_disabled', at);
-    return { valid: false, reason: 'disabled', userId: user.id };
-  }
-  if (at.getTime() - session.lastSeenAt.getTime() >= sessionPolicy.touchIntervalMs) {
+  if (state !== 'active') return { valid: false, reason: state, userId: user.id };
+  const touch = options.touch ?? 'throttled';
+  if (touch === 'always' || (touch === 'throttled' && at.getTime() - session.lastSeenAt.getTime() >= sessionPolicy.touchIntervalMs)) {
     await q.update(sessions).set({ lastSeenAt: at }).where(eq(sessions.id, session.id));
     session.lastSeenAt = at;
   }
   return { valid: true, session, user };
 }
 
-export async function revokeSession(q: Queryable, sessionId: string, reason: string, at = clockNow()): Promise<void> {
-  await q
-    .update(sessions)
-    .set({ revokedAt: at, revokedReason: reason })
-    .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)));
-}
-
-export async function revokeUserSessions(q: Queryable, userId: string, reason: string, at = clockNow()): Promise<number> {
+/** Ends one session; true when this call ended it (false if it was already ended). */
+export async function revokeSession(q: Queryable, sessionId: string, reason: string, at = clockNow()): Promise<boolean> {
   const revoked = await q
     .update(sessions)
     .set({ revokedAt: at, revokedReason: reason })
-    .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt)))
+    .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)))
+    .returning({ id: sessions.id });
+  return revoked.length > 0;
+}
+
+/** Ends every open session of a user (disabling, "sign out everywhere", a changed factor). */
+export async function revokeUserSessions(
+  q: Queryable,
+  userId: string,
+  reason: string,
+  at = clockNow(),
+  options: { except?: string } = {},
+): Promise<number> {
+  const revoked = await q
+    .update(sessions)
+    .set({ revokedAt: at, revokedReason: reason })
+    .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), options.except ? ne(sessions.id, options.except) : undefined))
     .returning({ id: sessions.id });
   return revoked.length;
+}
+
+/** A user's sessions that could still serve a request at `at`, newest activity first. */
+export async function listOpenSessions(q: Queryable, userId: string, at = clockNow()): Promise<SessionRow[]> {
+  const rows = await q
+    .select()
+    .from(sessions)
+    .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, at)))
+    .orderBy(desc(sessions.lastSeenAt));
+  return rows.filter((row) => sessionState(row, at) === 'active');
 }
