@@ -91,7 +91,12 @@ export async function getChart(viewer: Viewer, patientId: string): Promise<Chart
       patientId,
       outcome: 'allowed',
       breakGlassGrantId: grantId,
-      details: { sections: readable, unavailable: unavailableSections(view), keyUnwrapped: unwrapped },
+      details: {
+        sections: readable,
+        withheld: chartSections.filter((s) => !readable.includes(s)),
+        unavailable: unavailableSections(view),
+        keyUnwrapped: unwrapped,
+      },
     }),
   );
   return view;

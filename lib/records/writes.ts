@@ -31,6 +31,17 @@ async function authorizeWrite(
   section: ChartSection,
   permission?: string,
 ): Promise<Authorized | WriteResult<never>> {
+  // A section name from a tampered form that names no writable table is refused, not trusted.
+  if (!Object.hasOwn(entrySections, section)) {
+    await recordAudit(tx, {
+      actor: viewer,
+      action: 'chart.write',
+      resourceType: 'chart',
+      outcome: 'denied',
+      details: { reason: 'unknown_section' },
+    });
+    return failure('denied');
+  }
   const known = uuid.safeParse(patientId).success
     ? (await tx.select({ id: patients.id }).from(patients).where(eq(patients.id, patientId)).limit(1)).length > 0
     : false;
@@ -65,11 +76,11 @@ export async function addEntry(
   section: EntrySection,
   input: unknown,
 ): Promise<WriteResult<{ id: string }>> {
-  const { table, body } = entrySections[section];
-  const parsed = body.safeParse(input);
   return inWriteTransaction(async (tx) => {
     const auth = await authorizeWrite(tx, viewer, patientId, section);
     if ('ok' in auth) return auth;
+    const { table, body } = entrySections[section];
+    const parsed = body.safeParse(input);
     if (!parsed.success) return invalid(plainIssue(parsed.error));
     const id = crypto.randomUUID();
     await tx.insert(table).values({
@@ -105,10 +116,10 @@ export async function updateEntry(
   expectedVersion: number,
   changes: Record<string, unknown>,
 ): Promise<WriteResult<{ version: number }>> {
-  const { table, body } = entrySections[section];
   return inWriteTransaction(async (tx) => {
     const auth = await authorizeWrite(tx, viewer, patientId, section);
     if ('ok' in auth) return auth;
+    const { table, body } = entrySections[section];
     if (!uuid.safeParse(recordId).success) return failure('not_found');
     const [row] = await tx
       .select()
