@@ -14,7 +14,13 @@ const roleLabels: Record<string, string> = {
   privacy_officer: 'Privacy officer',
 };
 
-export function TopBar({ displayName, roles, links }: { displayName: string; roles: string[]; links: NavLink[] }) {
+export function TopBar({ displayName, roles, links, unreadNotices = null }: {
+  displayName: string;
+  roles: string[];
+  links: NavLink[];
+  /** Unread notices for roles that receive them (privacy officers); null hides the link. */
+  unreadNotices?: number | null;
+}) {
   const roleText = roles.map((r) => roleLabels[r] ?? r).join(', ') || 'No role';
   return (
     <header className="border-b border-slate-200 bg-white">
@@ -26,6 +32,14 @@ export function TopBar({ displayName, roles, links }: { displayName: string; rol
           ))}
         </nav>
         <div className="ml-auto flex items-center gap-4 text-sm">
+          {unreadNotices !== null && (
+            <Link href="/admin/break-glass/notifications" data-testid="notifications-link" className="text-slate-600 hover:text-calm">
+              Notifications
+              {unreadNotices > 0 && (
+                <span data-testid="notifications-unread" className="ml-1 rounded-full bg-red-600 px-1.5 py-0.5 text-xs font-semibold text-white">{unreadNotices}</span>
+              )}
+            </Link>
+          )}
           <span data-testid="current-user" className="text-slate-700">
             <span className="font-medium">{displayName}</span> · <span>{roleText}</span>
           </span>

@@ -86,8 +86,9 @@ describe('who may ask', () => {
   it.each(['billing@vigil.test', 'admin@vigil.test'])('%s is not offered emergency access, and a forged request is refused and audited', async (email) => {
     const viewer = await signIn(email);
     const patientId = patientIds[15]!;
-    const chart = await getChart(viewer, patientId);
-    if (chart.kind === 'denied') expect(chart.breakGlassOffered).toBe(false);
+    // Billing is on every seeded patient's team: take this one off it, so the chart is refused.
+    await db.delete(careTeam).where(and(eq(careTeam.userId, viewer.userId), eq(careTeam.patientId, patientId)));
+    expect(await getChart(viewer, patientId)).toMatchObject({ kind: 'denied', breakGlassOffered: false });
     expect((await getBreakGlassPrompt(viewer, patientId)).kind).toBe('not_permitted');
 
     const result = await requestGrant(viewer, request(patientId));

@@ -24,6 +24,6 @@ export {
   type ReviewQueueItem,
   type ReviewVerdict,
 } from './review';
-export { getWindowMinutes, setWindowMinutes, windowBounds, WINDOW_SETTING } from './settings';
+export { getBreakGlassWindow, getWindowMinutes, setWindowMinutes, windowBounds, WINDOW_SETTING } from './settings';
 export { endSessionGrants } from './end';
 export { flagRepeatedUse, repeatedUseRule } from './incident';

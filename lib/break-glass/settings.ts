@@ -27,6 +27,11 @@ export async function getWindowMinutes(q: Queryable): Promise<number> {
   return parsed.success ? parsed.data : windowBounds.default;
 }
 
+/** The current window, for pages. */
+export async function getBreakGlassWindow(): Promise<number> {
+  return getWindowMinutes(await getDb());
+}
+
 export type SettingResult = { ok: true; minutes: number } | { ok: false; error: 'denied' | 'invalid'; message: string };
 
 /** Admins tune the window within the bounds; the change (old and new value) is audited. */

@@ -50,7 +50,7 @@ export interface DeliveryConfig {
 }
 
 /** Read on every run, so configuration can change without a restart. Blank values mean unset. */
-export function deliveryConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DeliveryConfig {
+export function deliveryConfigFromEnv(env: Record<string, string | undefined> = process.env): DeliveryConfig {
   const blankless = Object.fromEntries(Object.entries(env).filter(([k, v]) => k.startsWith('VIGIL_') && v?.trim()));
   const parsed = envSchema.safeParse(blankless);
   if (!parsed.success) {

@@ -95,7 +95,15 @@ export async function listPatients(viewer: Viewer, input: { q?: string; page?: n
   const grantRows = await db
     .select({ patientId: breakGlassGrants.patientId })
     .from(breakGlassGrants)
-    .where(and(eq(breakGlassGrants.userId, viewer.userId), gt(breakGlassGrants.expiresAt, at), isNull(breakGlassGrants.endedAt)));
+    .where(
+      and(
+        eq(breakGlassGrants.userId, viewer.userId),
+        // A grant counts only for the sign-in that made it (see loadRelationship).
+        eq(breakGlassGrants.sessionId, viewer.sessionId),
+        gt(breakGlassGrants.expiresAt, at),
+        isNull(breakGlassGrants.endedAt),
+      ),
+    );
   const onTeam = new Set(teamRows.map((r) => r.patientId));
   const reachable = [...new Set([...onTeam, ...grantRows.map((r) => r.patientId)])];
 
