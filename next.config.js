@@ -1,3 +1,16 @@
+/**
+ * Headers for every response, including the static build assets that proxy.ts skips. The
+ * per-request Content-Security-Policy (with its nonce) and `Cache-Control: no-store` come from
+ * proxy.ts; static assets keep Next's immutable caching (they hold no PHI).
+ */
+const baselineHeaders = [
+  { key: 'Strict-Transport-Security', value: 'max-age=63072000; includeSubDomains; preload' },
+  { key: 'X-Content-Type-Options', value: 'nosniff' },
+  { key: 'Referrer-Policy', value: 'no-referrer' },
+  { key: 'X-Frame-Options', value: 'DENY' },
+  { key: 'Cross-Origin-Resource-Policy', value: 'same-origin' },
+];
+
 /** @type {import('next').NextConfig} */
 const nextConfig = {
   // PGlite ships WASM and must be loaded by Node at run time, never bundled.
@@ -6,6 +19,9 @@ const nextConfig = {
   distDir: process.env.NEXT_DIST_DIR ?? '.next',
   poweredByHeader: false,
   reactStrictMode: true,
+  async headers() {
+    return [{ source: '/:path*', headers: baselineHeaders }];
+  },
 };
 
 export default nextConfig;
