@@ -1,17 +1,20 @@
 import 'server-only';
 import { randomUUID } from 'node:crypto';
-import { isIP } from 'node:net';
 import { desc, sql } from 'drizzle-orm';
 import type { Tx } from '@/db/client';
 import { auditLog } from '@/db/schema';
+import { now as clockNow } from '@/lib/clock';
 import type { PatientCipher } from '@/lib/crypto';
 import { GENESIS_HASH, chainHash, type ChainedFields } from './chain';
+import { normaliseIp } from './ip';
 
 /** Who did it and from where; filled from the signed-in session or the machine client. */
 export interface AuditActor {
   userId: string | null;
   ip?: string | null;
   userAgent?: string | null;
+  /** The actor's roles at the time (a Viewer has them): kept so reports show the role then. */
+  roles?: readonly string[];
 }
 
 export interface AuditEvent {
@@ -67,20 +70,23 @@ export async function recordAudit(tx: Tx, event: AuditEvent): Promise<AuditRecor
     if (!event.cipher) throw new Error('Audit state of a patient must be sealed with that patient’s key.');
     return event.cipher.seal('audit_log', column, logId, value);
   };
+  const actorRoles = event.actor.roles?.length ? [...event.actor.roles] : undefined;
+  const details = event.details || actorRoles ? { ...event.details, actorRoles } : null;
   const fields: ChainedFields = {
     seq: (head?.seq ?? 0) + 1,
     logId,
-    userId: event.actor.userId,
-    actionType: event.action,
-    resourceType: event.resourceType,
-    resourceId: event.resourceId ?? null,
-    patientId: event.patientId ?? null,
-    occurredAt: event.occurredAt ?? new Date(),
+    userId: uuidOrNull(event.actor.userId),
+    actionType: cleanText(event.action),
+    resourceType: cleanText(event.resourceType),
+    resourceId: event.resourceId ? cleanText(event.resourceId) : null,
+    patientId: uuidOrNull(event.patientId),
+    occurredAt: event.occurredAt ?? clockNow(),
     ip: normaliseIp(event.actor.ip),
-    userAgent: event.actor.userAgent?.slice(0, MAX_USER_AGENT) ?? null,
+    userAgent: event.actor.userAgent ? cleanText(event.actor.userAgent, MAX_USER_AGENT) : null,
     outcome: event.outcome,
-    breakGlassGrantId: event.breakGlassGrantId ?? null,
-    details: event.details ?? null,
+    breakGlassGrantId: uuidOrNull(event.breakGlassGrantId),
+    // Hash the JSON the jsonb column will give back (no undefined, Dates as strings, …).
+    details: details ? (JSON.parse(JSON.stringify(details)) as Record<string, unknown>) : null,
     sealedBefore: seal('sealed_before', event.before),
     sealedAfter: seal('sealed_after', event.after),
   };
@@ -92,9 +98,24 @@ export async function recordAudit(tx: Tx, event: AuditEvent): Promise<AuditRecor
   return record;
 }
 
-/** Stores an IP only in a form the inet column accepts (and hashes identically on re-read). */
-export function normaliseIp(ip: string | null | undefined): string | null {
-  if (!ip) return null;
-  const bare = ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip;
-  return isIP(bare) ? bare : null;
+const uuidShape = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * uuid columns come back lower-case. A value that is not a uuid is a bug in the caller; it
+ * throws (the change it belongs to is then rolled back) rather than being logged under no one.
+ */
+function uuidOrNull(value: string | null | undefined): string | null {
+  if (!value) return null;
+  if (!uuidShape.test(value)) throw new Error('An audit entry was given an id that is not a uuid.');
+  return value.toLowerCase();
+}
+
+/**
+ * Text as PostgreSQL will store and return it: no NUL (refused by text columns) and no lone
+ * surrogate (re-encoded as U+FFFD, which would change the hash), cut at a code point boundary.
+ */
+function cleanText(value: string, max = 1_000): string {
+  const text = value.replaceAll('\0', '').toWellFormed();
+  const chars = [...text];
+  return chars.length > max ? chars.slice(0, max).join('') : text;
 }

@@ -1,6 +1,6 @@
 import 'server-only';
 import { createHmac, hkdfSync } from 'node:crypto';
-import { getKeyProvider } from '@/lib/crypto/key-provider';
+import { getKeyProvider, type KeyProvider } from '@/lib/crypto/key-provider';
 
 /**
  * The audit chain: hash = HMAC-SHA256(chainKey, prev_hash || canonical(entry)). An HMAC rather
@@ -41,24 +41,35 @@ export function canonicalJson(value: unknown): string {
 export function canonicalEntry(fields: ChainedFields): string {
   return canonicalJson({
     ...fields,
-    // inet comes back normalised by the database; hash the form the database returns.
+    // Every field must hash as the database returns it: see normaliseIp and recordAudit.
     occurredAt: fields.occurredAt.toISOString(),
   });
 }
 
-let chainKey: Buffer | undefined;
-function getChainKey(): Buffer {
-  chainKey ??= Buffer.from(
-    hkdfSync('sha256', getKeyProvider().systemKey(), Buffer.alloc(0), 'vigil-audit-chain-v1', 32),
-  );
-  return chainKey;
+/**
+ * Keys derived from the key provider's system key (HKDF, one label per purpose), held per
+ * provider so a swapped provider (tests, a reloaded key file) never signs with a stale key.
+ */
+let derivedKeys = new WeakMap<KeyProvider, Map<string, Buffer>>();
+function derivedKey(purpose: 'vigil-audit-chain-v1' | 'vigil-audit-checkpoint-v1'): Buffer {
+  const provider = getKeyProvider();
+  let keys = derivedKeys.get(provider);
+  if (!keys) derivedKeys.set(provider, (keys = new Map()));
+  let key = keys.get(purpose);
+  if (!key) keys.set(purpose, (key = Buffer.from(hkdfSync('sha256', provider.systemKey(), Buffer.alloc(0), purpose, 32))));
+  return key;
 }
 
-/** For tests that swap key providers. */
+/** For tests that replace key material inside one provider object. */
 export function resetChainKey(): void {
-  chainKey = undefined;
+  derivedKeys = new WeakMap();
+}
+
+/** HMAC of a checkpoint's text, with a key separate from the chain's. */
+export function checkpointSignature(text: string): string {
+  return createHmac('sha256', derivedKey('vigil-audit-checkpoint-v1')).update(text).digest('hex');
 }
 
 export function chainHash(prevHash: string, fields: ChainedFields): string {
-  return createHmac('sha256', getChainKey()).update(prevHash).update(canonicalEntry(fields)).digest('hex');
+  return createHmac('sha256', derivedKey('vigil-audit-chain-v1')).update(prevHash).update(canonicalEntry(fields)).digest('hex');
 }

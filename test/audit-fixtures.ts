@@ -1,0 +1,58 @@
+/**
+ * Helpers for the audit-trail tests: append synthetic entries, read the chain back, and tamper
+ * with it the way an attacker holding the table owner's rights would (switch the append-only
+ * triggers off, change rows, switch them back on).
+ */
+import { randomUUID } from 'node:crypto';
+import { asc, sql } from 'drizzle-orm';
+import type { Db } from '@/db/client';
+import { auditLog } from '@/db/schema';
+import { recordAudit, type AuditEvent, type AuditRecord } from '@/lib/audit';
+
+export function syntheticEvent(i: number, overrides: Partial<AuditEvent> = {}): AuditEvent {
+  return {
+    actor: { userId: randomUUID(), ip: `10.0.${(i >> 8) & 255}.${i & 255}`, userAgent: 'vitest' },
+    action: 'chart.view',
+    resourceType: 'patient',
+    resourceId: randomUUID(),
+    patientId: randomUUID(),
+    outcome: 'allowed',
+    details: { sections: ['demographics'], i },
+    ...overrides,
+  };
+}
+
+export async function appendOne(db: Db, event: AuditEvent): Promise<AuditRecord> {
+  return db.transaction((tx) => recordAudit(tx, event));
+}
+
+export async function appendMany(db: Db, count: number): Promise<void> {
+  for (let i = 0; i < count; i++) await appendOne(db, syntheticEvent(i));
+}
+
+export async function chainRows(db: Db) {
+  return db.select().from(auditLog).orderBy(asc(auditLog.seq));
+}
+
+/** Runs statements with the append-only triggers disabled, as the table owner. */
+export async function asOwnerWithoutTriggers(db: Db, statements: string[]): Promise<void> {
+  await db.execute(sql.raw('ALTER TABLE audit_log DISABLE TRIGGER USER'));
+  try {
+    for (const statement of statements) await db.execute(sql.raw(statement));
+  } finally {
+    await db.execute(sql.raw('ALTER TABLE audit_log ENABLE TRIGGER USER'));
+  }
+}
+
+/** Moves entries `from`.. up by `by`, without tripping the primary key half-way. */
+export function shiftSeqStatements(from: number, by: number): string[] {
+  return [
+    `UPDATE audit_log SET seq = -seq WHERE seq >= ${from}`,
+    `UPDATE audit_log SET seq = -seq + ${by} WHERE seq < 0`,
+  ];
+}
+
+/** Exchanges the positions of two entries. */
+export function swapSeqStatements(a: number, b: number): string[] {
+  return [`UPDATE audit_log SET seq = -1 WHERE seq = ${a}`, `UPDATE audit_log SET seq = ${a} WHERE seq = ${b}`, `UPDATE audit_log SET seq = ${b} WHERE seq = -1`];
+}
