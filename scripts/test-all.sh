@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `npm test`: every check, in order, each with a header:
-#   1 npm install (only if node_modules is missing)   2 typecheck
+#   1 npm install (only if node_modules is missing)   2 typecheck   2b security checks
 #   3 vitest on PGlite                                 4 vitest on a throwaway PostgreSQL 15
 #   5 Playwright e2e against the production build in Debian Chromium
 # Every stage runs even if an earlier one failed (one run shows all problems); the last line is
@@ -75,6 +75,10 @@ fi
 # --- 2. typecheck ----------------------------------------------------------------------------
 stage "2/5 typecheck (tsc --noEmit)"
 if npx tsc --noEmit; then note "ok: typecheck"; else fail_stage "typecheck"; fi
+
+# --- 2b. static security checks (ESLint security rules, npm audit, secretlint) ----------------
+stage "2b/5 security checks (scripts/security-checks.sh)"
+if bash scripts/security-checks.sh; then note "ok: security checks"; else fail_stage "security checks"; fi
 
 # --- 3. vitest on PGlite ---------------------------------------------------------------------
 # DATABASE_URL unset so nothing can silently use a real server; test/db.ts gives each file a
