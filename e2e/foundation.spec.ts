@@ -176,6 +176,25 @@ test.describe('sign-in failures', () => {
   });
 });
 
+// A slow ward PC can submit before React hydrates; the forms are server actions and must work as
+// plain HTML posts too. (Catches e.g. `Referrer-Policy: no-referrer`, which makes Chromium send
+// `Origin: null` on form posts, and Next then rejects every server action with a 500.)
+test.describe('without client JavaScript', () => {
+  test.use({ javaScriptEnabled: false });
+
+  test('sign-in, a refused sign-in and sign-out still work', async ({ page }) => {
+    await submitLogin(page, 'nobody-nojs@vigil.test', DEMO_PASSWORD);
+    await expect(alerts(page).first()).toBeVisible();
+    await expectNoStackTrace(page);
+
+    await login(page, USERS.nurse);
+    await expect(page).toHaveURL(pathIs(LANDING.nurse));
+    await expectNoStackTrace(page);
+    await logout(page);
+    await expectRedirectedToLogin(page, '/patients');
+  });
+});
+
 test.describe('protected pages need a session', () => {
   for (const path of ['/patients', '/patients/00000000-0000-4000-8000-000000000000', '/admin/users', '/admin/audit']) {
     test(`${path} redirects to /login`, async ({ page }) => {

@@ -80,13 +80,17 @@ if npx tsc --noEmit; then note "ok: typecheck"; else fail_stage "typecheck"; fi
 stage "2b/5 security checks (scripts/security-checks.sh)"
 if bash scripts/security-checks.sh; then note "ok: security checks"; else fail_stage "security checks"; fi
 
+# Build output (.next, .next-e2e-*) bundles node_modules with their own *.test.ts files; never
+# let vitest wander into it (vitest.config.ts only excludes .next/).
+VITEST_ARGS=(run --exclude '.next*/**' --exclude '.data/**' --reporter=default --reporter=json)
+
 # --- 3. vitest on PGlite ---------------------------------------------------------------------
 # DATABASE_URL unset so nothing can silently use a real server; test/db.ts gives each file a
 # fresh PGlite database.
 stage "3/5 vitest on PGlite"
 rc=0
 env -u DATABASE_URL -u VIGIL_TEST_DATABASE_URL -u VIGIL_TEST_APP_DATABASE_URL \
-  npx vitest run --reporter=default --reporter=json --outputFile.json="$REPORTS/vitest-pglite.json" || rc=$?
+  npx vitest "${VITEST_ARGS[@]}" --outputFile.json="$REPORTS/vitest-pglite.json" || rc=$?
 tally vitest "$REPORTS/vitest-pglite.json" "$rc" "vitest (PGlite)"
 
 # --- 4. vitest on PostgreSQL -----------------------------------------------------------------
@@ -100,7 +104,7 @@ if source scripts/ensure-postgres.sh; then
     VIGIL_TEST_DATABASE_URL="$DATABASE_URL_PG" \
     VIGIL_TEST_ADMIN_DATABASE_URL="$PG_TEST_ADMIN_URL" \
     VIGIL_TEST_APP_DATABASE_URL="$PG_TEST_APP_URL" \
-    npx vitest run --reporter=default --reporter=json --outputFile.json="$REPORTS/vitest-postgres.json" || rc=$?
+    npx vitest "${VITEST_ARGS[@]}" --outputFile.json="$REPORTS/vitest-postgres.json" || rc=$?
   tally vitest "$REPORTS/vitest-postgres.json" "$rc" "vitest (PostgreSQL)"
   pg_test_stop # free its memory before the Next build
 else
