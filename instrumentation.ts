@@ -23,7 +23,7 @@ export const onRequestError: Instrumentation.onRequestError = async (error, requ
       requestId: typeof requestId === 'string' ? requestId : undefined,
       method: request.method,
       path: safePath(request.path),
-      route: context.routePath,
+      routePath: context.routePath,
       routeType: context.routeType,
     },
     'Request failed',
