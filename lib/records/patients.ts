@@ -81,8 +81,10 @@ function matches(kind: SearchKind, q: string, d: Demographics): boolean {
  * result count; the query text itself is PHI and is not stored.
  */
 export async function listPatients(viewer: Viewer, input: { q?: string; page?: number | string }): Promise<PatientList> {
-  const { q, page } = patientSearchSchema.parse({ q: input.q ?? '', page: input.page ?? 1 });
-  const kind = classifyQuery(q);
+  const parsed = patientSearchSchema.safeParse({ q: input.q ?? '', page: input.page ?? 1 });
+  // An unusable query (too long, not text) searches for nothing rather than failing the page.
+  const { q, page } = parsed.success ? parsed.data : { q: '', page: 1 };
+  const kind = parsed.success ? classifyQuery(q) : 'none';
   const empty: PatientList = { rows: [], total: 0, page: 1, pageCount: 1, searchedBy: kind, unavailable: 0 };
   const db = await getDb();
   if (!hasPermission(viewer.permissions, 'ehr_read', 'patient.demographics')) return empty;
