@@ -4,9 +4,9 @@
  * triggers off, change rows, switch them back on).
  */
 import { randomUUID } from 'node:crypto';
-import { asc, sql } from 'drizzle-orm';
+import { asc, eq, sql } from 'drizzle-orm';
 import type { Db } from '@/db/client';
-import { auditLog } from '@/db/schema';
+import { auditLog, careTeam, users } from '@/db/schema';
 import { recordAudit, type AuditEvent, type AuditRecord } from '@/lib/audit';
 
 export function syntheticEvent(i: number, overrides: Partial<AuditEvent> = {}): AuditEvent {
@@ -55,4 +55,15 @@ export function shiftSeqStatements(from: number, by: number): string[] {
 /** Exchanges the positions of two entries. */
 export function swapSeqStatements(a: number, b: number): string[] {
   return [`UPDATE audit_log SET seq = -1 WHERE seq = ${a}`, `UPDATE audit_log SET seq = ${a} WHERE seq = ${b}`, `UPDATE audit_log SET seq = ${b} WHERE seq = -1`];
+}
+
+/** The patients on a user's care team, in a stable order. */
+export async function careTeamOf(db: Db, email: string): Promise<string[]> {
+  const rows = await db
+    .select({ patientId: careTeam.patientId })
+    .from(careTeam)
+    .innerJoin(users, eq(users.id, careTeam.userId))
+    .where(eq(users.email, email))
+    .orderBy(asc(careTeam.patientId));
+  return rows.map((r) => r.patientId);
 }

@@ -5,9 +5,10 @@
  */
 import { and, asc, count, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditLog, careTeam, progressNotes, users } from '@/db/schema';
+import { auditLog, progressNotes } from '@/db/schema';
 import type { Viewer } from '@/lib/access/viewer';
 import { addEntry, getChart, listPatients, updateEntry, type ChartView } from '@/lib/records';
+import { careTeamOf } from '@/test/audit-fixtures';
 import { seededTestDatabase, viewerFor } from '@/test/crypto-fixtures';
 import { testDatabaseKind, type TestDatabase } from '@/test/db';
 import { verifyChain } from './verify';
@@ -22,13 +23,7 @@ beforeAll(async () => {
   const client = { ip: '2001:DB8:0:0:0:0:0:7', userAgent: 'Mozilla/5.0 (count test)' };
   physician = { ...(await viewerFor(handle.db, 'physician@vigil.test')), ...client };
   stranger = { ...(await viewerFor(handle.db, 'physician2@vigil.test')), ...client };
-  const rows = await handle.db
-    .select({ patientId: careTeam.patientId })
-    .from(careTeam)
-    .innerJoin(users, eq(users.id, careTeam.userId))
-    .where(eq(users.email, 'physician@vigil.test'))
-    .orderBy(asc(careTeam.patientId));
-  team = rows.map((r) => r.patientId);
+  team = await careTeamOf(handle.db, 'physician@vigil.test');
 });
 afterAll(() => handle.close());
 
