@@ -23,7 +23,8 @@ import {
 } from './schema';
 import { defaultRoles, roleNames } from '@/lib/access/roles';
 import { hashPassword } from '@/lib/auth/passwords';
-import { blindIndex, newPatientKey, type PatientCipher } from '@/lib/crypto';
+import { blindIndex, newPatientKey, sealUserSecret, type PatientCipher } from '@/lib/crypto';
+import { MFA_DEMO_ACCOUNT } from './demo-mfa';
 import type { Allergy, Demographics, Encounter, Insurance, Medication, Note, Problem, Vitals } from '@/lib/phi/sections';
 
 export const DEMO_PASSWORD = 'Vigil-demo-2026!';
@@ -47,6 +48,12 @@ export const staffUsers = Array.from({ length: 8 }, (_, i) => ({
   displayName: `Dr. Staff ${String(i + 1).padStart(2, '0')}`,
   roles: ['physician'] as const,
 }));
+
+/**
+ * A physician with TOTP already on (secret in ./demo-mfa.ts; `npx tsx scripts/totp.ts` prints
+ * the current code), on the same care teams as the staff accounts.
+ */
+export const mfaDemoUser = { email: MFA_DEMO_ACCOUNT.email, displayName: MFA_DEMO_ACCOUNT.displayName, roles: MFA_DEMO_ACCOUNT.roles };
 
 /** How many of the first patients each demo clinician is assigned to. */
 export const demoCaseload = { physician: 60, nurse: 60, billing: 100, staff: 10 } as const;
@@ -171,11 +178,13 @@ export async function seedRolesAndUsers(db: Db): Promise<Map<string, string>> {
   }
   const passwordHash = await hashPassword(DEMO_PASSWORD);
   const ids = new Map<string, string>();
-  for (const demo of [...demoUsers, ...staffUsers]) {
+  for (const demo of [...demoUsers, ...staffUsers, mfaDemoUser]) {
     const [existing] = await db.select({ id: users.id }).from(users).where(eq(users.email, demo.email)).limit(1);
     const id = existing?.id ?? randomUUID();
     if (!existing) {
-      await db.insert(users).values({ id, email: demo.email, displayName: demo.displayName, passwordHash });
+      const totp =
+        demo === mfaDemoUser ? { sealedTotpSecret: sealUserSecret(id, 'totp', MFA_DEMO_ACCOUNT.totpSecret), totpEnabledAt: new Date() } : {};
+      await db.insert(users).values({ id, email: demo.email, displayName: demo.displayName, passwordHash, ...totp });
       await db.insert(userRoles).values(demo.roles.map((roleName) => ({ userId: id, roleName })));
     }
     ids.set(demo.email, id);
@@ -251,7 +260,7 @@ export async function seedDatabase(db: Db, options: SeedOptions): Promise<{ pati
       if (index < demoCaseload.nurse) tables.team.push({ patientId, userId: nurse, relationship: 'nursing' });
       if (index < demoCaseload.billing) tables.team.push({ patientId, userId: billing, relationship: 'billing' });
       if (index < demoCaseload.staff) {
-        for (const staff of staffUsers) tables.team.push({ patientId, userId: userIds.get(staff.email)!, relationship: 'attending' });
+        for (const staff of [...staffUsers, mfaDemoUser]) tables.team.push({ patientId, userId: userIds.get(staff.email)!, relationship: 'attending' });
       }
     }
     await db.transaction(async (tx) => {

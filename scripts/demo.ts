@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { migrateHandle, openDatabase, optionsFromEnv } from '@/db/client';
-import { countPatients, demoUsers, DEMO_PASSWORD, seedDatabase } from '@/db/seed';
+import { countPatients, demoUsers, DEMO_PASSWORD, mfaDemoUser, seedDatabase } from '@/db/seed';
 import { ensureKeyFile } from '@/lib/crypto';
 import { main, progressReporter } from './cli';
 
@@ -76,6 +76,7 @@ await main(async () => {
   console.log(`\nVigil is running at http://localhost:${port}\n`);
   console.log(`Demo accounts (password: ${DEMO_PASSWORD}):`);
   for (const user of demoUsers) console.log(`  ${user.email.padEnd(24)} ${user.roles.join(', ')}`);
+  console.log(`  ${mfaDemoUser.email.padEnd(24)} ${mfaDemoUser.roles.join(', ')}, two-factor on (code: npx tsx scripts/totp.ts)`);
   console.log('\nPress Ctrl+C to stop.');
   await new Promise<void>((resolve) => server.on('exit', () => resolve()));
 });

@@ -1,17 +1,22 @@
+import { IdleTimeoutWarning } from '@/components/session/idle-timeout-warning';
 import { TopBar } from '@/components/top-bar';
 import { navigationFor } from '@/lib/access/navigation';
-import { requireViewer } from '@/lib/auth/current';
+import { requireViewerState } from '@/lib/auth/current';
 import { countUnreadNotifications, receivesNotifications } from '@/lib/notify';
 
 export const dynamic = 'force-dynamic';
 
 export default async function PortalLayout({ children }: { children: React.ReactNode }) {
-  const viewer = await requireViewer();
+  // Pages check for themselves (requireViewer); here an account still owing its required MFA
+  // enrolment gets the bare shell, so the enrolment page can render inside it.
+  const { viewer, session, mfaEnrolmentPending } = await requireViewerState({ allowPendingMfa: true });
+  const links = mfaEnrolmentPending ? [] : [...navigationFor(viewer), { href: '/account', label: 'Account' }];
   const unreadNotices = receivesNotifications(viewer) ? await countUnreadNotifications(viewer) : null;
   return (
     <>
-      <TopBar displayName={viewer.displayName} roles={viewer.roles} links={navigationFor(viewer)} unreadNotices={unreadNotices} />
+      <TopBar displayName={viewer.displayName} roles={viewer.roles} links={links} unreadNotices={unreadNotices} />
       <main className="mx-auto max-w-6xl px-4 py-6">{children}</main>
+      <IdleTimeoutWarning {...session} />
     </>
   );
 }

@@ -1,11 +1,12 @@
 'use server';
 
-import { getViewer } from '@/lib/auth/current';
+import { getViewerState } from '@/lib/auth/current';
 import { signOut } from '@/lib/auth/next-auth';
 import { endSession } from '@/lib/auth/sign-out';
 
 export async function signOutAction(): Promise<void> {
-  const viewer = await getViewer();
+  // The state, not getViewer(): an account still owing its MFA enrolment may sign out too.
+  const { viewer } = await getViewerState();
   if (viewer) await endSession(viewer);
   await signOut({ redirectTo: '/login?reason=signed_out' });
 }

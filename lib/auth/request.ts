@@ -8,3 +8,21 @@ export async function clientInfo(): Promise<{ ip: string | null; userAgent: stri
   const forwarded = h.get('x-forwarded-for')?.split(',')[0]?.trim();
   return { ip: forwarded || h.get('x-real-ip') || null, userAgent: h.get('user-agent') };
 }
+
+/**
+ * Defence in depth for JSON endpoints that a page calls with fetch (SameSite=Lax already keeps
+ * the session cookie off cross-site POSTs). Uses Fetch Metadata: Chromium sends `Origin: null`
+ * on same-origin POSTs under our `Referrer-Policy: no-referrer`, so Origin alone cannot tell.
+ */
+export function isSameOriginFetch(request: Request): boolean {
+  const site = request.headers.get('sec-fetch-site');
+  if (site) return site === 'same-origin';
+  const origin = request.headers.get('origin');
+  if (!origin || origin === 'null') return true; // older browsers and non-browser clients
+  const host = request.headers.get('x-forwarded-host') ?? request.headers.get('host');
+  try {
+    return new URL(origin).host === host;
+  } catch {
+    return false;
+  }
+}

@@ -5,7 +5,7 @@ import { authTestDatabase, CLIENT, later, minutes, openSession, sessionRow, user
 import type { TestDatabase } from '@/test/db';
 import { idleTimeoutMsFrom, sessionPolicy } from './config';
 import { checkSession, revokeSession, revokeUserSessions, sessionTiming } from './sessions';
-import { gateViewer, loginPathFor, mfaEnrolmentPending, resolveViewerState } from './viewer-state';
+import { gateViewer, loginPathFor, mfaEnrolmentPending, resolveViewerState, safeReturnPath } from './viewer-state';
 
 const T0 = new Date('2026-03-02T08:00:00Z');
 const STAFF = 'staff03@vigil.test';
@@ -135,5 +135,14 @@ describe('resolveViewerState and the requireViewer decision', () => {
     expect(gateViewer(state, { allowPendingMfa: true })).toMatchObject({ allow: true });
     expect(mfaEnrolmentPending({ totpEnabledAt: T0 }, true)).toBe(false);
     expect(mfaEnrolmentPending({ totpEnabledAt: null }, false)).toBe(false);
+  });
+});
+
+describe('where a tab returns after its countdown, if the server says the session lives', () => {
+  it('only ever to a path on this site, never to an API route', () => {
+    expect(safeReturnPath('/patients/123?tab=notes')).toBe('/patients/123?tab=notes');
+    for (const bad of [null, '', 'https://evil.test/', '//evil.test/x', '/\\evil.test', '/\t/evil.test', '/api/session/timeout', 'patients']) {
+      expect(safeReturnPath(bad)).toBe('/');
+    }
   });
 });

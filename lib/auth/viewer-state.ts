@@ -62,9 +62,19 @@ export type Gate = { allow: true; viewer: Viewer } | { allow: false; redirectTo:
 /** The path of the MFA enrolment page, the one page a pending account may open. */
 export const MFA_ENROLMENT_PATH = '/account/mfa';
 
+/** The word the sign-in page explains (`/login?reason=…`); an idle session "timed out". */
+export function loginReasonFor(reason: SessionInvalidReason | 'signed_out'): Exclude<SessionInvalidReason, 'idle'> | 'timeout' | 'signed_out' {
+  return reason === 'idle' ? 'timeout' : reason;
+}
+
 export function loginPathFor(reason: SessionInvalidReason | 'signed_out'): string {
-  if (reason === 'signed_out') return '/login';
-  return `/login?reason=${reason === 'idle' ? 'timeout' : reason}`;
+  return reason === 'signed_out' ? '/login' : `/login?reason=${loginReasonFor(reason)}`;
+}
+
+/** A same-site path to return to (never another origin, never an API route); else home. */
+export function safeReturnPath(raw: string | null): string {
+  if (!raw || !raw.startsWith('/') || raw.startsWith('//') || raw.startsWith('/\\') || raw.startsWith('/api/')) return '/';
+  return /^[\x21-\x7e]*$/.test(raw) ? raw : '/';
 }
 
 /**

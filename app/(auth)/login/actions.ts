@@ -1,7 +1,7 @@
 'use server';
 
 import { AuthError, CredentialsSignin } from 'next-auth';
-import { credentialsSchema, INVALID_LOGIN_MESSAGE } from '@/lib/auth/login';
+import { credentialsSchema, INVALID_LOGIN_MESSAGE, LOGIN_MESSAGES } from '@/lib/auth/login';
 import { signIn } from '@/lib/auth/next-auth';
 
 export interface LoginState {
@@ -11,12 +11,7 @@ export interface LoginState {
   email: string;
 }
 
-const messages: Record<string, string> = {
-  invalid: INVALID_LOGIN_MESSAGE,
-  mfa_required: 'Enter the 6-digit code from your authenticator app.',
-  mfa_invalid: 'That code did not work. Enter a new code from your authenticator app.',
-  throttled: 'Too many sign-in attempts from this computer. Wait a few minutes and try again.',
-};
+const messages: Record<string, string> = LOGIN_MESSAGES;
 
 export async function signInAction(_previous: LoginState, form: FormData): Promise<LoginState> {
   const input = {

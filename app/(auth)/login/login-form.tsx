@@ -1,14 +1,28 @@
 'use client';
 
-import { useActionState } from 'react';
+import { startTransition, useActionState, useEffect, useRef } from 'react';
 import { signInAction, type LoginState } from './actions';
 
 const initial: LoginState = { message: null, needsCode: false, email: '' };
 
 export function LoginForm({ notice }: { notice: string | null }) {
   const [state, action, pending] = useActionState(signInAction, initial);
+  const password = useRef<HTMLInputElement>(null);
+  const code = useRef<HTMLInputElement>(null);
+  // Submitting through a transition of our own keeps React from resetting the form, so the
+  // password survives into the code step; it is cleared by hand after any other refusal.
+  // Without JavaScript the form still posts to the server action as plain HTML.
+  const submit = (event: React.FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const data = new FormData(event.currentTarget);
+    startTransition(() => action(data));
+  };
+  useEffect(() => {
+    if (state.message && !state.needsCode && password.current) password.current.value = '';
+    if (code.current) code.current.value = '';
+  }, [state]);
   return (
-    <form action={action} className="space-y-4" noValidate>
+    <form action={action} onSubmit={submit} className="space-y-4" noValidate>
       {notice && !state.message && (
         <p role="status" className="rounded-md bg-amber-50 px-3 py-2 text-sm text-amber-900">
           {notice}
@@ -26,15 +40,20 @@ export function LoginForm({ notice }: { notice: string | null }) {
       </label>
       <label className="block text-sm font-medium">
         Password
-        <input name="password" type="password" autoComplete="current-password"
+        <input ref={password} name="password" type="password" autoComplete="current-password"
           className="mt-1 block w-full rounded-md border border-slate-300 px-3 py-2" />
       </label>
       {state.needsCode && (
-        <label className="block text-sm font-medium">
-          Authentication code
-          <input name="code" inputMode="numeric" autoComplete="one-time-code" autoFocus
-            className="mt-1 block w-full rounded-md border border-slate-300 px-3 py-2 tracking-widest" />
-        </label>
+        <div>
+          <label className="block text-sm font-medium">
+            Authentication code
+            <input ref={code} name="code" autoComplete="one-time-code" autoFocus aria-describedby="code-hint" maxLength={32}
+              className="mt-1 block w-full rounded-md border border-slate-300 px-3 py-2 tracking-widest" />
+          </label>
+          <p id="code-hint" className="mt-1 text-xs text-slate-500">
+            The 6-digit code from your authenticator app. Lost your phone? Enter one of your recovery codes instead.
+          </p>
+        </div>
       )}
       <button type="submit" disabled={pending}
         className="w-full rounded-md bg-calm px-4 py-2 font-medium text-white hover:opacity-90 disabled:opacity-60">

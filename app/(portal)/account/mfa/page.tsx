@@ -1,0 +1,34 @@
+import { getViewerState, requireViewer } from '@/lib/auth/current';
+import { getMfaStatus } from '@/lib/auth/mfa-enrolment';
+import { isRecentlyReauthenticated } from '@/lib/auth/reauth';
+import { MfaManager } from './mfa-manager';
+import { ReauthForm } from './reauth-form';
+
+export const dynamic = 'force-dynamic';
+
+export default async function MfaPage() {
+  const viewer = await requireViewer({ allowPendingMfa: true });
+  const state = await getViewerState();
+  const pending = Boolean(state.viewer && state.mfaEnrolmentPending);
+  const [status, recent] = await Promise.all([getMfaStatus(viewer), isRecentlyReauthenticated(viewer)]);
+  return (
+    <div className="mx-auto max-w-xl space-y-4">
+      <h1 className="text-xl font-semibold">Two-factor authentication</h1>
+      {pending && (
+        <p role="status" className="rounded-md bg-amber-50 px-3 py-2 text-sm text-amber-900">
+          Every account here needs two-factor authentication. Set it up to continue.
+        </p>
+      )}
+      <p className="text-sm text-slate-600">
+        An authenticator app on your phone (any app that reads a QR code: Google Authenticator, Microsoft
+        Authenticator, 1Password, FreeOTP…) gives a new 6-digit code every 30 seconds. Signing in then needs
+        your password and that code.
+      </p>
+      {recent ? (
+        <MfaManager enabled={status.enabled} required={status.required} recoveryCodesLeft={status.recoveryCodesLeft} continueTo={pending ? '/' : '/account'} />
+      ) : (
+        <ReauthForm totpEnabled={status.enabled} />
+      )}
+    </div>
+  );
+}
