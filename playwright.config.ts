@@ -10,6 +10,9 @@ export const E2E_DIST_DIR = PORT === 3100 ? '.next-e2e' : `.next-e2e-${PORT}`;
 
 export default defineConfig({
   testDir: 'e2e',
+  // Per port too: Playwright empties outputDir at start, and a shared one let a concurrent run
+  // delete this run's traces mid-test (ENOENT on context close).
+  outputDir: `test-results/e2e-${PORT}`,
   // 2-core machine: the server and Next build already use both cores.
   workers: 1,
   fullyParallel: false,
@@ -18,7 +21,7 @@ export default defineConfig({
   timeout: 60_000,
   expect: { timeout: 10_000 },
   // list for humans; json so scripts/test-all.sh can count (PLAYWRIGHT_JSON_OUTPUT_FILE overrides).
-  reporter: [['list'], ['json', { outputFile: 'playwright-report/results.json' }]],
+  reporter: [['list'], ['json', { outputFile: `playwright-report/results-${PORT}.json` }]],
   use: {
     baseURL,
     browserName: 'chromium',

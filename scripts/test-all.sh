@@ -8,12 +8,13 @@
 # results -- typecheck, a crash, no report -- counts as 1 failed) and the exit code is non-zero
 # if anything failed.
 # Local iteration only: VIGIL_SKIP_E2E=1 skips stage 5 with a warning (ignored when CI is set).
-# Reports: .data/test-reports/*.json.
+# Reports: .data/test-reports/<run>/*.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-REPORTS=.data/test-reports
-rm -rf "$REPORTS" && mkdir -p "$REPORTS"
+# One directory per run: engineers share this working tree and may run npm test concurrently.
+REPORTS=.data/test-reports/$(date +%Y%m%d-%H%M%S)-$$
+mkdir -p "$REPORTS"
 PASSED=0
 FAILED=0
 NOTES=()
