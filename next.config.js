@@ -6,7 +6,7 @@
 const baselineHeaders = [
   { key: 'Strict-Transport-Security', value: 'max-age=63072000; includeSubDomains; preload' },
   { key: 'X-Content-Type-Options', value: 'nosniff' },
-  { key: 'Referrer-Policy', value: 'no-referrer' },
+  { key: 'Referrer-Policy', value: 'same-origin' }, // why: see proxy.ts
   { key: 'X-Frame-Options', value: 'DENY' },
   { key: 'Cross-Origin-Resource-Policy', value: 'same-origin' },
 ];

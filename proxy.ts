@@ -47,7 +47,10 @@ export const SECURITY_HEADERS: Record<string, string> = {
   Pragma: 'no-cache',
   'Strict-Transport-Security': 'max-age=63072000; includeSubDomains; preload',
   'X-Content-Type-Options': 'nosniff',
-  'Referrer-Policy': 'no-referrer',
+  // same-origin, not no-referrer: under no-referrer browsers send `Origin: null` on every POST,
+  // and Next then refuses server-action forms submitted before hydration (a sign-in on a slow
+  // ward PC). same-origin still sends nothing to any other site, which is what protects PHI in URLs.
+  'Referrer-Policy': 'same-origin',
   'X-Frame-Options': 'DENY',
   'Permissions-Policy':
     'camera=(), microphone=(), geolocation=(), payment=(), usb=(), serial=(), bluetooth=(), hid=(), midi=(), magnetometer=(), gyroscope=(), accelerometer=(), display-capture=(), browsing-topics=()',

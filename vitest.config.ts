@@ -11,7 +11,8 @@ export default defineConfig({
   },
   test: {
     include: ['**/*.test.ts'],
-    exclude: ['node_modules/**', 'e2e/**', '.next/**'],
+    // test/server/ starts the production server: its own stage (vitest.server.config.ts).
+    exclude: ['node_modules/**', 'e2e/**', '.next*/**', '.data/**', 'test/server/**'],
     environment: 'node',
     testTimeout: 60_000,
     hookTimeout: 120_000,

@@ -10,7 +10,7 @@ const REQUIRED: Record<string, RegExp> = {
   'content-security-policy': /script-src 'self' 'nonce-[A-Za-z0-9+/=]{16,}' 'strict-dynamic'/,
   'strict-transport-security': /max-age=\d{7,}/,
   'x-content-type-options': /^nosniff$/,
-  'referrer-policy': /^no-referrer$/,
+  'referrer-policy': /^same-origin$/,
   'permissions-policy': /camera=\(\)/,
   'cache-control': /no-store/,
 };

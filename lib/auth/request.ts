@@ -11,8 +11,8 @@ export async function clientInfo(): Promise<{ ip: string | null; userAgent: stri
 
 /**
  * Defence in depth for JSON endpoints that a page calls with fetch (SameSite=Lax already keeps
- * the session cookie off cross-site POSTs). Uses Fetch Metadata: Chromium sends `Origin: null`
- * on same-origin POSTs under our `Referrer-Policy: no-referrer`, so Origin alone cannot tell.
+ * the session cookie off cross-site POSTs). Prefers Fetch Metadata, which every current browser
+ * sends; Origin is the fallback for older ones.
  */
 export function isSameOriginFetch(request: Request): boolean {
   const site = request.headers.get('sec-fetch-site');
