@@ -288,17 +288,22 @@ describe('repeated use', () => {
     const viewer = await signIn('staff07@vigil.test');
     // staff07 already holds one grant (signed out, above); three more make four.
     for (const index of [16, 17]) expect((await requestGrant(viewer, request(patientIds[index]!))).ok).toBe(true);
-    expect(await db.select().from(incidents).where(eq(incidents.userId, viewer.userId))).toHaveLength(0);
+    expect(await db.select().from(incidents).where(and(eq(incidents.userId, viewer.userId), eq(incidents.rule, 'repeated_break_glass')))).toHaveLength(0);
     expect((await requestGrant(viewer, request(patientIds[18]!))).ok).toBe(true);
-    const [incident] = await db.select().from(incidents).where(eq(incidents.userId, viewer.userId));
+    const ofRule = and(eq(incidents.userId, viewer.userId), eq(incidents.rule, 'repeated_break_glass'));
+    const [incident] = await db.select().from(incidents).where(ofRule);
     expect(incident).toMatchObject({ severity: 'HIGH', rule: 'repeated_break_glass', status: 'open', details: { grants: 4, threshold: 3 } });
+    expect((incident!.details.patientIds as string[]).sort()).toEqual([14, 16, 17, 18].map((i) => patientIds[i]!).sort());
     const [notice] = await db.select().from(notifications).where(eq(notifications.kind, 'incident.opened'));
-    expect(notice!.message).toContain('4 times');
+    expect(notice).toMatchObject({ link: `/admin/incidents/${incident!.id}` });
+    expect(await db.select().from(auditLog).where(and(eq(auditLog.actionType, 'incident.open'), eq(auditLog.resourceId, incident!.id)))).toHaveLength(1);
+    // HIGH, not CRITICAL: the account stays enabled.
+    expect((await db.select().from(users).where(eq(users.id, viewer.userId)))[0]!.disabledAt).toBeNull();
 
     expect((await requestGrant(viewer, request(patientIds[19]!))).ok).toBe(true);
-    const all = await db.select().from(incidents).where(eq(incidents.userId, viewer.userId));
+    const all = await db.select().from(incidents).where(ofRule);
     expect(all).toHaveLength(1);
-    expect(all[0]!.details).toMatchObject({ grants: 5 });
+    expect(all[0]!.details.patientIds).toContain(patientIds[19]);
   });
 });
 

@@ -141,7 +141,7 @@ export async function requestGrant(viewer: Viewer, input: unknown, at = clockNow
       message: `${viewer.displayName} used emergency access to a patient chart (${reasonLabels[reasonCode]}).`,
       link: `/admin/break-glass/${grantId}`,
     });
-    await flagRepeatedUse(tx, viewer, at);
+    await flagRepeatedUse(tx, viewer.userId, at);
     return { ok: true, grantId, patientId, expiresAt, windowMinutes };
   });
   if (outcome.ok) kickAlertDelivery();
