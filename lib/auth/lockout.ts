@@ -1,5 +1,5 @@
 import 'server-only';
-import { and, count, eq, gt, sql } from 'drizzle-orm';
+import { and, count, eq, gt, lte, sql } from 'drizzle-orm';
 import type { Queryable, Tx } from '@/db/client';
 import { loginAttempts, users } from '@/db/schema';
 import { recordAudit, type AuditActor } from '@/lib/audit';
@@ -20,7 +20,7 @@ export async function recentIpFailures(q: Queryable, ip: string, at: Date): Prom
   const [row] = await q
     .select({ n: count() })
     .from(loginAttempts)
-    .where(and(eq(loginAttempts.ip, ip), eq(loginAttempts.succeeded, false), gt(loginAttempts.attemptedAt, since), sql`${loginAttempts.attemptedAt} <= ${at}`));
+    .where(and(eq(loginAttempts.ip, ip), eq(loginAttempts.succeeded, false), gt(loginAttempts.attemptedAt, since), lte(loginAttempts.attemptedAt, at)));
   return row?.n ?? 0;
 }
 
