@@ -1,6 +1,6 @@
 import 'server-only';
 import { randomBytes } from 'node:crypto';
-import { and, eq, inArray, isNull } from 'drizzle-orm';
+import { and, eq, inArray, isNotNull, isNull, or } from 'drizzle-orm';
 import type { Queryable } from '@/db/client';
 import { patientKeys } from '@/db/schema';
 import { DecryptionError, openJson, sealContext, sealJson } from './envelope';
@@ -22,14 +22,27 @@ function cipherFor(patientId: string, dataKey: Buffer): PatientCipher {
   };
 }
 
+/**
+ * Stands in for a patient whose wrapped data key fails to open (damaged, or copied from another
+ * patient): every value reads as unavailable rather than crashing the page, and nothing can be
+ * sealed. A missing master key version is a deployment error instead, and throws.
+ */
+function unavailableCipher(patientId: string): PatientCipher {
+  const fail = (table: string, column: string, rowId: string): never => {
+    throw new DecryptionError(sealContext(table, column, rowId));
+  };
+  return { patientId, seal: fail, open: fail };
+}
+
 function wrapContext(patientId: string): string {
   return `patient_keys.wrapped_key.${patientId}`;
 }
 
 /**
  * Unwrapped data keys are cached in memory only, briefly and in bounded number, so that a
- * busy chart does not unwrap on every request. Every cache miss is an unwrap, and is reported
- * to the caller so the audit entry of the access records it.
+ * busy chart does not unwrap on every request (with a KMS, an unwrap is a network call). Every
+ * cache miss is an unwrap, and is reported to the caller so the audit entry of the access
+ * records it. A hit still checks the key's row has not been shredded meanwhile.
  */
 const CACHE_TTL_MS = Number(process.env.VIGIL_KEY_CACHE_SECONDS ?? 120) * 1000;
 const CACHE_MAX = 10_000;
@@ -88,29 +101,86 @@ export interface CipherLookup {
   unwrapped: string[];
   /** Patients whose key has been crypto-shredded. */
   shredded: string[];
+  /** Patients whose wrapped key failed to open: their cipher reads every value as unavailable. */
+  unavailable: string[];
+}
+
+/** Told of every unwrap (cache miss), in the lookup's connection or transaction. */
+export type DataKeyUnwrapListener = (q: Queryable, patientIds: readonly string[]) => Promise<void> | void;
+const globalForListeners = globalThis as unknown as { vigilUnwrapListeners?: DataKeyUnwrapListener[] };
+const unwrapListeners = (globalForListeners.vigilUnwrapListeners ??= []);
+
+/**
+ * Subscribes to data-key unwraps, so the audit trail can record each one (the chart view also
+ * carries `keyUnwrapped`). A listener that throws fails the read: an unrecorded unwrap must not
+ * happen. Returns the unsubscribe function.
+ */
+export function onDataKeyUnwrap(listener: DataKeyUnwrapListener): () => void {
+  if (!unwrapListeners.includes(listener)) unwrapListeners.push(listener);
+  return () => {
+    const at = unwrapListeners.indexOf(listener);
+    if (at >= 0) unwrapListeners.splice(at, 1);
+  };
+}
+
+/** Ids per query: far below PostgreSQL's parameter limit, for lookups over a whole caseload. */
+const LOOKUP_CHUNK = 5_000;
+
+async function inChunks<T>(ids: string[], query: (chunk: string[]) => Promise<T[]>): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < ids.length; i += LOOKUP_CHUNK) out.push(...(await query(ids.slice(i, i + LOOKUP_CHUNK))));
+  return out;
 }
 
 export async function getPatientCiphers(q: Queryable, patientIds: string[]): Promise<CipherLookup> {
   const now = Date.now();
-  const result: CipherLookup = { ciphers: new Map(), unwrapped: [], shredded: [] };
+  const result: CipherLookup = { ciphers: new Map(), unwrapped: [], shredded: [], unavailable: [] };
+  const hits = new Map<string, Buffer>();
   const missing: string[] = [];
   for (const id of new Set(patientIds)) {
     const key = cached(id, now);
-    if (key) result.ciphers.set(id, cipherFor(id, key));
+    if (key) hits.set(id, key);
     else missing.push(id);
   }
+  // A cached key is only used while its row is not shredded: a shred by another process (the
+  // keys:shred CLI, another app instance) takes effect at once, not when the cache expires.
+  if (hits.size > 0) {
+    const shredded = await inChunks([...hits.keys()], (chunk) =>
+      q
+        .select({ patientId: patientKeys.patientId })
+        .from(patientKeys)
+        .where(and(inArray(patientKeys.patientId, chunk), or(isNotNull(patientKeys.shreddedAt), isNull(patientKeys.wrappedKey)))),
+    );
+    for (const { patientId } of shredded) {
+      hits.delete(patientId);
+      evictDataKey(patientId);
+      result.shredded.push(patientId);
+    }
+    for (const [id, key] of hits) result.ciphers.set(id, cipherFor(id, key));
+  }
   if (missing.length === 0) return result;
-  const rows = await q.select().from(patientKeys).where(inArray(patientKeys.patientId, missing));
+  const rows = await inChunks(missing, (chunk) => q.select().from(patientKeys).where(inArray(patientKeys.patientId, chunk)));
   const provider = getKeyProvider();
   for (const row of rows) {
     if (row.shreddedAt || !row.wrappedKey) {
       result.shredded.push(row.patientId);
       continue;
     }
-    const key = provider.unwrap(row.wrappedKey, wrapContext(row.patientId), row.masterKeyVersion);
+    let key: Buffer;
+    try {
+      key = provider.unwrap(row.wrappedKey, wrapContext(row.patientId), row.masterKeyVersion);
+    } catch (error) {
+      if (!(error instanceof DecryptionError)) throw error;
+      result.unavailable.push(row.patientId);
+      result.ciphers.set(row.patientId, unavailableCipher(row.patientId));
+      continue;
+    }
     remember(row.patientId, key, now);
     result.ciphers.set(row.patientId, cipherFor(row.patientId, key));
     result.unwrapped.push(row.patientId);
+  }
+  if (result.unwrapped.length > 0) {
+    for (const listener of unwrapListeners) await listener(q, result.unwrapped);
   }
   return result;
 }

@@ -7,8 +7,10 @@ export {
   getPatientCipher,
   getPatientCiphers,
   newPatientKey,
+  onDataKeyUnwrap,
   shredPatientKey,
   type CipherLookup,
+  type DataKeyUnwrapListener,
   type PatientCipher,
 } from './data-keys';
 export { blindIndex, blindIndexBits, normaliseName, normaliseMrn, LAST_NAME_PREFIX_LENGTH } from './blind-index';

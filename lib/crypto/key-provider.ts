@@ -1,6 +1,6 @@
 import 'server-only';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { openBytes, sealBytes } from './envelope';
@@ -19,8 +19,11 @@ export interface KeyProvider {
   unwrap(wrapped: string, context: string, version: number): Buffer;
   /** Creates a new master key version, which becomes current. */
   addVersion(): Promise<number>;
-  /** Marks a version retired: it stays for unwrapping until removed by an operator. */
-  retireVersion(version: number): Promise<void>;
+  /**
+   * Marks a version retired: never used for new wraps, kept for unwrapping until an operator
+   * removes it. Resolves false when it was already retired.
+   */
+  retireVersion(version: number): Promise<boolean>;
   /** HMAC key for blind indexes: never used to encrypt. */
   blindIndexKey(): Buffer;
   /** Key for server secrets that belong to no patient (TOTP secrets). */
@@ -61,16 +64,28 @@ export class StaticKeyProvider implements KeyProvider {
     private readonly save: (material: KeyMaterial) => void = () => {},
   ) {}
 
+  /**
+   * Re-reads a store that another process may change (the key file, when `keys:rotate` adds a
+   * version while the portal runs). `force` skips any throttle. Memory-only keys never change.
+   */
+  protected refresh(_force: boolean): void {}
+
   currentVersion(): number {
+    this.refresh(false);
     return Math.max(...this.material.masterKeys.map((k) => k.version));
   }
 
   versions(): number[] {
+    this.refresh(false);
     return this.material.masterKeys.map((k) => k.version).sort((a, b) => a - b);
   }
 
   private masterKey(version: number): Buffer {
-    const entry = this.material.masterKeys.find((k) => k.version === version);
+    let entry = this.material.masterKeys.find((k) => k.version === version);
+    if (!entry) {
+      this.refresh(true);
+      entry = this.material.masterKeys.find((k) => k.version === version);
+    }
     if (!entry) throw new Error(`Master key version ${version} is not available.`);
     return Buffer.from(entry.key, 'base64');
   }
@@ -84,27 +99,35 @@ export class StaticKeyProvider implements KeyProvider {
   }
 
   async addVersion(): Promise<number> {
+    this.refresh(true);
     const version = this.currentVersion() + 1;
-    this.material = {
+    const next = {
       ...this.material,
       masterKeys: [
         ...this.material.masterKeys,
         { version, key: randomBytes(32).toString('base64'), createdAt: new Date().toISOString() },
       ],
     };
-    this.save(this.material);
+    this.save(next);
+    this.material = next;
     return version;
   }
 
-  async retireVersion(version: number): Promise<void> {
+  async retireVersion(version: number): Promise<boolean> {
+    this.refresh(true);
     if (version === this.currentVersion()) throw new Error('The current master key cannot be retired.');
-    this.material = {
+    const entry = this.material.masterKeys.find((k) => k.version === version);
+    if (!entry) throw new Error(`Master key version ${version} is not available.`);
+    if (entry.retiredAt) return false;
+    const next = {
       ...this.material,
       masterKeys: this.material.masterKeys.map((k) =>
         k.version === version ? { ...k, retiredAt: new Date().toISOString() } : k,
       ),
     };
-    this.save(this.material);
+    this.save(next);
+    this.material = next;
+    return true;
   }
 
   blindIndexKey(): Buffer {
@@ -118,6 +141,22 @@ export class StaticKeyProvider implements KeyProvider {
 
 export function keyFilePath(): string {
   return path.resolve(process.env.VIGIL_KEY_FILE ?? path.join('.data', 'keys.json'));
+}
+
+/** Parses key material without ever echoing it: a JSON or schema error could quote a key. */
+function parseKeyMaterial(json: string, source: string): KeyMaterial {
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    throw new Error(`${source} is not valid JSON.`);
+  }
+  const parsed = keyFileSchema.safeParse(value);
+  if (!parsed.success) {
+    const fields = [...new Set(parsed.error.issues.map((i) => i.path.join('.') || 'root'))].join(', ');
+    throw new Error(`${source} does not hold valid key material (check: ${fields}).`);
+  }
+  return parsed.data;
 }
 
 function writeKeyFile(file: string, material: KeyMaterial): void {
@@ -136,21 +175,58 @@ export function ensureKeyFile(file = keyFilePath()): boolean {
   return true;
 }
 
+/** How often a running process looks for a version added to the key file by another one. */
+export const KEY_FILE_RECHECK_MS = 5_000;
+
+/**
+ * The local key file. Other processes (keys:rotate) may add or retire versions while this one
+ * runs, so the file is re-read when it changed: at most every few seconds for the current
+ * version, and at once when asked for a version this process has not seen.
+ */
+class KeyFileProvider extends StaticKeyProvider {
+  private checkedAt: number;
+  private signature: string;
+
+  constructor(private readonly file: string) {
+    super(parseKeyMaterial(readFileSync(file, 'utf8'), `The key file ${file}`), `file:${file}`, (m) => writeKeyFile(file, m));
+    this.checkedAt = Date.now();
+    this.signature = fileSignature(file);
+  }
+
+  protected override refresh(force: boolean): void {
+    const now = Date.now();
+    if (!force && now - this.checkedAt < KEY_FILE_RECHECK_MS) return;
+    this.checkedAt = now;
+    const signature = fileSignature(this.file);
+    if (!signature || signature === this.signature) return;
+    this.material = parseKeyMaterial(readFileSync(this.file, 'utf8'), `The key file ${this.file}`);
+    this.signature = signature;
+  }
+}
+
+function fileSignature(file: string): string {
+  try {
+    const s = statSync(file);
+    return `${s.ino}:${s.size}:${s.mtimeMs}`;
+  } catch {
+    return '';
+  }
+}
+
 export function loadKeyFileProvider(file = keyFilePath()): KeyProvider {
   if (!existsSync(file)) {
     throw new Error(
       `No master key file at ${file}. Run "npm run demo" once, or set VIGIL_KEY_FILE or VIGIL_MASTER_KEYS.`,
     );
   }
-  const material = keyFileSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
-  return new StaticKeyProvider(material, `file:${file}`, (m) => writeKeyFile(file, m));
+  return new KeyFileProvider(file);
 }
 
 /** VIGIL_MASTER_KEYS holds the same JSON as the key file (for secret managers that inject env). */
-function loadEnvProvider(json: string): KeyProvider {
-  const material = keyFileSchema.parse(JSON.parse(json));
+export function loadEnvProvider(json: string): KeyProvider {
+  const material = parseKeyMaterial(json, 'VIGIL_MASTER_KEYS');
   return new StaticKeyProvider(material, 'env', () => {
-    throw new Error('Keys from VIGIL_MASTER_KEYS are read-only: rotate them in your secret manager.');
+    throw new Error('Keys from VIGIL_MASTER_KEYS are read-only: add the version in your secret manager, then run keys:rotate with --to-current.');
   });
 }
 

@@ -44,7 +44,8 @@ export const phiMap = {
     table: breakGlassGrants,
     phi: { sealed_justification: null },
     plain: [
-      'id', 'user_id', 'patient_id', 'session_id', 'reason_code', 'granted_at', 'expires_at', 'ended_at',
+      // `grantedAt` in db/schema.ts is stored in a column named created_at.
+      'id', 'user_id', 'patient_id', 'session_id', 'reason_code', 'created_at', 'expires_at', 'ended_at',
       'ended_reason', 'review_status', 'reviewer_id', 'review_comment', 'reviewed_at',
     ],
   },

@@ -1,0 +1,193 @@
+/**
+ * Tampering at rest, seen through the records layer: a ciphertext swapped, moved, bit-flipped,
+ * sealed under the wrong key or cut short makes that one section `unavailable` (and says so in
+ * the audit entry) while the rest of the chart still opens, and nothing throws.
+ */
+import { randomBytes } from 'node:crypto';
+import { desc, eq, sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Db } from '@/db/client';
+import { auditLog, chartSectionTables, patientKeys, patients } from '@/db/schema';
+import type { Viewer } from '@/lib/access/viewer';
+import { evictDataKey } from '@/lib/crypto';
+import { sealContext, sealJson } from '@/lib/crypto/envelope';
+import { getChart, type ChartView } from '@/lib/records';
+import { seededTestDatabase, viewerFor } from '@/test/crypto-fixtures';
+import type { TestDatabase } from '@/test/db';
+
+type SectionTable = keyof typeof chartSectionTables;
+
+let handle: TestDatabase;
+let db: Db;
+let physician: Viewer;
+/** Patients not yet used by a test: each test tampers with its own. */
+let unused: string[];
+
+beforeAll(async () => {
+  handle = await seededTestDatabase(20);
+  db = handle.db;
+  physician = await viewerFor(db, 'physician@vigil.test');
+  unused = (await db.select({ id: patients.id }).from(patients).orderBy(patients.id)).map((p) => p.id);
+});
+afterAll(async () => handle?.close());
+
+/** A patient with at least `rows` entries in `table`, and those entries' ids, oldest first. */
+async function takePatientWith(table: SectionTable, rows: number): Promise<{ patientId: string; rowIds: string[] }> {
+  const t = chartSectionTables[table];
+  for (const patientId of unused) {
+    const found = await db.select({ id: t.id }).from(t).where(eq(t.patientId, patientId)).orderBy(t.createdAt, t.id);
+    if (found.length >= rows) {
+      unused = unused.filter((id) => id !== patientId);
+      return { patientId, rowIds: found.map((r) => r.id) };
+    }
+  }
+  throw new Error(`No unused seeded patient has ${rows} ${table} rows.`);
+}
+
+/** A patient with at least one entry in every section, so every section has something to open. */
+async function takePatientWithEverySection(): Promise<string> {
+  for (const patientId of unused) {
+    const counts = await Promise.all(
+      Object.values(chartSectionTables).map((t) => db.select({ id: t.id }).from(t).where(eq(t.patientId, patientId)).limit(1)),
+    );
+    if (counts.every((rows) => rows.length > 0)) {
+      unused = unused.filter((id) => id !== patientId);
+      return patientId;
+    }
+  }
+  throw new Error('No unused seeded patient has an entry in every section.');
+}
+
+async function sealedBody(table: SectionTable, rowId: string): Promise<string> {
+  const t = chartSectionTables[table];
+  const [row] = await db.select({ sealedBody: t.sealedBody }).from(t).where(eq(t.id, rowId));
+  return row!.sealedBody;
+}
+
+async function setSealedBody(table: SectionTable, rowId: string, value: string): Promise<void> {
+  const t = chartSectionTables[table];
+  await db.update(t).set({ sealedBody: value }).where(eq(t.id, rowId));
+}
+
+async function openChart(patientId: string): Promise<ChartView> {
+  const view = await getChart(physician, patientId);
+  if (view.kind !== 'chart') throw new Error('The physician should see the chart.');
+  return view;
+}
+
+/** Every readable part of the chart, by name, with its status. */
+function statuses(view: ChartView): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (view.demographics) out.demographics = view.demographics.status;
+  if (view.insurance) out.insurance = view.insurance.status;
+  for (const [name, section] of Object.entries(view.sections)) out[name] = section.status;
+  return out;
+}
+
+const everySection = ['demographics', 'insurance', 'allergies', 'medications', 'problems', 'vitals', 'progress_notes', 'nursing_notes', 'encounters'];
+
+function expectOnlyUnavailable(view: ChartView, broken: string[]): void {
+  const all = statuses(view);
+  expect(Object.keys(all).sort()).toEqual([...everySection].sort());
+  for (const [name, status] of Object.entries(all)) expect([name, status]).toEqual([name, broken.includes(name) ? 'unavailable' : 'ok']);
+}
+
+async function lastAudit() {
+  const [entry] = await db.select().from(auditLog).orderBy(desc(auditLog.seq)).limit(1);
+  return entry!;
+}
+
+const flipBit = (sealed: string, byte: number) => {
+  const raw = Buffer.from(sealed, 'base64url');
+  raw[byte]! ^= 0x01;
+  return raw.toString('base64url');
+};
+
+describe('a tampered section reads as unavailable, the rest of the chart opens', () => {
+  it('opens an untouched chart completely', async () => {
+    const { patientId } = await takePatientWith('medications', 1);
+    expectOnlyUnavailable(await openChart(patientId), []);
+    expect((await lastAudit()).details).toMatchObject({ unavailable: [] });
+  });
+
+  it('two ciphertexts swapped between rows of one section', async () => {
+    const { patientId, rowIds } = await takePatientWith('medications', 2);
+    const [a, b] = [rowIds[0]!, rowIds[1]!];
+    const [sealedA, sealedB] = [await sealedBody('medications', a), await sealedBody('medications', b)];
+    await setSealedBody('medications', a, sealedB);
+    await setSealedBody('medications', b, sealedA);
+    const view = await openChart(patientId);
+    expectOnlyUnavailable(view, ['medications']);
+    const audit = await lastAudit();
+    expect(audit).toMatchObject({ actionType: 'chart.view', outcome: 'allowed', patientId });
+    expect(audit.details).toMatchObject({ unavailable: ['medications'] });
+  });
+
+  it("another patient's ciphertext copied into this patient's row", async () => {
+    const victim = await takePatientWith('problems', 1);
+    const donor = await takePatientWith('problems', 1);
+    await setSealedBody('problems', victim.rowIds[0]!, await sealedBody('problems', donor.rowIds[0]!));
+    expectOnlyUnavailable(await openChart(victim.patientId), ['problems']);
+    expectOnlyUnavailable(await openChart(donor.patientId), []);
+  });
+
+  it('a ciphertext moved to another column (demographics and insurance swapped)', async () => {
+    const { patientId } = await takePatientWith('vitals', 1);
+    await db.execute(
+      sql`UPDATE patients SET sealed_demographics = sealed_insurance, sealed_insurance = sealed_demographics WHERE id = ${patientId}`,
+    );
+    expectOnlyUnavailable(await openChart(patientId), ['demographics', 'insurance']);
+  });
+
+  it('a ciphertext moved to another table (same row id, other section)', async () => {
+    const { patientId, rowIds } = await takePatientWith('progress_notes', 1);
+    const nursing = await db
+      .select({ sealedBody: chartSectionTables.nursing_notes.sealedBody })
+      .from(chartSectionTables.nursing_notes)
+      .where(eq(chartSectionTables.nursing_notes.patientId, patientId))
+      .limit(1);
+    await setSealedBody('progress_notes', rowIds[0]!, nursing[0]!.sealedBody);
+    expectOnlyUnavailable(await openChart(patientId), ['progress_notes']);
+  });
+
+  it('one flipped bit', async () => {
+    const { patientId, rowIds } = await takePatientWith('vitals', 1);
+    const sealed = await sealedBody('vitals', rowIds[0]!);
+    await setSealedBody('vitals', rowIds[0]!, flipBit(sealed, 20));
+    expectOnlyUnavailable(await openChart(patientId), ['vitals']);
+  });
+
+  it('a value sealed under the wrong data key, at the right place', async () => {
+    const { patientId, rowIds } = await takePatientWith('progress_notes', 1);
+    const forged = sealJson(randomBytes(32), sealContext('progress_notes', 'sealed_body', rowIds[0]!), {
+      writtenAt: '2026-01-01T00:00:00.000Z',
+      author: 'Mallory',
+      text: 'Forged note.',
+    });
+    await setSealedBody('progress_notes', rowIds[0]!, forged);
+    expectOnlyUnavailable(await openChart(patientId), ['progress_notes']);
+  });
+
+  it('a truncated tag', async () => {
+    const { patientId, rowIds } = await takePatientWith('nursing_notes', 1);
+    const sealed = await sealedBody('nursing_notes', rowIds[0]!);
+    const raw = Buffer.from(sealed, 'base64url');
+    await setSealedBody('nursing_notes', rowIds[0]!, raw.subarray(0, raw.length - 4).toString('base64url'));
+    expectOnlyUnavailable(await openChart(patientId), ['nursing_notes']);
+  });
+
+  it('wrapped data keys swapped between two patients: both charts unavailable, neither crashes', async () => {
+    const a = await takePatientWithEverySection();
+    const b = await takePatientWithEverySection();
+    const [keyA] = await db.select().from(patientKeys).where(eq(patientKeys.patientId, a));
+    const [keyB] = await db.select().from(patientKeys).where(eq(patientKeys.patientId, b));
+    await db.update(patientKeys).set({ wrappedKey: keyB!.wrappedKey }).where(eq(patientKeys.patientId, a));
+    await db.update(patientKeys).set({ wrappedKey: keyA!.wrappedKey }).where(eq(patientKeys.patientId, b));
+    evictDataKey(a);
+    evictDataKey(b);
+    for (const patientId of [a, b]) {
+      expectOnlyUnavailable(await openChart(patientId), everySection);
+      expect((await lastAudit()).details).toMatchObject({ keyUnwrapped: false, unavailable: expect.arrayContaining(everySection) });
+    }
+  });
+});

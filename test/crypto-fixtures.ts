@@ -1,0 +1,69 @@
+/**
+ * Shared set-up for the encryption tests: fresh keys in memory, a seeded test database, and a
+ * Viewer for a demo account built the way sign-in builds it (roles and permissions from the db).
+ */
+import { randomUUID } from 'node:crypto';
+import { eq, sql } from 'drizzle-orm';
+import type { Db } from '@/db/client';
+import { users } from '@/db/schema';
+import { seedDatabase } from '@/db/seed';
+import type { Viewer } from '@/lib/access/viewer';
+import { resetChainKey } from '@/lib/audit/chain';
+import { loadRolesAndPermissions } from '@/lib/auth/users';
+import { evictDataKey, setKeyProvider } from '@/lib/crypto';
+import { generateKeyMaterial, StaticKeyProvider } from '@/lib/crypto/key-provider';
+import { createTestDatabase, type TestDatabase } from './db';
+
+export function installTestKeys(): StaticKeyProvider {
+  const provider = new StaticKeyProvider(generateKeyMaterial());
+  setKeyProvider(provider);
+  resetChainKey();
+  evictDataKey();
+  return provider;
+}
+
+export async function seededTestDatabase(patients: number, seed = 42): Promise<TestDatabase> {
+  installTestKeys();
+  const handle = await createTestDatabase();
+  await seedDatabase(handle.db, { patients, seed });
+  return handle;
+}
+
+export async function viewerFor(db: Db, email: string): Promise<Viewer> {
+  const [user] = await db.select().from(users).where(eq(users.email, email)).limit(1);
+  if (!user) throw new Error(`No user ${email} in the test database.`);
+  const { roles, permissions } = await loadRolesAndPermissions(db, user.id);
+  return {
+    userId: user.id,
+    sessionId: randomUUID(),
+    email: user.email,
+    displayName: user.displayName,
+    roles,
+    permissions,
+    ip: '127.0.0.1',
+    userAgent: 'vitest',
+  };
+}
+
+/** Rows of every table in every non-system schema, one JSON text per row: what a dump shows. */
+export async function dumpEverything(db: Db): Promise<{ text: string; tables: string[] }> {
+  const tables = rowsOf<{ table_schema: string; table_name: string }>(
+    await db.execute(sql`
+      SELECT table_schema, table_name FROM information_schema.tables
+      WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema')
+      ORDER BY table_schema, table_name`),
+  );
+  const lines: string[] = [];
+  for (const { table_schema, table_name } of tables) {
+    const rows = rowsOf<{ row: string }>(
+      await db.execute(sql.raw(`SELECT row_to_json(t)::text AS row FROM "${table_schema}"."${table_name}" t`)),
+    );
+    for (const { row } of rows) lines.push(`${table_schema}.${table_name} ${row}`);
+  }
+  return { text: lines.join('\n'), tables: tables.map((t) => `${t.table_schema}.${t.table_name}`) };
+}
+
+/** Rows of a raw query on either driver (PGlite returns { rows }, postgres.js an array). */
+export function rowsOf<T>(result: unknown): T[] {
+  return (Array.isArray(result) ? result : ((result as { rows?: T[] }).rows ?? [])) as T[];
+}
