@@ -1,0 +1,47 @@
+/**
+ * `npm run keys:rotate [-- --batch-size N] [--retire] [--to-current]`: adds a master key version
+ * and re-wraps every data key under it, in batches, while the portal keeps serving. Killed or
+ * failed part-way, run it again: it resumes the unfinished rotation. `--retire` then marks the
+ * older versions retired once no data key uses them. `--to-current` rotates to the key store's
+ * newest version without adding one (for VIGIL_MASTER_KEYS or a KMS, where versions are added
+ * outside Vigil). PGlite is single-process: stop the portal first, or use PostgreSQL.
+ */
+import { parseArgs } from 'node:util';
+import { openDatabase, optionsFromEnv } from '@/db/client';
+import { getKeyProvider } from '@/lib/crypto';
+import { DEFAULT_ROTATION_BATCH, rotateMasterKeys } from '@/lib/crypto/rotation';
+import { main, progressReporter } from './cli';
+
+const { values } = parseArgs({
+  options: {
+    'batch-size': { type: 'string', default: String(DEFAULT_ROTATION_BATCH) },
+    retire: { type: 'boolean', default: false },
+    'to-current': { type: 'boolean', default: false },
+  },
+});
+
+await main(async () => {
+  const batchSize = Number(values['batch-size']);
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) throw new Error('--batch-size must be a whole number from 1 to 10,000.');
+  const provider = getKeyProvider();
+  const handle = await openDatabase(optionsFromEnv());
+  try {
+    console.log(`Key store: ${provider.name}; master key versions before: ${provider.versions().join(', ')}.`);
+    const result = await rotateMasterKeys(handle.db, {
+      batchSize,
+      retire: values.retire,
+      toCurrent: values['to-current'],
+      onProgress: progressReporter('Re-wrapping data keys'),
+    });
+    console.log(
+      `${result.resumed ? 'Resumed and finished' : 'Finished'} rotation to master key version ${result.targetVersion}: ` +
+        `${result.rewrapped} data key(s) re-wrapped in ${result.batches} batch(es) by this run, ${result.totalRewrapped} in all.`,
+    );
+    if (values.retire) {
+      console.log(result.retired.length > 0 ? `Retired version(s): ${result.retired.join(', ')}.` : 'No version needed retiring.');
+      if (result.stillReferenced.length > 0) console.log(`Still in use, not retired: ${result.stillReferenced.join(', ')}.`);
+    }
+  } finally {
+    await handle.close();
+  }
+});
