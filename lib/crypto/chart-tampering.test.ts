@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '@/db/client';
 import { auditLog, chartSectionTables, patientKeys, patients } from '@/db/schema';
 import type { Viewer } from '@/lib/access/viewer';
-import { evictDataKey } from '@/lib/crypto';
+import { DecryptionError, evictDataKey, getPatientCipher } from '@/lib/crypto';
 import { sealContext, sealJson } from '@/lib/crypto/envelope';
 import { getChart, type ChartView } from '@/lib/records';
 import { seededTestDatabase, viewerFor } from '@/test/crypto-fixtures';
@@ -185,6 +185,9 @@ describe('a tampered section reads as unavailable, the rest of the chart opens',
     await db.update(patientKeys).set({ wrappedKey: keyA!.wrappedKey }).where(eq(patientKeys.patientId, b));
     evictDataKey(a);
     evictDataKey(b);
+    const { cipher, unavailable } = await getPatientCipher(db, a);
+    expect(unavailable).toBe(true);
+    expect(() => cipher!.seal('allergies', 'sealed_body', a, { substance: 'Latex' })).toThrow(DecryptionError);
     for (const patientId of [a, b]) {
       expectOnlyUnavailable(await openChart(patientId), everySection);
       expect((await lastAudit()).details).toMatchObject({ keyUnwrapped: false, unavailable: expect.arrayContaining(everySection) });

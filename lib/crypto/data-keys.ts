@@ -185,12 +185,20 @@ export async function getPatientCiphers(q: Queryable, patientIds: string[]): Pro
   return result;
 }
 
+/**
+ * One patient's cipher: undefined when their key was shredded (or never existed). `unavailable`
+ * means the wrapped key would not open: the cipher then refuses to open or seal anything.
+ */
 export async function getPatientCipher(
   q: Queryable,
   patientId: string,
-): Promise<{ cipher: PatientCipher | undefined; unwrapped: boolean }> {
+): Promise<{ cipher: PatientCipher | undefined; unwrapped: boolean; unavailable: boolean }> {
   const lookup = await getPatientCiphers(q, [patientId]);
-  return { cipher: lookup.ciphers.get(patientId), unwrapped: lookup.unwrapped.length > 0 };
+  return {
+    cipher: lookup.ciphers.get(patientId),
+    unwrapped: lookup.unwrapped.length > 0,
+    unavailable: lookup.unavailable.length > 0,
+  };
 }
 
 /** Destroys a patient's data key: every value sealed with it becomes unreadable, everywhere. */
