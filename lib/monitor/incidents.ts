@@ -41,8 +41,8 @@ const rankSql = (column: string) =>
  * containment and the access commit together. Every new or escalated case is audited
  * (`incident.open`); HIGH and CRITICAL notify privacy officers; CRITICAL disables the account
  * and revokes its sessions at once (`user.disable`). A repeat finding in a window that already
- * has a case at the same or a higher severity changes nothing, except that new patient ids in
- * its evidence are added to the open case. Returns null in that case.
+ * has a case at the same or a higher severity opens nothing: it refreshes the open case's
+ * evidence (and adds its patient ids). Returns null in that case.
  */
 export async function openIncident(tx: Tx, input: IncidentInput): Promise<IncidentOutcome | null> {
   const at = input.at ?? clockNow();
@@ -64,7 +64,7 @@ export async function openIncident(tx: Tx, input: IncidentInput): Promise<Incide
     .returning({ id: incidents.id, inserted: sql<boolean>`(xmax = 0)` });
 
   if (!row) {
-    await addPatientEvidence(tx, input);
+    await refreshEvidence(tx, input);
     return null;
   }
   const opened = Boolean(row.inserted);
@@ -117,15 +117,20 @@ async function containUser(tx: Tx, userId: string, incidentId: string, rule: str
 
 const MAX_EVIDENCE_IDS = 200;
 
-/** A repeat LOW/MEDIUM finding with new patients: list them on the open case too. */
-async function addPatientEvidence(tx: Tx, input: IncidentInput): Promise<void> {
-  const ids = input.details.patientIds;
-  if (!Array.isArray(ids) || ids.length === 0) return;
-  const added = JSON.stringify(ids);
+/**
+ * A repeat finding for a window whose open case is already at this severity or above: bring
+ * its evidence up to date (latest counts) and add any new patient ids, keeping each id once.
+ * A decided case is history and is left as it was.
+ */
+async function refreshEvidence(tx: Tx, input: IncidentInput): Promise<void> {
+  const fresh = JSON.stringify(input.details);
+  const ids = sql`coalesce(${incidents.details}->'patientIds', '[]'::jsonb) || coalesce(${fresh}::jsonb->'patientIds', '[]'::jsonb)`;
   await tx
     .update(incidents)
     .set({
-      details: sql`jsonb_set(${incidents.details}, '{patientIds}', coalesce(${incidents.details}->'patientIds', '[]'::jsonb) || ${added}::jsonb)`,
+      details: sql`(${incidents.details} || ${fresh}::jsonb) || jsonb_build_object('patientIds', (
+        SELECT coalesce(jsonb_agg(id), '[]'::jsonb) FROM (SELECT DISTINCT id FROM jsonb_array_elements(${ids}) AS t(id) LIMIT ${MAX_EVIDENCE_IDS}) AS u
+      ))`,
     })
     .where(
       and(
@@ -133,8 +138,6 @@ async function addPatientEvidence(tx: Tx, input: IncidentInput): Promise<void> {
         eq(incidents.rule, input.rule),
         eq(incidents.windowStart, input.windowStart),
         eq(incidents.status, 'open'),
-        sql`NOT coalesce(${incidents.details}->'patientIds', '[]'::jsonb) @> ${added}::jsonb`,
-        sql`jsonb_array_length(coalesce(${incidents.details}->'patientIds', '[]'::jsonb)) < ${MAX_EVIDENCE_IDS}`,
       ),
     );
 }

@@ -269,7 +269,8 @@ describe('rules through the listener', () => {
     const cases = await incidentsOf(viewer.userId);
     expect(cases).toHaveLength(1);
     expect(cases[0]).toMatchObject({ rule: 'off_hours', severity: 'MEDIUM', windowStart: new Date(`${DAY}T22:00:00Z`) });
-    expect(cases[0]!.details.patientIds).toEqual([team[1], team[2]]);
+    expect(new Set(cases[0]!.details.patientIds as string[])).toEqual(new Set([team[1], team[2]]));
+    expect(cases[0]!.details.localHour).toBe(1); // the evidence follows the latest access
     expect(await isDisabled(viewer.userId)).toBe(false);
 
     const newcomer = await createStaff(db, { roles: ['nurse'] });

@@ -332,9 +332,14 @@ const evidenceLabels: Record<string, string> = {
 };
 const hiddenEvidence = new Set(['patientIds', 'grantIds']);
 
+const evidenceOrder = Object.keys(evidenceLabels);
+const orderOf = (key: string) => (evidenceOrder.includes(key) ? evidenceOrder.indexOf(key) : evidenceOrder.length);
+
+/** In the rules' own order (jsonb returns keys sorted by length), known labels first. */
 function evidenceItems(details: Record<string, unknown>): EvidenceItem[] {
   return Object.entries(details)
     .filter(([key, value]) => !hiddenEvidence.has(key) && value !== null && typeof value !== 'object')
+    .sort(([a], [b]) => orderOf(a) - orderOf(b))
     .map(([key, value]) => ({
       label: evidenceLabels[key] ?? key,
       value: key === 'baselineSource' ? (value === 'role' ? 'the role’s default (new user)' : 'the user’s own history') : String(value),
