@@ -15,6 +15,7 @@ import { main } from './cli';
 
 /** The suites, by name. Add yours here: bench/<name>.ts exporting `run(): Promise<BenchResult>`. */
 const suites: Record<string, () => Promise<{ run: () => Promise<unknown> }>> = {
+  audit: () => import('@/bench/audit'),
   crypto: () => import('@/bench/crypto'),
   monitor: () => import('@/bench/monitor'),
 };
