@@ -169,6 +169,8 @@ describe.each(roleNames.map((r) => [r] as const))('%s', (role) => {
 
       const allowWrite = expected(role, section, 'write', onTeam);
       it(`write (add) → ${allowWrite ? 'allowed' : 'denied'}`, async () => {
+        const chart = await chartFor(role, onTeam);
+        expect(chart.kind === 'chart' && chart.writable.includes(section), 'the view offers the write exactly when allowed').toBe(allowWrite);
         const patientId = onTeam ? onTeamPatient : offTeamPatient;
         expect(await runWrite(viewers.get(role)!, patientId, section, 'add')).toBe(allowWrite);
       });
@@ -180,6 +182,8 @@ describe.each(roleNames.map((r) => [r] as const))('%s', (role) => {
       if (section === 'encounters') {
         const allowBilling = expected(role, section, 'billing_status', onTeam);
         it(`write (billing status) → ${allowBilling ? 'allowed' : 'denied'}`, async () => {
+          const chart = await chartFor(role, onTeam);
+          expect(chart.kind === 'chart' && chart.billingStatusWritable === true, 'the view offers the status change exactly when allowed').toBe(allowBilling);
           const patientId = onTeam ? onTeamPatient : offTeamPatient;
           expect(await runWrite(viewers.get(role)!, patientId, section, 'billing_status')).toBe(allowBilling);
         });

@@ -3,7 +3,7 @@ import { desc, eq } from 'drizzle-orm';
 import { getDb, type Queryable } from '@/db/client';
 import { breakGlassGrants, patients } from '@/db/schema';
 import { canBreakGlass, decide, loadRelationship, type Decision } from '@/lib/access/authorize';
-import { chartSections, type ChartSection } from '@/lib/access/roles';
+import { BILLING_STATUS_PERMISSION, chartSections, type ChartSection } from '@/lib/access/roles';
 import type { Viewer } from '@/lib/access/viewer';
 import { recordAudit } from '@/lib/audit';
 import { DecryptionError, getPatientCipher, type PatientCipher } from '@/lib/crypto';
@@ -31,6 +31,8 @@ export interface ChartView {
   /** Only the sections the viewer may read; others are absent, not empty. */
   sections: Partial<Record<EntrySection, SectionView>>;
   writable: ChartSection[];
+  /** Billing's one write (an encounter's billing status) is finer than the encounters section. */
+  billingStatusWritable?: boolean;
   breakGlass: { grantId: string; expiresAt: string; reasonCode: string } | null;
 }
 
@@ -80,6 +82,7 @@ export async function getChart(viewer: Viewer, patientId: string): Promise<Chart
   const { cipher, unwrapped } = await getPatientCipher(db, patientId);
   const view = await readChart(db, patientId, readable, cipher);
   view.writable = chartSections.filter((s) => decide(viewer, relationship, 'write', s).allowed);
+  view.billingStatusWritable = decide(viewer, relationship, 'write', 'encounters', BILLING_STATUS_PERMISSION).allowed;
   view.breakGlass = grantId ? await grantBanner(db, grantId) : null;
 
   await db.transaction((tx) =>
@@ -125,6 +128,7 @@ async function readChart(
     insurance: null,
     sections: {},
     writable: [],
+    billingStatusWritable: false,
     breakGlass: null,
   };
   if (readable.includes('demographics')) {

@@ -142,7 +142,7 @@ export default async function ChartPage({ params }: { params: Promise<{ id: stri
           return [
             text(b.date), text(b.type), <span key="cpt" className="font-mono">{cpt.map((c) => c.code).join(', ')}</span>,
             <span key="icd" className="font-mono">{((b.icd10 as string[]) ?? []).join(', ')}</span>, `$${total.toFixed(2)}`,
-            canWrite('encounters') ? (
+            chart.billingStatusWritable ? (
               <ActionForm action={billingStatusAction} submitLabel="Set" className="flex items-center gap-2"
                 hidden={{ patientId: chart.patientId, recordId: entry.id, version: entry.version }}>
                 <select name="status" defaultValue={entry.billingStatus} aria-label="Billing status" className="rounded border border-slate-300 px-1 py-0.5 text-sm">

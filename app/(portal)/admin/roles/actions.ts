@@ -1,0 +1,25 @@
+'use server';
+
+import { revalidatePath } from 'next/cache';
+import { formStateOf, type AdminFormState } from '@/components/admin/form-state';
+import { permissionCategories } from '@/lib/access/permissions';
+import { updateRolePermissions } from '@/lib/admin';
+import { requireViewer } from '@/lib/auth/current';
+
+const text = (form: FormData, name: string) => {
+  const value = form.get(name);
+  return typeof value === 'string' ? value : undefined;
+};
+
+export async function updateRoleAction(_previous: AdminFormState, form: FormData): Promise<AdminFormState> {
+  const viewer = await requireViewer();
+  const name = text(form, 'name');
+  const result = await updateRolePermissions(viewer, {
+    name,
+    expectedUpdatedAt: text(form, 'expectedUpdatedAt'),
+    permissions: Object.fromEntries(permissionCategories.map((category) => [category, text(form, category) ?? ''])),
+    adminPassword: text(form, 'adminPassword'),
+  });
+  if (result.ok) revalidatePath('/admin/roles', 'layout');
+  return formStateOf(result, form);
+}
