@@ -35,3 +35,9 @@ export function formStateOf(
     submittedAt: Date.now(),
   };
 }
+
+/** A form field as a string, or undefined when absent or a file (lib/admin validates the rest). */
+export function formText(form: FormData, name: string): string | undefined {
+  const value = form.get(name);
+  return typeof value === 'string' ? value : undefined;
+}

@@ -2,14 +2,9 @@
 
 import { revalidatePath } from 'next/cache';
 import { redirect } from 'next/navigation';
-import { formStateOf, type AdminFormState } from '@/components/admin/form-state';
+import { formStateOf, formText as text, type AdminFormState } from '@/components/admin/form-state';
 import { assignToCareTeam, findPatient, removeFromCareTeam } from '@/lib/admin';
 import { requireViewer } from '@/lib/auth/current';
-
-const text = (form: FormData, name: string) => {
-  const value = form.get(name);
-  return typeof value === 'string' ? value : undefined;
-};
 
 /** The MRN travels in the form body, never in a URL: the page is then addressed by patient id. */
 export async function findPatientAction(_previous: AdminFormState, form: FormData): Promise<AdminFormState> {

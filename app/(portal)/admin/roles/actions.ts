@@ -1,15 +1,10 @@
 'use server';
 
 import { revalidatePath } from 'next/cache';
-import { formStateOf, type AdminFormState } from '@/components/admin/form-state';
+import { formStateOf, formText as text, type AdminFormState } from '@/components/admin/form-state';
 import { permissionCategories } from '@/lib/access/permissions';
 import { updateRolePermissions } from '@/lib/admin';
 import { requireViewer } from '@/lib/auth/current';
-
-const text = (form: FormData, name: string) => {
-  const value = form.get(name);
-  return typeof value === 'string' ? value : undefined;
-};
 
 export async function updateRoleAction(_previous: AdminFormState, form: FormData): Promise<AdminFormState> {
   const viewer = await requireViewer();

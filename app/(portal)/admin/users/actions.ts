@@ -2,7 +2,7 @@
 
 import { revalidatePath } from 'next/cache';
 import { redirect } from 'next/navigation';
-import { formStateOf, type AdminFormState } from '@/components/admin/form-state';
+import { formStateOf, formText as text, type AdminFormState } from '@/components/admin/form-state';
 import { createUser, resetUserPassword, setUserDisabled, setUserRoles } from '@/lib/admin';
 import { requireViewer } from '@/lib/auth/current';
 
@@ -11,11 +11,6 @@ import { requireViewer } from '@/lib/auth/current';
  * which validates it with zod, checks the admin permission and the self-escalation rule, and
  * audits. Nothing here trusts a hidden field.
  */
-const text = (form: FormData, name: string) => {
-  const value = form.get(name);
-  return typeof value === 'string' ? value : undefined;
-};
-
 export async function createUserAction(_previous: AdminFormState, form: FormData): Promise<AdminFormState> {
   const viewer = await requireViewer();
   const result = await createUser(viewer, {
