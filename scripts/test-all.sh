@@ -3,6 +3,8 @@
 #   1 npm install (only if node_modules is missing)   2 typecheck   2b security checks
 #   3 vitest on PGlite                                 4 vitest on a throwaway PostgreSQL 15
 #   5 Playwright e2e against the production build in Debian Chromium
+#   6 server tests (test/server/, vitest.server.config.ts): kill -9 crash safety on PGlite and
+#     PostgreSQL and a short load test, against the production build stage 5 made
 # Every stage runs even if an earlier one failed (one run shows all problems); the last line is
 # "N passed, N failed" (tests from vitest x2 + Playwright; a stage that fails without test
 # results -- typecheck, a crash, no report -- counts as 1 failed) and the exit code is non-zero
@@ -124,6 +126,7 @@ else
     port=${PORT:-3100}
     while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
     rc=0
+    touch "$REPORTS/.e2e-started"
     # e2e runs on PGlite in .data/e2e (see playwright.config.ts); always a fresh server.
     env -u DATABASE_URL -u VIGIL_E2E_REUSE_SERVER PORT="$port" \
       PLAYWRIGHT_JSON_OUTPUT_FILE="$REPORTS/playwright.json" npx playwright test || rc=$?
@@ -131,6 +134,27 @@ else
   else
     fail_stage "could not install Chromium; e2e NOT run"
   fi
+fi
+
+# --- 6. server tests -------------------------------------------------------------------------
+# They start the production server themselves (and kill -9 it). They reuse the build stage 5
+# made just now (playwright.config.ts: .next-e2e, or .next-e2e-<port>); without one they build
+# into .next-load when it is missing or older than the sources.
+stage "6 server tests: crash safety (PGlite, PostgreSQL) and short load (vitest.server.config.ts)"
+e2e_build=$([[ "${port:-3100}" == 3100 ]] && echo .next-e2e || echo ".next-e2e-$port")
+server_env=()
+if [[ -f "$REPORTS/.e2e-started" && "$e2e_build/BUILD_ID" -nt "$REPORTS/.e2e-started" ]]; then
+  server_env=(VIGIL_SERVER_TEST_DIST_DIR="$e2e_build" VIGIL_SERVER_TEST_REUSE_BUILD=1)
+fi
+if source scripts/ensure-postgres.sh; then
+  rc=0
+  env -u DATABASE_URL -u VIGIL_TEST_DATABASE_URL "${server_env[@]}" \
+    npx vitest run -c vitest.server.config.ts --reporter=default --reporter=json \
+    --outputFile.json="$REPORTS/vitest-server.json" || rc=$?
+  tally vitest "$REPORTS/vitest-server.json" "$rc" "server tests (crash safety, load)"
+  pg_test_stop
+else
+  fail_stage "could not start PostgreSQL; server tests NOT run"
 fi
 
 summary
