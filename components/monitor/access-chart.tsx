@@ -10,7 +10,7 @@ export interface AccessChartPoint {
 
 const WIDTH = 720;
 const HEIGHT = 220;
-const MARGIN = { top: 12, right: 16, bottom: 28, left: 40 };
+const MARGIN = { top: 12, right: 40, bottom: 28, left: 40 };
 const HOUR_MS = 3_600_000;
 
 const tickLabel = new Intl.DateTimeFormat('en-GB', { timeZone: 'UTC', day: '2-digit', month: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
