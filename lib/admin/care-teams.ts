@@ -7,7 +7,7 @@ import { adminPermission } from '@/lib/access/admin-rules';
 import { careTeamRelationships, mayHoldRelationship, relationshipRoles, type CareTeamRelationship } from '@/lib/access/care-team';
 import type { Viewer } from '@/lib/access/viewer';
 import { now as clockNow } from '@/lib/clock';
-import { findPatientByMrn, mrnQuerySchema, patientReference, type PatientReference } from '@/lib/records/lookup';
+import { findPatientByMrn, mrnQuerySchema, patientReference, type PatientReference } from '@/lib/records';
 import { adminChange, mayRead } from './change';
 import { done, fieldErrorsOf, invalidInput, refuse, type AdminResult } from './result';
 

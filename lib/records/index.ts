@@ -7,3 +7,4 @@ export { listPatients, classifyQuery, PAGE_SIZE, type PatientList, type PatientL
 export { addEntry, updateEntry, setBillingStatus } from './writes';
 export type { WriteResult } from './errors';
 export { entrySections, type EntrySection } from './tables';
+export { findPatientByMrn, patientReference, mrnQuerySchema, type PatientReference } from './lookup';
