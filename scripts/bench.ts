@@ -27,6 +27,8 @@ const REPORT_MD = path.join(OUT_DIR, 'report.md');
 interface SuiteSection {
   ranAt: string;
   seconds: number;
+  /** 1/5/15-minute load average as the suite ended: other work on the machine skews wall times. */
+  loadAverage?: number[];
   result: BenchResult;
 }
 interface Report {
@@ -60,7 +62,12 @@ await main(async () => {
     const started = Date.now();
     try {
       const result = await runInChild(name);
-      report.suites[name] = { ranAt: new Date().toISOString(), seconds: Math.round((Date.now() - started) / 100) / 10, result };
+      report.suites[name] = {
+        ranAt: new Date().toISOString(),
+        seconds: Math.round((Date.now() - started) / 100) / 10,
+        loadAverage: os.loadavg().map((l) => Math.round(l * 10) / 10),
+        result,
+      };
     } catch (error) {
       failed.push(name);
       console.error(`Suite ${name} failed: ${error instanceof Error ? error.message : String(error)}`);
@@ -163,7 +170,8 @@ function renderMarkdown(report: Report): string {
     '',
   ];
   for (const [name, section] of Object.entries(report.suites).sort(([a], [b]) => a.localeCompare(b))) {
-    lines.push(`## ${section.result.name} (\`${name}\`)`, '', `Ran ${section.ranAt}, ${section.seconds} s.`, '');
+    const load = section.loadAverage ? `, machine load average ${section.loadAverage.join(' / ')} (1/5/15 min, ${report.machine.cores} cores)` : '';
+    lines.push(`## ${section.result.name} (\`${name}\`)`, '', `Ran ${section.ranAt}, ${section.seconds} s${load}.`, '');
     if (section.result.rows.length > 0) lines.push(...table(section.result.rows), '');
     for (const extra of section.result.tables ?? []) lines.push(`### ${extra.title}`, '', ...table(extra.rows), '');
     for (const note of section.result.notes ?? []) lines.push(`- ${note}`);
