@@ -5,7 +5,7 @@ import { incidents, users } from '@/db/schema';
 import { recordAudit } from '@/lib/audit';
 import { revokeUserSessions } from '@/lib/auth/sessions';
 import { now as clockNow } from '@/lib/clock';
-import { notifyPrivacyOfficers } from '@/lib/notify';
+import { kickAlertDelivery, notifyPrivacyOfficers } from '@/lib/notify';
 import { ruleLabel, severityRank, type Severity } from './rules';
 
 export interface IncidentInput {
@@ -88,8 +88,19 @@ export async function openIncident(tx: Tx, input: IncidentInput): Promise<Incide
         : `Access monitoring opened a ${input.severity} case for ${who}: ${ruleLabel(input.rule)}.`,
       link: `/admin/incidents/${row.id}`,
     });
+    deliverAfterCommit();
   }
   return { incidentId: row.id, opened, escalated: !opened, contained };
+}
+
+/**
+ * The outbox row commits with the caller's transaction, which this module does not see end
+ * (it may be an audit listener deep inside it), so the delivery worker is kicked a moment
+ * later; a row not yet committed by then goes with the worker's next pass.
+ */
+const DELIVERY_KICK_DELAY_MS = 2_000;
+function deliverAfterCommit(): void {
+  setTimeout(kickAlertDelivery, DELIVERY_KICK_DELAY_MS).unref();
 }
 
 /**
