@@ -34,6 +34,12 @@ export function AdminForm({
 }) {
   const [state, formAction, pending] = useActionState(action, emptyFormState);
   const [confirming, setConfirming] = useState(false);
+  // A confirmed change that went through closes the confirmation (state adjusted during render).
+  const [seen, setSeen] = useState(state.submittedAt);
+  if (seen !== state.submittedAt) {
+    setSeen(state.submittedAt);
+    if (state.ok) setConfirming(false);
+  }
   const button = buttonTones[tone];
 
   if (confirm && !confirming) {
