@@ -227,7 +227,7 @@ test.describe.serial('break-glass emergency access', () => {
     const admin = await signedIn(browser, 'admin');
     await admin.goto(`/patients/${patientId}`);
     await expect(admin.getByTestId('access-denied')).toBeVisible();
-    await expect(admin.getByRole('link', { name: 'Emergency access' })).toHaveCount(0);
+    await expect(admin.getByTestId('access-denied').getByRole('link', { name: 'Emergency access' })).toHaveCount(0);
     await admin.goto(`/patients/${patientId}/break-glass`);
     await expect(admin.getByTestId('break-glass-refused')).toContainText('not available');
     await expect(admin.getByTestId('break-glass-form')).toHaveCount(0);
@@ -238,7 +238,7 @@ test.describe.serial('break-glass emergency access', () => {
     await billing.goto(`/patients/${patientId}/break-glass`);
     await expect(billing.getByTestId('break-glass-refused')).toContainText('not available');
     await expect(billing.getByTestId('break-glass-form')).toHaveCount(0);
-    await expect(billing.getByRole('link', { name: 'Emergency access' })).toHaveCount(0);
+    await expect(billing.getByRole('main').getByRole('link', { name: 'Emergency access' })).toHaveCount(0);
 
     // Forge: post the physician's form (its hidden action fields and all) with billing's cookies,
     // as a no-JS form submission would.
@@ -271,5 +271,35 @@ test.describe.serial('break-glass emergency access', () => {
     await expect(refusals.locator('tr[data-reason="not_permitted"]').filter({ hasText: 'billing@vigil.test' })).toHaveCount(1);
     await expect(privacy.getByTestId('break-glass-queue')).not.toContainText('billing@vigil.test');
     await privacy.context().close();
+  });
+  test('admins set the window within bounds; privacy officers see it', async ({ browser }) => {
+    const admin = await signedIn(browser, 'admin');
+    await admin.getByRole('link', { name: 'Break-glass window' }).click();
+    await expect(admin).toHaveURL(pathIs('/admin/break-glass/settings'));
+    await expect(admin.getByTestId('window-minutes')).toHaveText('60 minutes');
+    const form = admin.getByTestId('window-form');
+    try {
+      for (const [value, message] of [['5', 'at least 15'], ['500', 'at most 240']] as const) {
+        await form.getByLabel('Minutes').fill(value);
+        // The browser's own min/max check would stop the post: the server's check is what counts.
+        await form.evaluate((f) => ((f as HTMLFormElement).noValidate = true));
+        await form.getByRole('button', { name: 'Save' }).click();
+        await expect(form.getByRole('alert')).toContainText(message);
+      }
+      await form.getByLabel('Minutes').fill('45');
+      await form.getByRole('button', { name: 'Save' }).click();
+      await expect(form.getByRole('status')).toHaveText('Saved: new grants last 45 minutes.');
+      const privacy = await signedIn(browser, 'privacy');
+      await privacy.goto('/admin/break-glass/settings');
+      await expect(privacy.getByTestId('window-minutes')).toHaveText('45 minutes');
+      await expect(privacy.getByTestId('window-form')).toHaveCount(0);
+      await privacy.context().close();
+    } finally {
+      await admin.goto('/admin/break-glass/settings');
+      await admin.getByTestId('window-form').getByLabel('Minutes').fill('60');
+      await admin.getByTestId('window-form').getByRole('button', { name: 'Save' }).click();
+      await expect(admin.getByTestId('window-form').getByRole('status')).toHaveText('Saved: new grants last 60 minutes.');
+    }
+    await admin.context().close();
   });
 });

@@ -1,4 +1,5 @@
 import 'server-only';
+import { hasPermission } from './permissions';
 import type { Viewer } from './viewer';
 
 /** The pages a viewer's permissions open, for the top bar (pages still check for themselves). */
@@ -7,6 +8,7 @@ export function navigationFor(viewer: Viewer): { href: string; label: string }[]
   if (viewer.permissions.ehr_read?.length) links.push({ href: '/patients', label: 'Patients' });
   if (viewer.permissions.admin?.length) {
     links.push({ href: '/admin/users', label: 'Users' }, { href: '/admin/roles', label: 'Roles' }, { href: '/admin/care-teams', label: 'Care teams' });
+    if (hasPermission(viewer.permissions, 'admin', 'settings.break_glass')) links.push({ href: '/admin/break-glass/settings', label: 'Break-glass window' });
   }
   if (viewer.permissions.audit?.length) {
     links.push(

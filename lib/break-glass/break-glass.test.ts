@@ -6,18 +6,17 @@ import { and, asc, count, eq, gte } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '@/db/client';
 import { alertOutbox, auditLog, breakGlassGrants, careTeam, incidents, notifications, patients, userRoles, users } from '@/db/schema';
-import { DEMO_PASSWORD, seedDatabase } from '@/db/seed';
+import { DEMO_PASSWORD } from '@/db/seed';
 import type { Viewer } from '@/lib/access/viewer';
-import { chainHash, GENESIS_HASH } from '@/lib/audit';
-import { resetChainKey } from '@/lib/audit/chain';
+import { verifyChain } from '@/lib/audit/verify';
 import { createSession } from '@/lib/auth/sessions';
 import { endSession } from '@/lib/auth/sign-out';
 import { loadRolesAndPermissions } from '@/lib/auth/users';
 import { advanceClock, now, resetClock } from '@/lib/clock';
-import { evictDataKey, getPatientCipher, setKeyProvider } from '@/lib/crypto';
-import { generateKeyMaterial, StaticKeyProvider } from '@/lib/crypto/key-provider';
+import { getPatientCipher } from '@/lib/crypto';
 import { addEntry, getChart } from '@/lib/records';
-import { createTestDatabase, type TestDatabase } from '@/test/db';
+import { seededTestDatabase } from '@/test/crypto-fixtures';
+import type { TestDatabase } from '@/test/db';
 import {
   getBreakGlassPrompt,
   getGrantReview,
@@ -64,12 +63,8 @@ async function lastAudit(userId: string) {
 }
 
 beforeAll(async () => {
-  setKeyProvider(new StaticKeyProvider(generateKeyMaterial()));
-  resetChainKey();
-  evictDataKey();
-  handle = await createTestDatabase();
+  handle = await seededTestDatabase(20);
   db = handle.db;
-  await seedDatabase(db, { patients: 20 });
   // staff07/08 are on the care team of 10 of the 20: put those first, so indexes 10-19 are off their team.
   const [staff] = await db.select({ id: users.id }).from(users).where(eq(users.email, 'staff07@vigil.test'));
   const team = new Set((await db.select({ id: careTeam.patientId }).from(careTeam).where(eq(careTeam.userId, staff!.id))).map((r) => r.id));
@@ -386,13 +381,8 @@ describe('review by a privacy officer', () => {
 describe('the audit chain', () => {
   it('holds the grant, every view under it and the review, unbroken', async () => {
     const rows = await db.select().from(auditLog).orderBy(asc(auditLog.seq));
-    let prev = GENESIS_HASH;
-    for (const row of rows) {
-      const { prevHash, hash, ...fields } = row;
-      expect(prevHash, `prev_hash of #${row.seq}`).toBe(prev);
-      expect(chainHash(prevHash, fields), `hash of #${row.seq}`).toBe(hash);
-      prev = hash;
-    }
+    const verified = await verifyChain({ db });
+    expect(verified).toMatchObject({ ok: true, break: null, checked: rows.length, headSeq: rows.at(-1)!.seq });
     const [grant] = await db
       .select()
       .from(breakGlassGrants)

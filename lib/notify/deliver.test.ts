@@ -9,14 +9,12 @@ import { eq } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '@/db/client';
 import { alertOutbox, patients, users } from '@/db/schema';
-import { DEMO_PASSWORD, seedDatabase } from '@/db/seed';
-import { resetChainKey } from '@/lib/audit/chain';
+import { DEMO_PASSWORD } from '@/db/seed';
 import { requestGrant } from '@/lib/break-glass';
 import { createSession } from '@/lib/auth/sessions';
 import { loadRolesAndPermissions } from '@/lib/auth/users';
-import { evictDataKey, setKeyProvider } from '@/lib/crypto';
-import { generateKeyMaterial, StaticKeyProvider } from '@/lib/crypto/key-provider';
-import { createTestDatabase, type TestDatabase } from '@/test/db';
+import { seededTestDatabase } from '@/test/crypto-fixtures';
+import type { TestDatabase } from '@/test/db';
 import { backoffMs, deliverDueAlerts, deliveryConfigFromEnv, retryPolicy, smtpChannel, stopAlertDelivery, webhookChannel, type Channel } from './deliver';
 import { notifyPrivacyOfficers } from './index';
 
@@ -24,12 +22,8 @@ let handle: TestDatabase;
 let db: Db;
 
 beforeAll(async () => {
-  setKeyProvider(new StaticKeyProvider(generateKeyMaterial()));
-  resetChainKey();
-  evictDataKey();
-  handle = await createTestDatabase();
+  handle = await seededTestDatabase(3);
   db = handle.db;
-  await seedDatabase(db, { patients: 3 });
 });
 afterAll(async () => {
   await stopAlertDelivery();
