@@ -73,7 +73,7 @@ export async function loginAs(page: Page, who: DemoUser): Promise<void> {
 
 /** Click "Sign out" in the top bar and wait for /login. */
 export async function logout(page: Page): Promise<void> {
-  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('button', { name: 'Sign out', exact: true }).click();
   await expect(page).toHaveURL(pathIs('/login'));
 }
 

@@ -169,6 +169,7 @@ test.describe('two-factor authentication', () => {
     const code = await codeAt(MFA_DEMO_ACCOUNT.totpSecret, now);
     await submitLogin(page, MFA_DEMO_ACCOUNT.email, DEMO_PASSWORD);
     await expect(page.getByLabel('Authentication code')).toBeVisible();
+    await expect(alerts(page).first()).toContainText('Enter the 6-digit code');
 
     await submitCode(page, code === '000000' ? '111111' : '000000');
     await expect(alerts(page).first()).toContainText('That code did not work');
@@ -205,8 +206,9 @@ test.describe('two-factor authentication', () => {
     const now = await serverClock(request, {});
     await page.getByLabel('Code from the app').fill(await codeAt(secret, now));
     await page.getByRole('button', { name: 'Turn on two-factor authentication' }).click();
-    const codes = (await page.getByTestId('recovery-codes').locator('li').allInnerTexts()).map((c) => c.trim());
-    expect(codes).toHaveLength(10);
+    const listed = page.getByTestId('recovery-codes').locator('li');
+    await expect(listed).toHaveCount(10);
+    const codes = (await listed.allInnerTexts()).map((c) => c.trim());
     for (const code of codes) expect(code).toMatch(/^[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}$/);
     await page.getByRole('link', { name: /continue/ }).click();
     await expect(page.getByTestId('mfa-status')).toContainText('10 of 10 recovery codes left');

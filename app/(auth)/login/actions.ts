@@ -9,33 +9,40 @@ export interface LoginState {
   /** Ask for the authenticator code on the next submit. */
   needsCode: boolean;
   email: string;
+  /** Counts answers, so the form can empty the code field after each one. */
+  attempt: number;
+  /** Counts refusals outside the code step, after which the password field is emptied. */
+  passwordResets: number;
 }
 
 const messages: Record<string, string> = LOGIN_MESSAGES;
 
-export async function signInAction(_previous: LoginState, form: FormData): Promise<LoginState> {
+export async function signInAction(previous: LoginState, form: FormData): Promise<LoginState> {
   const input = {
     email: String(form.get('email') ?? ''),
     password: String(form.get('password') ?? ''),
     code: form.get('code') ? String(form.get('code')) : undefined,
   };
   const email = input.email.slice(0, 254);
+  const answer = (message: string, needsCode: boolean): LoginState => ({
+    message,
+    needsCode,
+    email,
+    attempt: (previous?.attempt ?? 0) + 1,
+    passwordResets: (previous?.passwordResets ?? 0) + (needsCode ? 0 : 1),
+  });
   const parsed = credentialsSchema.safeParse(input);
-  if (!parsed.success) {
-    return { message: parsed.error.issues[0]?.message ?? INVALID_LOGIN_MESSAGE, needsCode: Boolean(input.code), email };
-  }
+  if (!parsed.success) return answer(parsed.error.issues[0]?.message ?? INVALID_LOGIN_MESSAGE, Boolean(input.code));
+  const { code, ...credentials } = parsed.data;
   try {
-    await signIn('credentials', { ...parsed.data, redirectTo: '/' });
+    // Auth.js sends these as form fields: an absent code must be left out, not sent as "undefined".
+    await signIn('credentials', { ...credentials, ...(code ? { code } : {}), redirectTo: '/' });
   } catch (error) {
     if (error instanceof AuthError) {
-      const code = error instanceof CredentialsSignin ? error.code : 'invalid';
-      return {
-        message: messages[code] ?? INVALID_LOGIN_MESSAGE,
-        needsCode: code === 'mfa_required' || code === 'mfa_invalid',
-        email,
-      };
+      const reason = error instanceof CredentialsSignin ? error.code : 'invalid';
+      return answer(messages[reason] ?? INVALID_LOGIN_MESSAGE, reason === 'mfa_required' || reason === 'mfa_invalid');
     }
     throw error; // the success redirect travels as an error
   }
-  return { message: null, needsCode: false, email };
+  return answer(INVALID_LOGIN_MESSAGE, false);
 }

@@ -1,26 +1,21 @@
 'use client';
 
-import { startTransition, useActionState, useEffect, useRef } from 'react';
+import { startTransition, useActionState } from 'react';
 import { signInAction, type LoginState } from './actions';
 
-const initial: LoginState = { message: null, needsCode: false, email: '' };
+const initial: LoginState = { message: null, needsCode: false, email: '', attempt: 0, passwordResets: 0 };
 
 export function LoginForm({ notice }: { notice: string | null }) {
   const [state, action, pending] = useActionState(signInAction, initial);
-  const password = useRef<HTMLInputElement>(null);
-  const code = useRef<HTMLInputElement>(null);
   // Submitting through a transition of our own keeps React from resetting the form, so the
-  // password survives into the code step; it is cleared by hand after any other refusal.
-  // Without JavaScript the form still posts to the server action as plain HTML.
+  // password survives into the code step. The keys empty the code field after every answer and
+  // the password after a refusal outside the code step (new keys remount the inputs, in the same
+  // render as the message). Without JavaScript the form still posts to the server action.
   const submit = (event: React.FormEvent<HTMLFormElement>) => {
     event.preventDefault();
     const data = new FormData(event.currentTarget);
     startTransition(() => action(data));
   };
-  useEffect(() => {
-    if (state.message && !state.needsCode && password.current) password.current.value = '';
-    if (code.current) code.current.value = '';
-  }, [state]);
   return (
     <form action={action} onSubmit={submit} className="space-y-4" noValidate>
       {notice && !state.message && (
@@ -40,14 +35,14 @@ export function LoginForm({ notice }: { notice: string | null }) {
       </label>
       <label className="block text-sm font-medium">
         Password
-        <input ref={password} name="password" type="password" autoComplete="current-password"
+        <input key={`password-${state.passwordResets}`} name="password" type="password" autoComplete="current-password"
           className="mt-1 block w-full rounded-md border border-slate-300 px-3 py-2" />
       </label>
       {state.needsCode && (
         <div>
           <label className="block text-sm font-medium">
             Authentication code
-            <input ref={code} name="code" autoComplete="one-time-code" autoFocus aria-describedby="code-hint" maxLength={32}
+            <input key={`code-${state.attempt}`} name="code" autoComplete="one-time-code" autoFocus aria-describedby="code-hint" maxLength={32}
               className="mt-1 block w-full rounded-md border border-slate-300 px-3 py-2 tracking-widest" />
           </label>
           <p id="code-hint" className="mt-1 text-xs text-slate-500">
