@@ -34,6 +34,8 @@ export interface PatientList {
   /** How the query was read: by MRN, date of birth or last name (or none). */
   searchedBy: SearchKind;
   unavailable: number;
+  /** A plain message when the search could not be run as given (nothing is listed then). */
+  problem: string | null;
 }
 
 type SearchKind = 'none' | 'mrn' | 'dob' | 'last_name';
@@ -82,10 +84,14 @@ function matches(kind: SearchKind, q: string, d: Demographics): boolean {
  */
 export async function listPatients(viewer: Viewer, input: { q?: string; page?: number | string }): Promise<PatientList> {
   const parsed = patientSearchSchema.safeParse({ q: input.q ?? '', page: input.page ?? 1 });
-  // An unusable query (too long, not text) searches for nothing rather than failing the page.
-  const { q, page } = parsed.success ? parsed.data : { q: '', page: 1 };
-  const kind = parsed.success ? classifyQuery(q) : 'none';
-  const empty: PatientList = { rows: [], total: 0, page: 1, pageCount: 1, searchedBy: kind, unavailable: 0 };
+  if (!parsed.success) {
+    // Refused before any query runs; the page shows why instead of failing.
+    const problem = parsed.error.issues[0]?.message ?? 'That search could not be run.';
+    return { rows: [], total: 0, page: 1, pageCount: 1, searchedBy: 'none', unavailable: 0, problem };
+  }
+  const { q, page } = parsed.data;
+  const kind = classifyQuery(q);
+  const empty: PatientList = { rows: [], total: 0, page: 1, pageCount: 1, searchedBy: kind, unavailable: 0, problem: null };
   const db = await getDb();
   if (!hasPermission(viewer.permissions, 'ehr_read', 'patient.demographics')) return empty;
 
@@ -162,5 +168,5 @@ export async function listPatients(viewer: Viewer, input: { q?: string; page?: n
       details: { searchedBy: kind, results: total, page: current, shown: rows.map((r) => r.id) },
     }),
   );
-  return { rows, total, page: current, pageCount, searchedBy: kind, unavailable };
+  return { rows, total, page: current, pageCount, searchedBy: kind, unavailable, problem: null };
 }

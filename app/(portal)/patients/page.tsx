@@ -11,7 +11,7 @@ const searchHints: Record<string, string> = {
 export default async function PatientsPage({ searchParams }: { searchParams: Promise<{ q?: string; page?: string }> }) {
   const viewer = await requireViewer();
   const params = await searchParams;
-  const q = typeof params.q === 'string' ? params.q.slice(0, 100) : '';
+  const q = typeof params.q === 'string' ? params.q : '';
   const list = await listPatients(viewer, { q, page: params.page });
   const pageHref = (page: number) => `/patients?${new URLSearchParams({ ...(q ? { q } : {}), page: String(page) })}`;
 
@@ -24,11 +24,12 @@ export default async function PatientsPage({ searchParams }: { searchParams: Pro
         </div>
         <form className="flex gap-2" role="search">
           <label className="sr-only" htmlFor="patient-search">Search patients</label>
-          <input id="patient-search" name="q" defaultValue={q} maxLength={100} placeholder="Last name, MRN or YYYY-MM-DD"
+          <input id="patient-search" name="q" defaultValue={q.slice(0, 100)} maxLength={100} placeholder="Last name, MRN or YYYY-MM-DD"
             aria-label="Search patients" className="w-72 rounded-md border border-slate-300 px-3 py-2 text-sm" />
           <button type="submit" className="rounded-md bg-calm px-4 py-2 text-sm text-white">Search</button>
         </form>
       </div>
+      {list.problem && <p role="alert" className="rounded-md bg-red-50 px-3 py-2 text-sm text-red-800">{list.problem}</p>}
       <div className="overflow-hidden rounded-lg border border-slate-200 bg-white">
         <table className="w-full text-sm">
           <thead className="bg-slate-100 text-left text-slate-600">
