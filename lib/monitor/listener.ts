@@ -4,7 +4,7 @@ import type { Tx } from '@/db/client';
 import { accessCounters, auditLog, incidents } from '@/db/schema';
 import type { AuditEvent, AuditRecord } from '@/lib/audit';
 import { now as clockNow } from '@/lib/clock';
-import { classifyAccess, isPhiAction, type AccessFacts } from './classify';
+import { classifyAccess, IDENTITY_VIEW, isPhiAction, type AccessFacts } from './classify';
 import { getMonitorConfig } from './config';
 import { openIncident } from './incidents';
 import { falseMatchOneIn, getPatientSurnameIndex, getUserProfile } from './profile';
@@ -157,7 +157,7 @@ async function patientsTouched(tx: Tx, userId: string, from: Date): Promise<stri
   return rows.map((r) => r.patientId!);
 }
 
-/** Distinct patients reached under break-glass or refused for want of a relationship since `from`. */
+/** Distinct patients reached outside the care team since `from` (as classify.ts marks them). */
 async function patientsOutsideCareTeam(tx: Tx, userId: string, from: Date): Promise<string[]> {
   const rows = await tx
     .selectDistinct({ patientId: auditLog.patientId })
@@ -169,6 +169,7 @@ async function patientsOutsideCareTeam(tx: Tx, userId: string, from: Date): Prom
         isNotNull(auditLog.patientId),
         or(
           and(isNotNull(auditLog.breakGlassGrantId), eq(auditLog.outcome, 'allowed')),
+          and(eq(auditLog.actionType, IDENTITY_VIEW), eq(auditLog.outcome, 'allowed')),
           and(eq(auditLog.outcome, 'denied'), sql`${auditLog.details}->>'reason' = 'no_relationship'`),
         ),
       ),

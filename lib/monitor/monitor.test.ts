@@ -14,6 +14,7 @@ import { checkSession } from '@/lib/auth/sessions';
 import { advanceClock, now, resetClock } from '@/lib/clock';
 import { getPatientCipher } from '@/lib/crypto';
 import type { Demographics } from '@/lib/phi/sections';
+import { getBreakGlassPrompt } from '@/lib/break-glass';
 import { getChart } from '@/lib/records';
 import { accessTestDatabase, auditHead, createStaff, signIn, strangerPatients, userId } from '@/test/access-fixtures';
 import type { TestDatabase } from '@/test/db';
@@ -256,6 +257,16 @@ describe('rules through the listener', () => {
     expect(incident).toMatchObject({ rule: 'breadth', severity: 'HIGH', details: expect.objectContaining({ distinctPatients: 5 }) });
     expect(new Set(incident!.details.patientIds as string[])).toEqual(new Set(strangers.slice(0, 5)));
     expect(await isDisabled(viewer.userId)).toBe(false);
+  });
+
+  it('breadth counts emergency-access identity prompts too: five patients’ names looked up outside the care team', async () => {
+    setClock(`${DAY}T16:20:00Z`);
+    const staff = await createStaff(db, { roles: ['nurse'] });
+    const viewer = await signIn(db, staff.email, now());
+    for (const patientId of strangers.slice(10, 14)) expect((await getBreakGlassPrompt(viewer, patientId)).kind).toBe('prompt');
+    expect(await incidentsOf(viewer.userId)).toEqual([]);
+    await getBreakGlassPrompt(viewer, strangers[14]!);
+    expect(await incidentsOf(viewer.userId)).toMatchObject([{ rule: 'breadth', severity: 'HIGH', details: { distinctPatients: 5 } }]);
   });
 
   it('off-hours: a day-time user opening charts at night gets one MEDIUM case per night; a new user none', async () => {

@@ -179,7 +179,7 @@ describe('surname of a display name', () => {
 describe('what counts as a PHI access', () => {
   const actor = { userId: '11111111-1111-4111-8111-111111111111' };
   it('counts chart views, lists, searches and section writes; nothing else', () => {
-    for (const action of ['chart.view', 'patient.list', 'patient.search', 'vitals.create', 'problems.update', 'progress_notes.write', 'encounters.billing_status']) {
+    for (const action of ['chart.view', 'chart.write', 'patient.list', 'patient.search', 'patient.lookup', 'break_glass.identity_view', 'vitals.create', 'problems.update', 'progress_notes.write', 'encounters.billing_status']) {
       expect(isPhiAction(action), action).toBe(true);
     }
     for (const action of ['auth.login', 'incident.open', 'user.disable', 'break_glass.grant', 'settings.update', 'vitals.delete_all', 'patientx.list']) {
@@ -193,7 +193,8 @@ describe('what counts as a PHI access', () => {
     expect(classifyAccess({ ...base, outcome: 'allowed', breakGlassGrantId: base.patientId })).toMatchObject({ outsideCareTeam: true });
     expect(classifyAccess({ ...base, outcome: 'denied', details: { reason: 'no_relationship' } })).toMatchObject({ kind: 'denial', outsideCareTeam: true });
     expect(classifyAccess({ ...base, patientId: null, outcome: 'denied', details: { reason: 'not_found' } })).toMatchObject({ kind: 'denial', outsideCareTeam: false });
-    expect(classifyAccess({ ...base, actor: { userId: null }, outcome: 'allowed' })).toBeNull();
+    expect(classifyAccess({ ...base, action: 'break_glass.identity_view', outcome: 'allowed' })).toMatchObject({ kind: 'access', outsideCareTeam: true });
+    expect(classifyAccess({ ...base, actor: { userId: null }, outcome: 'allowed' })).toBeNull(); // machine clients (device feeds)
   });
 });
 
