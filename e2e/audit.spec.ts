@@ -48,6 +48,18 @@ test.describe('audit trail', () => {
     for (const line of csv.slice(1)) expect(line).toContain(USERS.physician);
     expect(csv.some((line) => line.includes(',chart.view,'))).toBe(true);
 
+    // One entry in full, with its own chain check; then that patient's accounting of disclosures.
+    const view = page.locator('tr[data-action="chart.view"]').first();
+    await view.locator('td').first().getByRole('link').click();
+    await expect(page.getByTestId('entry-chain')).toContainText('Its content matches its hash');
+    await expect(page.getByText('chart.view', { exact: true })).toBeVisible();
+    await page.getByRole('link', { name: UUID }).first().click();
+    const report = page.getByTestId('disclosure-report');
+    await expect(report).toBeVisible();
+    await expect(report.locator('tr[data-action="chart.view"]').first()).toContainText('Viewed the chart');
+    await expect(report.locator('tr[data-action="disclosures.report"]').last()).toContainText('Privacy oversight');
+    await page.goto('/admin/audit');
+
     // "Verify now" walks the whole chain and says so.
     await page.getByRole('button', { name: 'Verify now' }).click();
     await expect(page.getByTestId('verify-result')).toContainText(/^OK: \d+ entries, head [0-9a-f]{64}/);

@@ -11,7 +11,7 @@ import { describeVerification, verifyChain, type VerifyOptions, type VerifyResul
  * to the head, at most STATUS_WALK_LIMIT entries per page view (a million-entry trail is not
  * walked on every page load). A full walk is `npm run audit:verify` or "Verify now".
  */
-export const STATUS_WALK_LIMIT = 20_000;
+export const STATUS_WALK_LIMIT = 10_000;
 
 export interface ChainStatus {
   state: 'ok' | 'broken' | 'partial' | 'checkpoint_invalid';

@@ -1,7 +1,10 @@
+import { z } from 'zod';
 import { getViewer } from '@/lib/auth/current';
 import { exportAuditLog, type ExportFormat } from '@/lib/audit/export';
 
 export const dynamic = 'force-dynamic';
+
+const formatSchema = z.enum(['csv', 'fhir']).catch('csv');
 
 /**
  * GET /admin/audit/export?format=csv|fhir&<filters>: the filtered trail as a download. The
@@ -12,7 +15,7 @@ export async function GET(request: Request): Promise<Response> {
   const viewer = await getViewer();
   if (!viewer) return new Response('Sign in to export the audit trail.', { status: 401, headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
   const params = Object.fromEntries(new URL(request.url).searchParams);
-  const format: ExportFormat = params.format === 'fhir' ? 'fhir' : 'csv';
+  const format: ExportFormat = formatSchema.parse(params.format);
   const result = await exportAuditLog(viewer, params, format);
   if (!result.ok) {
     return new Response(result.message, { status: result.error === 'denied' ? 403 : 400, headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
