@@ -8,8 +8,10 @@
  * Options: --users N (50), --seconds N (60), --ramp N (seconds over which users start, 5),
  * --think-ms N (pause after each operation, 0: a closed-loop stress test), --patients N (200),
  * --caseload N (patients per clinician, 60), --dist-dir DIR (build directory, .next-load; built
- * when missing or older than the sources), --rebuild, --reuse-build (use it even if older), --port N (first port tried, 3400), --pglite (PGlite instead
- * of PostgreSQL, for comparison), --out DIR (bench-results).
+ * when missing or older than the sources), --rebuild, --reuse-build (use it even if older),
+ * --port N (first port tried, 3400), --pglite (PGlite instead of PostgreSQL, for comparison),
+ * --out DIR (bench-results), --name NAME (load: the reports' file names, so other runs, e.g.
+ * paced ones, can sit beside the main one).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -34,6 +36,7 @@ const { values } = parseArgs({
     port: { type: 'string', default: '3400' },
     pglite: { type: 'boolean', default: false },
     out: { type: 'string', default: 'bench-results' },
+    name: { type: 'string', default: 'load' },
   },
 });
 
@@ -96,10 +99,11 @@ await main(async () => {
     };
     const outDir = path.resolve(REPO_ROOT, values.out!);
     mkdirSync(outDir, { recursive: true });
-    writeFileSync(path.join(outDir, 'load.json'), `${JSON.stringify({ ...context, result }, null, 2)}\n`);
-    writeFileSync(path.join(outDir, 'load.md'), renderMarkdown(context, result));
+    const name = values.name!.replace(/[^a-z0-9-]/gi, '') || 'load';
+    writeFileSync(path.join(outDir, `${name}.json`), `${JSON.stringify({ ...context, result }, null, 2)}\n`);
+    writeFileSync(path.join(outDir, `${name}.md`), renderMarkdown(context, result));
     console.log(renderMarkdown(context, result));
-    console.log(`Report: ${path.relative(process.cwd(), path.join(outDir, 'load.md'))} and load.json`);
+    console.log(`Report: ${path.relative(process.cwd(), path.join(outDir, `${name}.md`))} and ${name}.json`);
     if (result.errors > 0) throw new Error(`${result.errors} operation(s) failed under load.`);
   } finally {
     await running.cleanup();
