@@ -1,7 +1,7 @@
 'use client';
 
 import Link from 'next/link';
-import { useActionState } from 'react';
+import { useActionState, useState } from 'react';
 import {
   beginEnrolmentAction,
   confirmEnrolmentAction,
@@ -24,9 +24,12 @@ export function MfaManager({ enabled, required, recoveryCodesLeft, continueTo }:
   const [confirmed, confirm, confirming] = useActionState(confirmEnrolmentAction, initial);
   const [renewed, renew, renewing] = useActionState(renewRecoveryCodesAction, initial);
   const [disabled, disable, disabling] = useActionState(disableMfaAction, initial);
+  // Where "continue" leads is fixed when the page opens: enrolling re-renders the page as no
+  // longer pending, but someone who had to enrol should go on to their work, not back here.
+  const [continueTarget] = useState(continueTo);
 
-  if (confirmed.recoveryCodes) return <RecoveryCodes codes={confirmed.recoveryCodes} continueTo={continueTo} enrolled />;
-  if (renewed.recoveryCodes) return <RecoveryCodes codes={renewed.recoveryCodes} continueTo={continueTo} enrolled={false} />;
+  if (confirmed.recoveryCodes) return <RecoveryCodes codes={confirmed.recoveryCodes} continueTo={continueTarget} enrolled />;
+  if (renewed.recoveryCodes) return <RecoveryCodes codes={renewed.recoveryCodes} continueTo={continueTarget} enrolled={false} />;
 
   const pending = begun.pending;
   if (pending) {
