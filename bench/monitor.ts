@@ -123,13 +123,13 @@ async function runOn(kind: 'pglite' | 'postgres'): Promise<{ rows: BenchRow[]; n
       }),
     );
 
-    // Containment with the default rules: a physician with no history crosses max(30, 3 × 15) = 45.
+    // Containment with the default rules: a physician with no history crosses max(30, 3 × 25) = 75.
     await saveMonitorConfig(db, {}, null);
     forgetProfiles();
     monitoring = true;
     const target = await userIdOf(db, 'staff02@vigil.test');
     const session = await createSession(db, target, { ip: null, userAgent: 'bench' });
-    for (let i = 0; i < 45; i++) await audited(target);
+    for (let i = 0; i < 75; i++) await audited(target);
     const crossing = await audited(target);
     const refused = !(await checkSession(db, session.id)).valid;
     monitoring = false;

@@ -23,8 +23,12 @@ export const monitorConfigSchema = z.object({
   lookbackDays: z.number().int().min(1).max(60).default(14),
   /** Fewer active hours than this in the lookback → the user is "new": use their role's baseline. */
   minActiveHours: z.number().int().min(1).max(500).default(8),
-  /** Typical accesses in a busy hour (p90) for a new user, by role; the highest of a user's roles wins. */
-  roleBaselines: z.record(z.string(), z.number().min(1).max(10_000)).default({ physician: 15, nurse: 20, billing: 40 }),
+  /**
+   * Typical accesses in a busy hour (p90) for a new user, by role; the highest of a user's roles
+   * wins. List and search pages and the re-render after each write count too, so these sit well
+   * above the number of patients a clinician sees in an hour.
+   */
+  roleBaselines: z.record(z.string(), z.number().min(1).max(10_000)).default({ physician: 25, nurse: 30, billing: 60 }),
   defaultRoleBaseline: z.number().min(1).max(10_000).default(10),
   /** Denied PHI requests within `windowMinutes`: HIGH at `high`, CRITICAL (probing) at `critical`. */
   denialBurst: z

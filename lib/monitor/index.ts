@@ -9,8 +9,8 @@ import './register';
  * | rule                 | fires when (defaults; settings row `monitor.rules`)                         | severity          |
  * |----------------------|------------------------------------------------------------------------------|-------------------|
  * | volume               | accesses in the last 60 min > max(30, 3 × baseline); baseline = p90 of the   | CRITICAL          |
- * |                      | user's active hours over 14 days, or the role default (physician 15, nurse   |                   |
- * |                      | 20, billing 40, other 10) with fewer than 8 active hours                     |                   |
+ * |                      | user's active hours over 14 days, or the role default (physician 25, nurse   |                   |
+ * |                      | 30, billing 60, other 10) with fewer than 8 active hours                     |                   |
  * | denial_burst         | ≥ 10 refused PHI requests in 10 min; ≥ 30 escalates the same case            | HIGH → CRITICAL   |
  * | breadth              | ≥ 5 distinct patients outside the care team (break-glass or refused) in 60 m | HIGH              |
  * | off_hours            | access 22:00–06:00 (UTC unless set) by a user with history and no night hour | MEDIUM            |

@@ -180,25 +180,27 @@ describe('false positives', () => {
     expect(await isDisabled(viewer.userId)).toBe(false);
   });
 
-  it('a new user’s first busy shift (40 charts an hour for 8 hours) does not disable them', async () => {
+  it('a new user’s first busy shift (60 chart views an hour for 8 hours) does not disable them', async () => {
     const staff = await createStaff(db, { roles: ['physician'] });
     const viewer = await signIn(db, staff.email, new Date(`${DAY}T08:00:00Z`));
     for (let h = 8; h < 16; h++) {
-      for (let k = 0; k < 40; k++) {
-        await auditedView(viewer, strangers[k % strangers.length]!, new Date(new Date(`${DAY}T00:00:00Z`).getTime() + h * HOUR_MS + Math.floor(k * 1.5) * 60_000));
+      for (let k = 0; k < 60; k++) {
+        await auditedView(viewer, strangers[k % strangers.length]!, new Date(new Date(`${DAY}T00:00:00Z`).getTime() + h * HOUR_MS + k * 60_000));
       }
     }
-    // Judged against the physician default (15 → threshold 45), not against an empty history.
+    // Judged against the physician default (25 → threshold 75), not against an empty history.
     expect((await incidentsOf(viewer.userId)).filter((i) => i.severity === 'CRITICAL')).toEqual([]);
     expect(await isDisabled(viewer.userId)).toBe(false);
   });
 
-  it('…but a new user far above their role’s normal is still contained (46 in an hour)', async () => {
+  it('…but a new user above their role’s normal is still contained (76 in an hour)', async () => {
     const staff = await createStaff(db, { roles: ['physician'] });
     const viewer = await signIn(db, staff.email, new Date(`${DAY}T08:00:00Z`));
-    for (let k = 0; k < 46; k++) await auditedView(viewer, strangers[k % strangers.length]!, new Date(`${DAY}T13:10:00Z`));
+    for (let k = 0; k < 75; k++) await auditedView(viewer, strangers[k % strangers.length]!, new Date(`${DAY}T13:10:00Z`));
+    expect(await isDisabled(viewer.userId)).toBe(false); // at the threshold: still fine
+    await auditedView(viewer, strangers[0]!, new Date(`${DAY}T13:10:00Z`));
     const [incident] = await incidentsOf(viewer.userId);
-    expect(incident).toMatchObject({ rule: 'volume', severity: 'CRITICAL', details: expect.objectContaining({ baselineSource: 'role', threshold: 45 }) });
+    expect(incident).toMatchObject({ rule: 'volume', severity: 'CRITICAL', details: expect.objectContaining({ baselineSource: 'role', threshold: 75 }) });
     expect(await isDisabled(viewer.userId)).toBe(true);
   });
 });

@@ -146,8 +146,8 @@ describe('baseline', () => {
 
   it('falls back to the role default below minActiveHours', () => {
     const b = computeBaseline(history([10, 12, 0, 9]), ['physician'], config);
-    expect(b).toMatchObject({ source: 'role', value: 15, activeHours: 3 });
-    expect(computeBaseline([], ['billing', 'physician'], config).value).toBe(40);
+    expect(b).toMatchObject({ source: 'role', value: 25, activeHours: 3 });
+    expect(computeBaseline([], ['billing', 'physician'], config).value).toBe(60);
     expect(computeBaseline([], ['admin'], config).value).toBe(config.defaultRoleBaseline);
   });
 
