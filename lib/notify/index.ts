@@ -24,7 +24,10 @@ export interface Notice {
  */
 export async function notifyPrivacyOfficers(q: Queryable, notice: Notice): Promise<void> {
   await q.insert(notifications).values({ audienceRole: 'privacy_officer', kind: notice.kind, message: notice.message, link: notice.link ?? null });
-  await q.insert(alertOutbox).values({ payload: { ...notice, audience: 'privacy_officer', createdAt: new Date().toISOString() } });
+  // Due "now" by the app's clock, the one the worker compares with (not the database's
+  // microsecond now(), which can sort after a same-millisecond worker run).
+  const at = clockNow();
+  await q.insert(alertOutbox).values({ payload: { ...notice, audience: 'privacy_officer', createdAt: at.toISOString() }, nextAttemptAt: at });
 }
 
 export interface NotificationView {
