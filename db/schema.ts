@@ -284,7 +284,11 @@ export const accessCounters = pgTable(
     denials: integer('denials').notNull().default(0),
     outsideCareTeam: integer('outside_care_team').notNull().default(0),
   },
-  (t) => [primaryKey({ columns: [t.userId, t.hourStart] })],
+  (t) => [
+    primaryKey({ columns: [t.userId, t.hourStart] }),
+    // The dashboard's hourly totals across users (the primary key starts with the user).
+    index('access_counters_hour_idx').on(t.hourStart),
+  ],
 );
 
 export const incidents = pgTable(

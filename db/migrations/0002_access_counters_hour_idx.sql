@@ -1,0 +1,1 @@
+CREATE INDEX "access_counters_hour_idx" ON "access_counters" USING btree ("hour_start");
