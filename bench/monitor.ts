@@ -27,7 +27,7 @@ import { generateKeyMaterial, StaticKeyProvider } from '@/lib/crypto/key-provide
 import { saveMonitorConfig } from '@/lib/monitor/config';
 import { monitorAccess } from '@/lib/monitor/listener';
 import { forgetProfiles } from '@/lib/monitor/profile';
-import { createTestDatabase, type TestDatabase } from '@/test/db';
+import { benchDatabaseKinds, scratchDatabase } from './scratch-database';
 import { quantile, round, timed, type BenchResult, type BenchRow, type Sample } from './types';
 
 const N = Number(process.env.VIGIL_BENCH_MONITOR_N ?? 1_000);
@@ -58,19 +58,6 @@ function row(database: string, measurement: string, taken: Sample[]): BenchRow {
     p95Ms: round(quantile(taken.map((s) => s.wallMs), 0.95)),
     cpuMedianMs: round(quantile(taken.map((s) => s.cpuMs), 0.5)),
   };
-}
-
-/** A scratch database on the server VIGIL_BENCH_DATABASE_URL names, or in-memory PGlite. */
-async function scratchDatabase(kind: 'pglite' | 'postgres'): Promise<TestDatabase> {
-  const saved = process.env.VIGIL_TEST_DATABASE_URL;
-  if (kind === 'postgres') process.env.VIGIL_TEST_DATABASE_URL = process.env.VIGIL_BENCH_DATABASE_URL;
-  else delete process.env.VIGIL_TEST_DATABASE_URL;
-  try {
-    return await createTestDatabase();
-  } finally {
-    if (saved === undefined) delete process.env.VIGIL_TEST_DATABASE_URL;
-    else process.env.VIGIL_TEST_DATABASE_URL = saved;
-  }
 }
 
 async function runOn(kind: 'pglite' | 'postgres'): Promise<{ rows: BenchRow[]; notes: string[] }> {
@@ -160,7 +147,7 @@ async function runOn(kind: 'pglite' | 'postgres'): Promise<{ rows: BenchRow[]; n
 export async function run(): Promise<BenchResult> {
   setKeyProvider(new StaticKeyProvider(generateKeyMaterial()));
   resetChainKey();
-  const kinds: Array<'pglite' | 'postgres'> = ['pglite', ...(process.env.VIGIL_BENCH_DATABASE_URL ? (['postgres'] as const) : [])];
+  const kinds = benchDatabaseKinds();
   const result: BenchResult = { name: 'Access monitoring, per audited PHI access', rows: [], notes: [] };
   for (const kind of kinds) {
     const { rows, notes } = await runOn(kind);
