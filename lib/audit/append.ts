@@ -1,4 +1,5 @@
 import 'server-only';
+import { isUuid } from '@/lib/ids';
 import { randomUUID } from 'node:crypto';
 import { desc, sql } from 'drizzle-orm';
 import type { Tx } from '@/db/client';
@@ -98,7 +99,6 @@ export async function recordAudit(tx: Tx, event: AuditEvent): Promise<AuditRecor
   return record;
 }
 
-const uuidShape = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * uuid columns come back lower-case. A value that is not a uuid is a bug in the caller; it
@@ -106,7 +106,7 @@ const uuidShape = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
  */
 function uuidOrNull(value: string | null | undefined): string | null {
   if (!value) return null;
-  if (!uuidShape.test(value)) throw new Error('An audit entry was given an id that is not a uuid.');
+  if (!isUuid(value)) throw new Error('An audit entry was given an id that is not a uuid.');
   return value.toLowerCase();
 }
 

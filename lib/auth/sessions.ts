@@ -1,4 +1,5 @@
 import 'server-only';
+import { isUuid } from '@/lib/ids';
 import { and, desc, eq, gt, isNull, ne } from 'drizzle-orm';
 import type { Queryable } from '@/db/client';
 import { sessions, users } from '@/db/schema';
@@ -25,10 +26,8 @@ export interface CheckOptions {
   client?: Omit<AuditActor, 'userId'>;
 }
 
-const UUID_SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** A session id is a UUID; anything else is refused before it reaches a uuid column. */
-export const isSessionId = (value: unknown): value is string => typeof value === 'string' && UUID_SHAPE.test(value);
+export const isSessionId = (value: unknown): value is string => isUuid(value);
 
 export async function createSession(
   q: Queryable,

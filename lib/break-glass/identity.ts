@@ -1,4 +1,5 @@
 import 'server-only';
+import { isUuid } from '@/lib/ids';
 import { eq } from 'drizzle-orm';
 import { getDb } from '@/db/client';
 import { patients } from '@/db/schema';
@@ -29,7 +30,6 @@ export type BreakGlassPrompt =
       windowMinutes: number;
     };
 
-const uuidShape = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * What the emergency-access prompt may show: the patient's name, date of birth and MRN, just
@@ -38,7 +38,7 @@ const uuidShape = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
  */
 export async function getBreakGlassPrompt(viewer: Viewer, patientId: string): Promise<BreakGlassPrompt> {
   const db = await getDb();
-  const [patient] = uuidShape.test(patientId)
+  const [patient] = isUuid(patientId)
     ? await db.select().from(patients).where(eq(patients.id, patientId)).limit(1)
     : [];
   const audit = (outcome: 'allowed' | 'denied', details: Record<string, unknown>) =>
@@ -47,7 +47,7 @@ export async function getBreakGlassPrompt(viewer: Viewer, patientId: string): Pr
         actor: viewer,
         action: 'break_glass.identity_view',
         resourceType: 'patient',
-        resourceId: uuidShape.test(patientId) ? patientId : null,
+        resourceId: isUuid(patientId) ? patientId : null,
         patientId: patient ? patientId : null,
         outcome,
         details,

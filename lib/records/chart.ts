@@ -1,4 +1,5 @@
 import 'server-only';
+import { isUuid } from '@/lib/ids';
 import { desc, eq } from 'drizzle-orm';
 import { getDb, type Queryable } from '@/db/client';
 import { breakGlassGrants, patients } from '@/db/schema';
@@ -43,7 +44,6 @@ export interface ChartDenied {
   breakGlassOffered: boolean;
 }
 
-const uuidShape = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Opens a chart for a viewer: authorize each section, decrypt only what is allowed, record the
@@ -52,7 +52,7 @@ const uuidShape = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
  */
 export async function getChart(viewer: Viewer, patientId: string): Promise<ChartView | ChartDenied> {
   const db = await getDb();
-  const exists = uuidShape.test(patientId)
+  const exists = isUuid(patientId)
     ? (await db.select({ id: patients.id }).from(patients).where(eq(patients.id, patientId)).limit(1)).length > 0
     : false;
   const relationship = exists ? await loadRelationship(db, viewer, patientId) : { careTeam: null, breakGlassGrantId: null };
@@ -69,7 +69,7 @@ export async function getChart(viewer: Viewer, patientId: string): Promise<Chart
         actor: viewer,
         action: 'chart.view',
         resourceType: 'patient',
-        resourceId: uuidShape.test(patientId) ? patientId : null,
+        resourceId: isUuid(patientId) ? patientId : null,
         patientId: exists ? patientId : null,
         outcome: 'denied',
         details: { reason: !exists ? 'not_found' : anyPermission ? 'no_relationship' : 'no_permission' },
