@@ -134,14 +134,42 @@ export const patients = pgTable(
   ],
 );
 
-/** One table per chart section; each row seals its clinical fields together in `sealed_body`. */
+/**
+ * The entries of a chart section, sealed together a page at a time: one envelope per page of up
+ * to a few dozen entries (lib/records/pages), not one per entry, because each envelope costs a
+ * fixed cipher set-up that dwarfs a short entry. `sealed_entries` maps entry id -> body.
+ */
+export const chartPages = pgTable(
+  'chart_pages',
+  {
+    patientId: uuid('patient_id').notNull().references(() => patients.id),
+    /** A chart section with entries (allergies, vitals, ...). */
+    section: text('section').notNull(),
+    pageNo: integer('page_no').notNull(),
+    sealedEntries: text('sealed_entries').notNull(),
+    updatedAt: at('updated_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.patientId, t.section, t.pageNo] })],
+);
+
+/**
+ * One table per chart section: an entry's identity, version (optimistic lock) and times, and the
+ * page of `chart_pages` that holds its sealed body.
+ */
+/**
+ * Before pages, each entry sealed its own body here. `npm run db:migrate` repacks such rows into
+ * pages and empties the column (lib/records/repack); a later migration will drop it.
+ */
+const legacySealedBody = () => text('sealed_body');
+
 function chartSectionTable<const T extends string>(name: T) {
   return pgTable(
     name,
     {
       id: id(),
       patientId: uuid('patient_id').notNull().references(() => patients.id),
-      sealedBody: text('sealed_body').notNull(),
+      pageNo: integer('page_no'),
+      legacySealedBody: legacySealedBody(),
       version: integer('version').notNull().default(1),
       createdBy: uuid('created_by'),
       createdAt: createdAt(),
@@ -163,7 +191,8 @@ export const encounters = pgTable(
   {
     id: id(),
     patientId: uuid('patient_id').notNull().references(() => patients.id),
-    sealedBody: text('sealed_body').notNull(),
+    pageNo: integer('page_no'),
+    legacySealedBody: legacySealedBody(),
     /** Work-queue state for billing staff; reveals nothing clinical on its own. */
     billingStatus: text('billing_status').notNull().default('unbilled'),
     version: integer('version').notNull().default(1),

@@ -9,6 +9,7 @@ import type { Db } from './client';
 import {
   allergies,
   careTeam,
+  chartPages,
   encounters,
   medications,
   nursingNotes,
@@ -23,7 +24,9 @@ import {
 } from './schema';
 import { defaultRoles, roleNames } from '@/lib/access/roles';
 import { hashPassword } from '@/lib/auth/passwords';
-import { blindIndex, newPatientKey, sealUserSecret, type PatientCipher } from '@/lib/crypto';
+import { blindIndex, newPatientKey, sealUserSecret } from '@/lib/crypto';
+import { packEntries, sealPage } from '@/lib/records/pages';
+import type { EntrySection } from '@/lib/records/tables';
 import { MFA_DEMO_ACCOUNT } from './demo-mfa';
 import type { Allergy, Demographics, Encounter, Insurance, Medication, Note, Problem, Vitals } from '@/lib/phi/sections';
 
@@ -228,6 +231,7 @@ export async function seedDatabase(db: Db, options: SeedOptions): Promise<{ pati
       progress: [] as Record<string, unknown>[],
       nursing: [] as Record<string, unknown>[],
       encounters: [] as Record<string, unknown>[],
+      pages: [] as Record<string, unknown>[],
       team: [] as Record<string, unknown>[],
     };
     for (let index = from; index < to; index++) {
@@ -245,17 +249,22 @@ export async function seedDatabase(db: Db, options: SeedOptions): Promise<{ pati
         sealedInsurance: cipher.seal('patients', 'sealed_insurance', patientId, insurance),
       });
       const entries = clinicalEntries(r);
-      const add = (list: Record<string, unknown>[], section: string, body: unknown, extra: Record<string, unknown> = {}) => {
-        const id = randomUUID();
-        list.push({ id, patientId, sealedBody: sealBody(cipher, section, id, body), ...extra });
+      /** A section's entries, sealed onto pages exactly as lib/records appends them. */
+      const add = (list: Record<string, unknown>[], section: EntrySection, rows: Array<{ body: object; extra?: Record<string, unknown> }>) => {
+        const items = rows.map(({ body, extra }) => ({ id: randomUUID(), body: body as Record<string, unknown>, extra }));
+        const { pages, pageOf } = packEntries(items, undefined);
+        for (const [pageNo, pageEntries] of pages) {
+          tables.pages.push({ patientId, section, pageNo, sealedEntries: sealPage(cipher, section, pageNo, pageEntries) });
+        }
+        for (const { id, extra } of items) list.push({ id, patientId, pageNo: pageOf.get(id), ...extra });
       };
-      entries.allergyRows.forEach((b) => add(tables.allergies, 'allergies', b));
-      entries.medicationRows.forEach((b) => add(tables.medications, 'medications', b));
-      entries.problemRows.forEach((b) => add(tables.problems, 'problems', b));
-      entries.vitalRows.forEach((b) => add(tables.vitals, 'vitals', b));
-      entries.progressRows.forEach((b) => add(tables.progress, 'progress_notes', b));
-      entries.nursingRows.forEach((b) => add(tables.nursing, 'nursing_notes', b));
-      entries.encounterRows.forEach(({ billingStatus, ...b }) => add(tables.encounters, 'encounters', b, { billingStatus }));
+      add(tables.allergies, 'allergies', entries.allergyRows.map((body) => ({ body })));
+      add(tables.medications, 'medications', entries.medicationRows.map((body) => ({ body })));
+      add(tables.problems, 'problems', entries.problemRows.map((body) => ({ body })));
+      add(tables.vitals, 'vitals', entries.vitalRows.map((body) => ({ body })));
+      add(tables.progress, 'progress_notes', entries.progressRows.map((body) => ({ body })));
+      add(tables.nursing, 'nursing_notes', entries.nursingRows.map((body) => ({ body })));
+      add(tables.encounters, 'encounters', entries.encounterRows.map(({ billingStatus, ...body }) => ({ body, extra: { billingStatus } })));
       if (index < demoCaseload.physician) tables.team.push({ patientId, userId: physician, relationship: 'attending' });
       if (index < demoCaseload.nurse) tables.team.push({ patientId, userId: nurse, relationship: 'nursing' });
       if (index < demoCaseload.billing) tables.team.push({ patientId, userId: billing, relationship: 'billing' });
@@ -274,13 +283,10 @@ export async function seedDatabase(db: Db, options: SeedOptions): Promise<{ pati
       await insertChunked(t, { table: progressNotes, rows: tables.progress });
       await insertChunked(t, { table: nursingNotes, rows: tables.nursing });
       await insertChunked(t, { table: encounters, rows: tables.encounters });
+      await insertChunked(t, { table: chartPages, rows: tables.pages });
       await insertChunked(t, { table: careTeam, rows: tables.team });
     });
     options.onProgress?.(to, options.patients);
   }
   return { patients: Math.max(start, options.patients) };
-}
-
-function sealBody(cipher: PatientCipher, section: string, id: string, body: unknown): string {
-  return cipher.seal(section, 'sealed_body', id, body);
 }

@@ -17,6 +17,8 @@ const SERVER_MARKERS = [
   'sealed_demographics',
   'sealed_insurance',
   'sealed_body',
+  'sealed_entries',
+  'chart_pages',
   'sealed_justification',
   'wrapped_key',
   'patient_keys',

@@ -7,10 +7,11 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { migrateHandle, openDatabase, optionsFromEnv } from '@/db/client';
+import { openDatabase, optionsFromEnv } from '@/db/client';
 import { countPatients, demoUsers, DEMO_PASSWORD, mfaDemoUser, seedDatabase } from '@/db/seed';
 import { ensureKeyFile } from '@/lib/crypto';
 import { main, progressReporter } from './cli';
+import { upgradeDatabase } from './upgrade-database';
 
 const { values } = parseArgs({
   options: {
@@ -34,7 +35,7 @@ function demoAuthSecret(): string {
 async function prepareDatabase(): Promise<void> {
   const handle = await openDatabase(optionsFromEnv());
   try {
-    await migrateHandle(handle);
+    await upgradeDatabase(handle);
     if ((await countPatients(handle.db)) === 0) {
       await seedDatabase(handle.db, { patients: Number(values.patients), onProgress: progressReporter('Seeding demo patients') });
     }

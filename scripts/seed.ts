@@ -1,8 +1,9 @@
-import { migrateHandle, openDatabase, optionsFromEnv } from '@/db/client';
+import { openDatabase, optionsFromEnv } from '@/db/client';
 import { seedDatabase } from '@/db/seed';
 import { ensureKeyFile } from '@/lib/crypto';
 import { parseArgs } from 'node:util';
 import { main, progressReporter } from './cli';
+import { upgradeDatabase } from './upgrade-database';
 
 const { values } = parseArgs({
   options: { patients: { type: 'string', default: '200' }, seed: { type: 'string', default: '42' } },
@@ -14,7 +15,7 @@ await main(async () => {
   if (!process.env.VIGIL_MASTER_KEYS && ensureKeyFile()) console.log('Created a new master key file.');
   const handle = await openDatabase(optionsFromEnv());
   try {
-    await migrateHandle(handle);
+    await upgradeDatabase(handle);
     const started = Date.now();
     const result = await seedDatabase(handle.db, { patients, seed: Number(values.seed), onProgress: progressReporter('Seeding patients') });
     console.log(`Seeded up to ${result.patients} patients in ${((Date.now() - started) / 1000).toFixed(1)}s.`);

@@ -16,6 +16,7 @@ import { createSession } from '@/lib/auth/sessions';
 import { loadRolesAndPermissions } from '@/lib/auth/users';
 import { evictDataKey, getPatientCipher, setKeyProvider } from '@/lib/crypto';
 import { generateKeyMaterial, StaticKeyProvider } from '@/lib/crypto/key-provider';
+import { insertEntry } from '@/lib/records/writes';
 import { createTestDatabase, type TestDatabase } from './db';
 
 /** Enough patients that the last few are on nobody's care team (billing covers the first 100). */
@@ -99,8 +100,7 @@ export async function ensureEntry(db: Db, section: keyof typeof chartSectionTabl
   const [row] = await db.select({ id: table.id }).from(table).where(eq(table.patientId, patientId)).limit(1);
   if (row) return;
   const { cipher } = await getPatientCipher(db, patientId);
-  const id = randomUUID();
-  await db.insert(table).values({ id, patientId, sealedBody: cipher!.seal(section, 'sealed_body', id, body) });
+  await db.transaction((tx) => insertEntry(tx, cipher!, section, null, body as Record<string, unknown>));
 }
 
 /** The first row of a chart section for a patient (id and current version). */
@@ -122,8 +122,8 @@ export async function firstEntry(db: Db, section: keyof typeof chartSectionTable
  */
 export async function snapshotCharts(db: Db): Promise<string> {
   const digests: string[] = [];
-  for (const name of ['patients', ...Object.keys(chartSectionTables)]) {
-    const result = await db.execute(sql.raw(`SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t.id), '')) AS d FROM ${name} t`));
+  for (const name of ['patients', 'chart_pages', ...Object.keys(chartSectionTables)]) {
+    const result = await db.execute(sql.raw(`SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) AS d FROM ${name} t`));
     const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as Array<{ d: string }>;
     digests.push(`${name}:${rows[0]!.d}`);
   }

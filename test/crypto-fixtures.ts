@@ -3,15 +3,17 @@
  * Viewer for a demo account built the way sign-in builds it (roles and permissions from the db).
  */
 import { randomUUID } from 'node:crypto';
-import { eq, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from '@/db/client';
-import { users } from '@/db/schema';
+import { chartPages, chartSectionTables, users } from '@/db/schema';
 import { seedDatabase } from '@/db/seed';
 import type { Viewer } from '@/lib/access/viewer';
 import { resetChainKey } from '@/lib/audit/chain';
 import { loadRolesAndPermissions } from '@/lib/auth/users';
-import { evictDataKey, setKeyProvider } from '@/lib/crypto';
+import { evictDataKey, getPatientCipher, setKeyProvider } from '@/lib/crypto';
 import { generateKeyMaterial, StaticKeyProvider } from '@/lib/crypto/key-provider';
+import { openPage, type PageEntries } from '@/lib/records/pages';
+import type { EntrySection } from '@/lib/records/tables';
 import { createTestDatabase, type TestDatabase } from './db';
 
 export function installTestKeys(): StaticKeyProvider {
@@ -66,4 +68,29 @@ export async function dumpEverything(db: Db): Promise<{ text: string; tables: st
 /** Rows of a raw query on either driver (PGlite returns { rows }, postgres.js an array). */
 export function rowsOf<T>(result: unknown): T[] {
   return (Array.isArray(result) ? result : ((result as { rows?: T[] }).rows ?? [])) as T[];
+}
+
+/** One entry's body as stored: its row names the page, the patient's key opens the page. */
+export async function storedEntryBody(db: Db, section: EntrySection, entryId: string): Promise<Record<string, unknown> | undefined> {
+  const table = chartSectionTables[section];
+  const [row] = await db.select({ patientId: table.patientId, pageNo: table.pageNo }).from(table).where(eq(table.id, entryId));
+  if (!row || row.pageNo === null) return undefined;
+  const { cipher } = await getPatientCipher(db, row.patientId);
+  const [page] = await db
+    .select({ sealedEntries: chartPages.sealedEntries })
+    .from(chartPages)
+    .where(and(eq(chartPages.patientId, row.patientId), eq(chartPages.section, section), eq(chartPages.pageNo, row.pageNo)));
+  return page ? openPage(cipher!, section, row.pageNo, page.sealedEntries)[entryId] : undefined;
+}
+
+/** Every stored page, opened with its patient's key: section, page number and entries. */
+export async function openEveryPage(db: Db): Promise<Array<{ patientId: string; section: EntrySection; pageNo: number; entries: PageEntries }>> {
+  const pages = await db.select().from(chartPages);
+  const out = [];
+  for (const page of pages) {
+    const { cipher } = await getPatientCipher(db, page.patientId);
+    const section = page.section as EntrySection;
+    out.push({ patientId: page.patientId, section, pageNo: page.pageNo, entries: openPage(cipher!, section, page.pageNo, page.sealedEntries) });
+  }
+  return out;
 }

@@ -1,17 +1,18 @@
 /**
- * Tampering at rest, seen through the records layer: a ciphertext swapped, moved, bit-flipped,
- * sealed under the wrong key or cut short makes that one section `unavailable` (and says so in
- * the audit entry) while the rest of the chart still opens, and nothing throws.
+ * Tampering at rest, seen through the records layer: a page swapped, moved, bit-flipped, sealed
+ * under the wrong key, cut short or deleted, or an entry row re-pointed, makes that one section
+ * `unavailable` (and says so in the audit entry) while the rest of the chart still opens, and
+ * nothing throws.
  */
 import { randomBytes } from 'node:crypto';
-import { desc, eq, sql } from 'drizzle-orm';
+import { and, desc, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '@/db/client';
-import { auditLog, chartSectionTables, patientKeys, patients } from '@/db/schema';
+import { auditLog, chartPages, chartSectionTables, patientKeys, patients } from '@/db/schema';
 import type { Viewer } from '@/lib/access/viewer';
 import { DecryptionError, evictDataKey, getPatientCipher } from '@/lib/crypto';
 import { sealContext, sealJson } from '@/lib/crypto/envelope';
-import { getChart, type ChartView } from '@/lib/records';
+import { addEntry, getChart, type ChartView } from '@/lib/records';
 import { seededTestDatabase, viewerFor } from '@/test/crypto-fixtures';
 import type { TestDatabase } from '@/test/db';
 
@@ -58,15 +59,27 @@ async function takePatientWithEverySection(): Promise<string> {
   throw new Error('No unused seeded patient has an entry in every section.');
 }
 
-async function sealedBody(table: SectionTable, rowId: string): Promise<string> {
-  const t = chartSectionTables[table];
-  const [row] = await db.select({ sealedBody: t.sealedBody }).from(t).where(eq(t.id, rowId));
-  return row!.sealedBody;
+async function sealedPage(patientId: string, section: SectionTable, pageNo = 0): Promise<string> {
+  const [row] = await db
+    .select({ sealedEntries: chartPages.sealedEntries })
+    .from(chartPages)
+    .where(and(eq(chartPages.patientId, patientId), eq(chartPages.section, section), eq(chartPages.pageNo, pageNo)));
+  return row!.sealedEntries;
 }
 
-async function setSealedBody(table: SectionTable, rowId: string, value: string): Promise<void> {
-  const t = chartSectionTables[table];
-  await db.update(t).set({ sealedBody: value }).where(eq(t.id, rowId));
+async function setSealedPage(patientId: string, section: SectionTable, value: string, pageNo = 0): Promise<void> {
+  await db
+    .update(chartPages)
+    .set({ sealedEntries: value })
+    .where(and(eq(chartPages.patientId, patientId), eq(chartPages.section, section), eq(chartPages.pageNo, pageNo)));
+}
+
+/** Gives the patient a problem if the seed gave none (so the section has a page). */
+async function ensureProblem(patientId: string): Promise<void> {
+  const t = chartSectionTables.problems;
+  if ((await db.select({ id: t.id }).from(t).where(eq(t.patientId, patientId)).limit(1)).length > 0) return;
+  const write = await addEntry(physician, patientId, 'problems', { description: 'Seasonal rhinitis', icd10: 'J30.2', status: 'active', onsetOn: '2025-04-01' });
+  expect(write.ok).toBe(true);
 }
 
 async function openChart(patientId: string): Promise<ChartView> {
@@ -110,23 +123,23 @@ describe('a tampered section reads as unavailable, the rest of the chart opens',
     expect((await lastAudit()).details).toMatchObject({ unavailable: [] });
   });
 
-  it('two ciphertexts swapped between rows of one section', async () => {
-    const { patientId, rowIds } = await takePatientWith('medications', 2);
-    const [a, b] = [rowIds[0]!, rowIds[1]!];
-    const [sealedA, sealedB] = [await sealedBody('medications', a), await sealedBody('medications', b)];
-    await setSealedBody('medications', a, sealedB);
-    await setSealedBody('medications', b, sealedA);
+  it('two pages swapped between sections of one chart', async () => {
+    const { patientId } = await takePatientWith('medications', 1);
+    await ensureProblem(patientId);
+    const [meds, problems] = [await sealedPage(patientId, 'medications'), await sealedPage(patientId, 'problems')];
+    await setSealedPage(patientId, 'medications', problems);
+    await setSealedPage(patientId, 'problems', meds);
     const view = await openChart(patientId);
-    expectOnlyUnavailable(view, ['medications']);
+    expectOnlyUnavailable(view, ['medications', 'problems']);
     const audit = await lastAudit();
     expect(audit).toMatchObject({ actionType: 'chart.view', outcome: 'allowed', patientId });
-    expect(audit.details).toMatchObject({ unavailable: ['medications'] });
+    expect(audit.details).toMatchObject({ unavailable: expect.arrayContaining(['medications', 'problems']) });
   });
 
-  it("another patient's ciphertext copied into this patient's row", async () => {
+  it("another patient's page copied over this patient's page", async () => {
     const victim = await takePatientWith('problems', 1);
     const donor = await takePatientWith('problems', 1);
-    await setSealedBody('problems', victim.rowIds[0]!, await sealedBody('problems', donor.rowIds[0]!));
+    await setSealedPage(victim.patientId, 'problems', await sealedPage(donor.patientId, 'problems'));
     expectOnlyUnavailable(await openChart(victim.patientId), ['problems']);
     expectOnlyUnavailable(await openChart(donor.patientId), []);
   });
@@ -139,41 +152,58 @@ describe('a tampered section reads as unavailable, the rest of the chart opens',
     expectOnlyUnavailable(await openChart(patientId), ['demographics', 'insurance']);
   });
 
-  it('a ciphertext moved to another table (same row id, other section)', async () => {
+  it('a page moved to another page number', async () => {
     const { patientId, rowIds } = await takePatientWith('progress_notes', 1);
-    const nursing = await db
-      .select({ sealedBody: chartSectionTables.nursing_notes.sealedBody })
-      .from(chartSectionTables.nursing_notes)
-      .where(eq(chartSectionTables.nursing_notes.patientId, patientId))
-      .limit(1);
-    await setSealedBody('progress_notes', rowIds[0]!, nursing[0]!.sealedBody);
+    const t = chartSectionTables.progress_notes;
+    await db.execute(sql`UPDATE chart_pages SET page_no = 7 WHERE patient_id = ${patientId} AND section = 'progress_notes'`);
+    await db.update(t).set({ pageNo: 7 }).where(eq(t.patientId, patientId));
+    expect(rowIds.length).toBeGreaterThan(0);
     expectOnlyUnavailable(await openChart(patientId), ['progress_notes']);
   });
 
+  it("an entry row moved to another patient finds no body in that patient's page", async () => {
+    const victim = await takePatientWith('allergies', 1);
+    const source = await takePatientWith('allergies', 1);
+    const t = chartSectionTables.allergies;
+    await db.update(t).set({ patientId: victim.patientId }).where(eq(t.id, source.rowIds[0]!));
+    expectOnlyUnavailable(await openChart(victim.patientId), ['allergies']);
+  });
+
+  it('a page deleted', async () => {
+    const { patientId } = await takePatientWith('encounters', 1);
+    await db.delete(chartPages).where(and(eq(chartPages.patientId, patientId), eq(chartPages.section, 'encounters')));
+    expectOnlyUnavailable(await openChart(patientId), ['encounters']);
+  });
+
   it('one flipped bit', async () => {
-    const { patientId, rowIds } = await takePatientWith('vitals', 1);
-    const sealed = await sealedBody('vitals', rowIds[0]!);
-    await setSealedBody('vitals', rowIds[0]!, flipBit(sealed, 20));
+    const { patientId } = await takePatientWith('vitals', 1);
+    await setSealedPage(patientId, 'vitals', flipBit(await sealedPage(patientId, 'vitals'), 20));
     expectOnlyUnavailable(await openChart(patientId), ['vitals']);
   });
 
-  it('a value sealed under the wrong data key, at the right place', async () => {
+  it('a page sealed under the wrong data key, at the right place', async () => {
     const { patientId, rowIds } = await takePatientWith('progress_notes', 1);
-    const forged = sealJson(randomBytes(32), sealContext('progress_notes', 'sealed_body', rowIds[0]!), {
-      writtenAt: '2026-01-01T00:00:00.000Z',
-      author: 'Mallory',
-      text: 'Forged note.',
+    const forged = sealJson(randomBytes(32), sealContext('chart_pages', 'sealed_entries', `${patientId}/progress_notes/0`), {
+      [rowIds[0]!]: { writtenAt: '2026-01-01T00:00:00.000Z', author: 'Mallory', text: 'Forged note.' },
     });
-    await setSealedBody('progress_notes', rowIds[0]!, forged);
+    await setSealedPage(patientId, 'progress_notes', forged);
     expectOnlyUnavailable(await openChart(patientId), ['progress_notes']);
   });
 
   it('a truncated tag', async () => {
-    const { patientId, rowIds } = await takePatientWith('nursing_notes', 1);
-    const sealed = await sealedBody('nursing_notes', rowIds[0]!);
-    const raw = Buffer.from(sealed, 'base64url');
-    await setSealedBody('nursing_notes', rowIds[0]!, raw.subarray(0, raw.length - 4).toString('base64url'));
+    const { patientId } = await takePatientWith('nursing_notes', 1);
+    const raw = Buffer.from(await sealedPage(patientId, 'nursing_notes'), 'base64url');
+    await setSealedPage(patientId, 'nursing_notes', raw.subarray(0, raw.length - 4).toString('base64url'));
     expectOnlyUnavailable(await openChart(patientId), ['nursing_notes']);
+  });
+
+  it('a write to a tampered section is refused and leaves the page as it was', async () => {
+    const { patientId } = await takePatientWith('allergies', 1);
+    const tampered = flipBit(await sealedPage(patientId, 'allergies'), 30);
+    await setSealedPage(patientId, 'allergies', tampered);
+    const write = await addEntry(physician, patientId, 'allergies', { substance: 'Latex', reaction: 'Rash', severity: 'mild', notedOn: '2026-01-02' });
+    expect(write).toMatchObject({ ok: false, error: 'unavailable' });
+    expect(await sealedPage(patientId, 'allergies')).toBe(tampered);
   });
 
   it('wrapped data keys swapped between two patients: both charts unavailable, neither crashes', async () => {

@@ -8,11 +8,11 @@ import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '@/db/client';
-import { breakGlassGrants, chartSectionTables, patients, users } from '@/db/schema';
+import { breakGlassGrants, patients, users } from '@/db/schema';
 import { syntheticPatient } from '@/db/seed';
-import { getPatientCipher, getPatientCiphers, normaliseName, sealUserSecret } from '@/lib/crypto';
+import { getPatientCipher, normaliseName, sealUserSecret } from '@/lib/crypto';
 import { addEntry, getChart, listPatients } from '@/lib/records';
-import { dumpEverything, seededTestDatabase, viewerFor } from '@/test/crypto-fixtures';
+import { dumpEverything, openEveryPage, seededTestDatabase, viewerFor } from '@/test/crypto-fixtures';
 import type { TestDatabase } from '@/test/db';
 
 const PATIENTS = 50;
@@ -58,10 +58,8 @@ beforeAll(async () => {
   }
   // Clinical free text and codes, read back through the data keys: notes, reactions, problems, procedures.
   const ids = (await db.select({ id: patients.id }).from(patients)).map((p) => p.id);
-  const { ciphers } = await getPatientCiphers(db, ids);
-  for (const [section, table] of Object.entries(chartSectionTables)) {
-    for (const row of await db.select().from(table)) {
-      const body = ciphers.get(row.patientId)!.open<Record<string, unknown>>(section, 'sealed_body', row.id, row.sealedBody);
+  for (const page of await openEveryPage(db)) {
+    for (const body of Object.values(page.entries)) {
       const text = strings({ text: body.text, reaction: body.reaction, description: body.description, cpt: body.cpt });
       for (const s of text) if (s.length >= 8) needles.add(s);
     }

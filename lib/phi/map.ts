@@ -2,6 +2,7 @@ import 'server-only';
 import {
   allergies,
   breakGlassGrants,
+  chartPages,
   encounters,
   medications,
   nursingNotes,
@@ -33,6 +34,9 @@ export const phiMap = {
     phi: { sealed_demographics: demographicsBody, sealed_insurance: insuranceBody },
     plain: ['id', 'mrn_index', 'dob_index', 'last_name_index', 'last_name_prefix_index', 'version', 'created_at', 'updated_at'],
   },
+  /** Each page seals many entries of one section: entry id -> body of that section's shape. */
+  chart_pages: { table: chartPages, phi: { sealed_entries: null }, plain: ['patient_id', 'section', 'page_no', 'updated_at'] },
+  // An entry's body lives on a page; `sealed_body` is the pre-page column, emptied by migration.
   allergies: { table: allergies, phi: { sealed_body: allergyBody }, plain: sectionPlain() },
   medications: { table: medications, phi: { sealed_body: medicationBody }, plain: sectionPlain() },
   problems: { table: problems, phi: { sealed_body: problemBody }, plain: sectionPlain() },
@@ -52,7 +56,7 @@ export const phiMap = {
 } as const;
 
 function sectionPlain() {
-  return ['id', 'patient_id', 'version', 'created_by', 'created_at', 'updated_at'] as const;
+  return ['id', 'patient_id', 'page_no', 'version', 'created_by', 'created_at', 'updated_at'] as const;
 }
 
 /** Every field name that can carry PHI, for redaction of logs and error details. */

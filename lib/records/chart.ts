@@ -9,6 +9,7 @@ import type { Viewer } from '@/lib/access/viewer';
 import { recordAudit } from '@/lib/audit';
 import { DecryptionError, getPatientCipher, type PatientCipher } from '@/lib/crypto';
 import type { Demographics, Insurance } from '@/lib/phi/sections';
+import { loadSealedPages, openPage, pageKey, type PageEntries } from './pages';
 import { entrySections, isEntrySection, sectionRowLimit, type EntrySection } from './tables';
 
 export interface ChartEntry<T = Record<string, unknown>> {
@@ -138,39 +139,76 @@ async function readChart(
   if (readable.includes('insurance')) {
     view.insurance = open<Insurance>('patients.sealed_insurance', patientId, patient!.sealedInsurance);
   }
-  const entryReads = readable.filter(isEntrySection).map(async (section) => {
-    const { table } = entrySections[section];
-    const rows = await db
-      .select()
-      .from(table)
-      .where(eq(table.patientId, patientId))
-      .orderBy(desc(table.createdAt))
-      .limit(sectionRowLimit[section]);
-    view.sections[section] = openSection(section, rows, cipher);
+  const sections = readable.filter(isEntrySection);
+  const rowsBySection = await Promise.all(
+    sections.map((section) => {
+      const { table } = entrySections[section];
+      return db
+        .select()
+        .from(table)
+        .where(eq(table.patientId, patientId))
+        .orderBy(desc(table.createdAt))
+        .limit(sectionRowLimit[section]);
+    }),
+  );
+  const wanted = new Map(sections.map((section, i) => [section, pageNumbers(rowsBySection[i]!)]));
+  const sealedPages = cipher ? await loadSealedPages(db, patientId, wanted) : new Map<string, string>();
+  sections.forEach((section, i) => {
+    view.sections[section] = openSection(section, rowsBySection[i]!, sealedPages, cipher);
   });
-  await Promise.all(entryReads);
   return view;
+}
+
+interface EntryRow {
+  id: string;
+  version: number;
+  createdAt: Date;
+  pageNo: number | null;
+  billingStatus?: string;
+}
+
+function pageNumbers(rows: EntryRow[]): number[] {
+  return [...new Set(rows.flatMap((row) => (row.pageNo === null ? [] : [row.pageNo])))];
 }
 
 function openSection(
   section: EntrySection,
-  rows: Array<{ id: string; version: number; createdAt: Date; sealedBody: string; billingStatus?: string }>,
+  rows: EntryRow[],
+  sealedPages: ReadonlyMap<string, string>,
   cipher: PatientCipher | undefined,
 ): SectionView {
   if (!cipher) return { status: 'erased' };
   try {
+    const opened = new Map<number, PageEntries>();
+    const pageFor = (pageNo: number | null): PageEntries => {
+      if (pageNo === null) throw new DecryptionError(`${section}.page_no`);
+      let page = opened.get(pageNo);
+      if (!page) {
+        const sealed = sealedPages.get(pageKey(section, pageNo));
+        if (sealed === undefined) throw new DecryptionError(`${section}.page_no`);
+        page = openPage(cipher, section, pageNo, sealed);
+        opened.set(pageNo, page);
+      }
+      return page;
+    };
     return {
       status: 'ok',
-      entries: rows.map((row) => ({
-        id: row.id,
-        version: row.version,
-        createdAt: row.createdAt.toISOString(),
-        ...(row.billingStatus ? { billingStatus: row.billingStatus } : {}),
-        body: cipher.open<Record<string, unknown>>(section, 'sealed_body', row.id, row.sealedBody),
-      })),
+      entries: rows.map((row) => {
+        const page = pageFor(row.pageNo);
+        // An entry row pointed at a page that does not hold it (moved, or tampered with).
+        if (!Object.hasOwn(page, row.id)) throw new DecryptionError(`${section}.page_no`);
+        const body = page[row.id]!;
+        return {
+          id: row.id,
+          version: row.version,
+          createdAt: row.createdAt.toISOString(),
+          ...(row.billingStatus ? { billingStatus: row.billingStatus } : {}),
+          body,
+        };
+      }),
     };
   } catch (error) {
-    // One unreadable row makes the section unavailable as a whole: a partial list could mislead.
+    // One unreadable entry makes the section unavailable as a whole: a partial list could mislead.
     if (error instanceof DecryptionError) return { status: 'unavailable' };
     throw error;
   }

@@ -6,10 +6,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { and, eq, gt } from 'drizzle-orm';
-import { auditLog, medications } from '@/db/schema';
+import { auditLog } from '@/db/schema';
 import type { Viewer } from '@/lib/access/viewer';
-import { getPatientCipher } from '@/lib/crypto';
 import { accessTestDatabase, auditHead, createStaff, ensureEntry, firstEntry, patientOnTeamOf, signIn } from '@/test/access-fixtures';
+import { storedEntryBody } from '@/test/crypto-fixtures';
 import type { TestDatabase } from '@/test/db';
 import { getChart } from './chart';
 import { setBillingStatus, updateEntry } from './writes';
@@ -37,9 +37,7 @@ afterAll(async () => {
 });
 
 async function medicationBody(id: string): Promise<Record<string, unknown>> {
-  const [row] = await handle.db.select().from(medications).where(eq(medications.id, id));
-  const { cipher } = await getPatientCipher(handle.db, patientId);
-  return cipher!.open('medications', 'sealed_body', id, row!.sealedBody);
+  return (await storedEntryBody(handle.db, 'medications', id))!;
 }
 
 describe('two concurrent edits at the same version', () => {

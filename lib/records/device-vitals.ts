@@ -7,7 +7,7 @@ import { recordAudit, type AuditActor } from '@/lib/audit';
 import { getPatientCipher } from '@/lib/crypto';
 import { vitalsBody } from '@/lib/phi/sections';
 import { failure, invalid, type WriteResult } from './errors';
-import { entrySections } from './tables';
+import { insertEntry } from './writes';
 
 /**
  * A vitals reading from a device feed (the machine API), written like a clinician's entry:
@@ -36,8 +36,8 @@ export async function addDeviceVitals(
     }
     const { cipher } = await getPatientCipher(tx, patientId);
     if (!cipher) return failure('unavailable');
-    const id = crypto.randomUUID();
-    await tx.insert(entrySections.vitals.table).values({ id, patientId, createdBy: null, sealedBody: cipher.seal('vitals', 'sealed_body', id, parsed.data) });
+    const id = await insertEntry(tx, cipher, 'vitals', null, parsed.data);
+    if (!id) return failure('unavailable');
     await recordAudit(tx, { ...audit, action: 'vitals.device_create', resourceId: id, patientId, outcome: 'allowed', after: parsed.data, cipher });
     return { ok: true, value: { id } };
   });

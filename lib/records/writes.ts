@@ -10,6 +10,7 @@ import { recordAudit } from '@/lib/audit';
 import { DecryptionError, getPatientCipher, type PatientCipher } from '@/lib/crypto';
 import { billingStatuses } from '@/lib/phi/sections';
 import { failure, invalid, type WriteResult } from './errors';
+import { appendEntries, readEntry, replaceEntry } from './pages';
 import { entrySections, type EntrySection } from './tables';
 
 const uuid = z.string().uuid();
@@ -79,16 +80,10 @@ export async function addEntry(
   return inWriteTransaction(async (tx) => {
     const auth = await authorizeWrite(tx, viewer, patientId, section);
     if ('ok' in auth) return auth;
-    const { table, body } = entrySections[section];
-    const parsed = body.safeParse(input);
+    const parsed = entrySections[section].body.safeParse(input);
     if (!parsed.success) return invalid(plainIssue(parsed.error));
-    const id = crypto.randomUUID();
-    await tx.insert(table).values({
-      id,
-      patientId,
-      createdBy: viewer.userId,
-      sealedBody: auth.cipher.seal(section, 'sealed_body', id, parsed.data),
-    });
+    const id = await insertEntry(tx, auth.cipher, section, viewer.userId, parsed.data);
+    if (!id) return failure('unavailable');
     await recordAudit(tx, {
       actor: viewer,
       action: `${section}.create`,
@@ -128,25 +123,21 @@ export async function updateEntry(
       .limit(1);
     if (!row) return failure('not_found');
     if (row.version !== expectedVersion) return failure('conflict');
-    let before: Record<string, unknown>;
-    try {
-      before = auth.cipher.open(section, 'sealed_body', row.id, row.sealedBody);
-    } catch (error) {
-      if (error instanceof DecryptionError) return failure('unavailable');
-      throw error;
-    }
+    const { pageNo } = row;
+    // An entry without a page predates pages and was not repacked (its body would not open).
+    if (pageNo === null) return failure('unavailable');
+    const before = await unlessUnreadable(readEntry(tx, auth.cipher, section, pageNo, row.id));
+    if (!before) return failure('unavailable');
     const parsed = body.safeParse({ ...before, ...changes });
     if (!parsed.success) return invalid(plainIssue(parsed.error));
     const updated = await tx
       .update(table)
-      .set({
-        sealedBody: auth.cipher.seal(section, 'sealed_body', row.id, parsed.data),
-        version: sql`${table.version} + 1`,
-        updatedAt: new Date(),
-      })
+      .set({ version: sql`${table.version} + 1`, updatedAt: new Date() })
       .where(and(eq(table.id, recordId), eq(table.version, expectedVersion)))
       .returning({ version: table.version });
     if (updated.length === 0) return failure('conflict');
+    // The row's version update above holds its lock: the page edit cannot race another edit of it.
+    await replaceEntry(tx, auth.cipher, section, pageNo, row.id, parsed.data);
     await recordAudit(tx, {
       actor: viewer,
       action: `${section}.update`,
@@ -203,6 +194,34 @@ export async function setBillingStatus(
     });
     return { ok: true, value: { version: updated[0]!.version } };
   });
+}
+
+/**
+ * Seals a new entry onto its section's newest page and inserts its row; undefined when that page
+ * will not open (the write is refused rather than re-sealing a page it could not read).
+ */
+export async function insertEntry(
+  tx: Tx,
+  cipher: PatientCipher,
+  section: EntrySection,
+  createdBy: string | null,
+  body: Record<string, unknown>,
+): Promise<string | undefined> {
+  const id = crypto.randomUUID();
+  const pageOf = await unlessUnreadable(appendEntries(tx, cipher, section, [{ id, body }]));
+  if (!pageOf) return undefined;
+  await tx.insert(entrySections[section].table).values({ id, patientId: cipher.patientId, createdBy, pageNo: pageOf.get(id)! });
+  return id;
+}
+
+/** A page that will not open (tampered, moved, wrong key) reads as undefined; anything else throws. */
+async function unlessUnreadable<T>(work: Promise<T>): Promise<T | undefined> {
+  try {
+    return await work;
+  } catch (error) {
+    if (error instanceof DecryptionError) return undefined;
+    throw error;
+  }
 }
 
 /** The first validation problem as a sentence that names the field, never its value. */

@@ -13,7 +13,7 @@ import { ClinicianClient, DeviceClient, PortalError, type VitalsValues } from '@
 import { openPortalDatabase, userIdsByEmail } from '@/bench/load/portal';
 import { startPortal, type DatabaseKind, type RunningPortal } from '@/bench/load/stack';
 import { verifyChain } from '@/lib/audit/verify';
-import { getPatientCipher } from '@/lib/crypto';
+import { storedEntryBody } from '@/test/crypto-fixtures';
 import { serverTestBuild } from './harness';
 
 const CLINICIANS = 6;
@@ -171,9 +171,10 @@ async function verifyDatabase(running: RunningPortal, startedAt: Date, acked: Ac
     const bodies = new Map<string, Record<string, unknown>>();
     const undecryptable: string[] = [];
     for (const row of rows) {
-      const { cipher } = await getPatientCipher(db, row.patientId);
       try {
-        bodies.set(row.id, cipher!.open<Record<string, unknown>>('vitals', 'sealed_body', row.id, row.sealedBody));
+        const body = await storedEntryBody(db, 'vitals', row.id);
+        if (body) bodies.set(row.id, body);
+        else undecryptable.push(row.id);
       } catch {
         undecryptable.push(row.id);
       }
