@@ -5,7 +5,7 @@
  * table so a test can prove that a refused write changed nothing.
  */
 import { randomUUID } from 'node:crypto';
-import { and, asc, eq, gt, notExists, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, notExists, sql } from 'drizzle-orm';
 import type { Db } from '@/db/client';
 import { auditLog, careTeam, chartSectionTables, patients, userRoles, users } from '@/db/schema';
 import { DEMO_PASSWORD, demoCaseload, seedDatabase } from '@/db/seed';
@@ -142,4 +142,13 @@ export async function auditSince(db: Db, since: number, uid: string) {
     .from(auditLog)
     .where(and(gt(auditLog.seq, since), eq(auditLog.userId, uid)))
     .orderBy(asc(auditLog.seq));
+}
+
+/** Audit entries of one action type written after `since`, newest first. */
+export async function auditOfActionSince(db: Db, since: number, action: string) {
+  return db
+    .select()
+    .from(auditLog)
+    .where(and(gt(auditLog.seq, since), eq(auditLog.actionType, action)))
+    .orderBy(desc(auditLog.seq));
 }

@@ -16,6 +16,7 @@ import { DEMO_PASSWORD, seedDatabase } from '@/db/seed';
 import type { Viewer } from '@/lib/access/viewer';
 import { issueApiClient } from '@/lib/api-clients';
 import { resetChainKey } from '@/lib/audit/chain';
+import { createSession } from '@/lib/auth/sessions';
 import { loadRolesAndPermissions } from '@/lib/auth/users';
 import { hashPassword } from '@/lib/auth/passwords';
 import { evictDataKey, setKeyProvider } from '@/lib/crypto';
@@ -167,10 +168,12 @@ async function issueDeviceClient(db: Db): Promise<string> {
   const [admin] = await db.select().from(users).where(eq(users.email, 'admin@vigil.test')).limit(1);
   if (!admin) throw new Error('The seed has no admin account.');
   const { roles, permissions } = await loadRolesAndPermissions(db, admin.id);
-  const viewer: Viewer = { userId: admin.id, sessionId: crypto.randomUUID(), email: admin.email, displayName: admin.displayName, roles, permissions, ip: '127.0.0.1', userAgent: 'vigil-load-fixture' };
-  const issued = await issueApiClient(viewer, 'Load test bedside monitor');
+  // A real session row: issuing a client re-checks the actor's session and needs a fresh sign-in.
+  const session = await createSession(db, admin.id, { ip: '127.0.0.1', userAgent: 'vigil-load-fixture' });
+  const viewer: Viewer = { userId: admin.id, sessionId: session.id, email: admin.email, displayName: admin.displayName, roles, permissions, ip: '127.0.0.1', userAgent: 'vigil-load-fixture' };
+  const issued = await issueApiClient(viewer, { name: 'Load test bedside monitor' });
   if (!issued.ok) throw new Error(issued.message);
-  return issued.credential;
+  return issued.value.credential;
 }
 
 /** The ids of users by email (for checks after a run). */

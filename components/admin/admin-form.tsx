@@ -72,6 +72,7 @@ export function AdminForm({
           )}
         </div>
         <Message state={state} />
+        {state.reveal && <Revealed key={state.submittedAt} reveal={state.reveal} />}
       </form>
     </FormStateContext.Provider>
   );
@@ -89,6 +90,19 @@ function Message({ state }: { state: AdminFormState }) {
     <p key={state.submittedAt} role={state.ok ? 'status' : 'alert'} className={state.ok ? 'text-sm text-green-700' : 'text-sm text-red-700'}>
       {state.message}
     </p>
+  );
+}
+
+/** A one-time secret, selected on focus for copying; gone once the page is left. */
+function Revealed({ reveal }: { reveal: NonNullable<AdminFormState['reveal']> }) {
+  const id = useId();
+  return (
+    <div className="rounded-md border border-amber-300 bg-amber-50 p-3 text-sm" data-testid="revealed-secret">
+      <label htmlFor={id} className="block font-medium text-amber-950">{reveal.label}</label>
+      <input id={id} readOnly value={reveal.value} onFocus={(e) => e.currentTarget.select()} spellCheck={false} autoComplete="off"
+        className="mt-1 block w-full rounded border border-amber-300 bg-white px-2 py-1.5 font-mono text-xs text-ink" />
+      <p className="mt-1 text-amber-900">{reveal.note}</p>
+    </div>
   );
 }
 

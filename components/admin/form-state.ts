@@ -10,6 +10,8 @@ export interface AdminFormState {
   values: Record<string, string | string[]>;
   /** Changes on every submit, so a repeated identical message is still announced. */
   submittedAt: number;
+  /** A secret to show once (e.g. a new API credential): it lives only in this response. */
+  reveal?: { label: string; value: string; note: string };
 }
 
 export const emptyFormState: AdminFormState = { ok: true, message: null, fieldErrors: {}, values: {}, submittedAt: 0 };

@@ -9,6 +9,7 @@ export function navigationFor(viewer: Viewer): { href: string; label: string }[]
   if (viewer.permissions.admin?.length) {
     links.push({ href: '/admin/users', label: 'Users' }, { href: '/admin/roles', label: 'Roles' }, { href: '/admin/care-teams', label: 'Care teams' });
     if (hasPermission(viewer.permissions, 'admin', 'settings.break_glass')) links.push({ href: '/admin/break-glass/settings', label: 'Break-glass window' });
+    if (hasPermission(viewer.permissions, 'admin', 'api_clients.read')) links.push({ href: '/admin/api-clients', label: 'API clients' });
   }
   if (viewer.permissions.audit?.length) {
     links.push(
@@ -16,6 +17,10 @@ export function navigationFor(viewer: Viewer): { href: string; label: string }[]
       { href: '/admin/break-glass', label: 'Break-glass' },
       { href: '/admin/incidents', label: 'Incidents' },
     );
+  }
+  // Administrators set the thresholds; privacy officers, who work the incidents they open, read them.
+  if (hasPermission(viewer.permissions, 'admin', 'settings.monitor') || hasPermission(viewer.permissions, 'audit', 'incidents.view')) {
+    links.push({ href: '/admin/monitoring', label: 'Monitoring thresholds' });
   }
   if (viewer.permissions.admin?.length || viewer.permissions.audit?.length) links.push({ href: '/admin', label: 'Dashboard' });
   return links;

@@ -18,7 +18,7 @@ export interface AdminChange {
   permission: string;
   /** Audit action type, e.g. 'user.disable'. */
   action: string;
-  resourceType: 'user' | 'role' | 'care_team';
+  resourceType: 'user' | 'role' | 'care_team' | 'setting' | 'api_client';
   /** The target as the request named it; kept in the audit trail only if it looks like an id. */
   target?: unknown;
   /** The acting admin's password from the form, when the change may need a fresh step-up. */

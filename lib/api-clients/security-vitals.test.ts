@@ -55,10 +55,10 @@ beforeAll(async () => {
   admin = await signIn(handle.db, 'admin@vigil.test');
   nurse = await signIn(handle.db, 'nurse@vigil.test');
   patientId = await patientOnTeamOf(handle.db, nurse.userId);
-  const issued = await issueApiClient(admin, 'Ward 3 bedside monitors');
+  const issued = await issueApiClient(admin, { name: 'Ward 3 bedside monitors' });
   if (!issued.ok) throw new Error(issued.message);
-  credential = issued.credential;
-  clientId = issued.client.id;
+  credential = issued.value.credential;
+  clientId = issued.value.client.id;
 });
 afterAll(async () => handle?.close());
 
@@ -100,11 +100,11 @@ describe('POST /api/phi/vitals', () => {
     for (const authorization of [null, 'Bearer nonsense', `Bearer ${clientId}.${'A'.repeat(43)}`, `Basic ${credential}`]) {
       expect((await send({ authorization, body })).status).toBe(401);
     }
-    const second = await issueApiClient(admin, 'Temporary feed');
+    const second = await issueApiClient(admin, { name: 'Temporary feed' });
     if (!second.ok) throw new Error(second.message);
-    expect((await send({ authorization: `Bearer ${second.credential}`, body })).status).toBe(201);
-    expect((await revokeApiClient(admin, second.client.id)).ok).toBe(true);
-    expect((await send({ authorization: `Bearer ${second.credential}`, body })).status).toBe(401);
+    expect((await send({ authorization: `Bearer ${second.value.credential}`, body })).status).toBe(201);
+    expect((await revokeApiClient(admin, { clientId: second.value.client.id })).ok).toBe(true);
+    expect((await send({ authorization: `Bearer ${second.value.credential}`, body })).status).toBe(401);
     expect(await deniedAuditSince(since)).toHaveLength(5);
   });
 
@@ -121,8 +121,8 @@ describe('POST /api/phi/vitals', () => {
   });
 
   it('lets only admins issue and revoke clients', async () => {
-    expect((await issueApiClient(nurse, 'Rogue feed')).ok).toBe(false);
-    expect((await revokeApiClient(nurse, clientId)).ok).toBe(false);
+    expect((await issueApiClient(nurse, { name: 'Rogue feed' })).ok).toBe(false);
+    expect((await revokeApiClient(nurse, { clientId })).ok).toBe(false);
     expect((await send({ body: await encrypt({ patientId, vitals: reading() }) })).status).toBe(201);
   });
 });

@@ -1,0 +1,77 @@
+import { AdminForm, TextField } from '@/components/admin/admin-form';
+import { AdminDenied, PageHeader, Panel, When } from '@/components/admin/page-parts';
+import { hasAdminPermission } from '@/lib/access/authorize';
+import { apiClientPermission, listApiClients } from '@/lib/api-clients';
+import { requireViewer } from '@/lib/auth/current';
+import { issueApiClientAction, revokeApiClientAction } from './actions';
+
+const confirmHint = 'Confirm with your own password (not needed within 5 minutes of your last sign-in or confirmation).';
+
+export default async function ApiClientsPage() {
+  const viewer = await requireViewer();
+  const clients = await listApiClients(viewer);
+  if (!clients.ok) return <AdminDenied />;
+  // The buttons follow the permissions; lib/api-clients checks them again on every change.
+  const canIssue = hasAdminPermission(viewer, apiClientPermission.issue);
+  const canRevoke = hasAdminPermission(viewer, apiClientPermission.revoke);
+  const active = clients.value.filter((c) => !c.revokedAt).length;
+
+  return (
+    <div className="max-w-5xl space-y-4">
+      <PageHeader
+        title="API clients"
+        description={`Device feeds that post vitals to POST /api/phi/vitals, each with its own credential. ${clients.value.length} issued, ${active} active. Vigil stores only a hash of each secret; a revoked client is refused from its next request.`}
+      />
+      {canIssue && (
+        <Panel title="Issue a client" testId="issue-panel">
+          <AdminForm action={issueApiClientAction} submitLabel="Issue client" testId="issue-form" className="space-y-4">
+            <TextField label="Name" name="name" required minLength={3} maxLength={100} hint="Where the feed comes from, e.g. “Ward 3 bedside monitors”. No patient details." />
+            <TextField label="Your password" name="adminPassword" type="password" autoComplete="current-password" hint={confirmHint} />
+          </AdminForm>
+        </Panel>
+      )}
+      <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white">
+        <table className="w-full text-sm" data-testid="api-clients-table">
+          <thead className="bg-slate-100 text-left text-slate-600">
+            <tr>
+              <th className="px-4 py-2">Name</th>
+              <th className="px-4 py-2">Created</th>
+              <th className="px-4 py-2">Created by</th>
+              <th className="px-4 py-2">Status</th>
+              {canRevoke && <th className="px-4 py-2"><span className="sr-only">Actions</span></th>}
+            </tr>
+          </thead>
+          <tbody>
+            {clients.value.length === 0 && (
+              <tr><td colSpan={5} className="px-4 py-3 text-slate-500">No API clients yet.</td></tr>
+            )}
+            {clients.value.map((client) => (
+              <tr key={client.id} data-client-id={client.id} data-status={client.revokedAt ? 'revoked' : 'active'} className="border-t border-slate-100 align-top">
+                <td className="px-4 py-2 font-medium">{client.name}<span className="block font-mono text-xs font-normal text-slate-500">{client.id}</span></td>
+                <td className="px-4 py-2"><When iso={client.createdAt} /></td>
+                <td className="px-4 py-2">{client.createdBy ?? <span className="text-slate-500">Unknown</span>}</td>
+                <td className="px-4 py-2">
+                  {client.revokedAt ? (
+                    <span className="text-slate-700">Revoked <When iso={client.revokedAt} /></span>
+                  ) : (
+                    <span className="rounded bg-green-100 px-2 py-0.5 text-xs font-medium text-green-800">Active</span>
+                  )}
+                </td>
+                {canRevoke && (
+                  <td className="px-4 py-2">
+                    {!client.revokedAt && (
+                      <AdminForm action={revokeApiClientAction} hidden={{ clientId: client.id }} submitLabel={`Revoke ${client.name}`} tone="danger" testId="revoke-form"
+                        confirm={{ trigger: 'Revoke…', prompt: `Revoke ${client.name}? Its next request to Vigil is refused; the devices need a new credential to send vitals again.` }}>
+                        <TextField label="Your password" name="adminPassword" type="password" autoComplete="current-password" hint={confirmHint} />
+                      </AdminForm>
+                    )}
+                  </td>
+                )}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </div>
+  );
+}
