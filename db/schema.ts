@@ -262,7 +262,8 @@ export const breakGlassGrants = pgTable(
     /** pending | appropriate | referred */
     reviewStatus: text('review_status').notNull().default('pending'),
     reviewerId: uuid('reviewer_id'),
-    reviewComment: text('review_comment'),
+    /** The reviewer's free-text comment, sealed with the patient's data key: it may name PHI. */
+    sealedReviewComment: text('sealed_review_comment'),
     reviewedAt: at('reviewed_at'),
   },
   (t) => [
@@ -335,7 +336,8 @@ export const incidents = pgTable(
     status: text('status').notNull().default('open'),
     resolvedBy: uuid('resolved_by'),
     resolvedAt: at('resolved_at'),
-    resolutionComment: text('resolution_comment'),
+    /** The decision's free-text comment, sealed with the system key (no patient): it may name PHI. */
+    sealedResolutionComment: text('sealed_resolution_comment'),
   },
   (t) => [
     uniqueIndex('incidents_case_idx').on(t.userId, t.rule, t.windowStart),

@@ -1,13 +1,20 @@
 import { migrateHandle, type DatabaseHandle } from '@/db/client';
+import { countPlainComments, sealPlainComments } from '@/lib/phi/seal-plain-comments';
 import { countLegacyPatients, repackLegacyEntries } from '@/lib/records/repack';
 import { progressReporter } from './cli';
 
 /**
- * Brings a database to the current version: the SQL migrations, then the data step that needs
- * the keys — chart entries still sealed one per row are moved onto pages (resumable).
+ * Brings a database to the current version: the SQL migrations, then the data steps that need
+ * the keys, each resumable — chart entries still sealed one per row are moved onto pages, and
+ * review and incident comments stored before they were sealed are sealed.
  */
 export async function upgradeDatabase(handle: DatabaseHandle): Promise<void> {
   await migrateHandle(handle);
+  await repackChartEntries(handle);
+  await sealReviewComments(handle);
+}
+
+async function repackChartEntries(handle: DatabaseHandle): Promise<void> {
   const total = await countLegacyPatients(handle.db);
   if (total === 0) return;
   const report = progressReporter('Repacking chart entries onto pages');
@@ -16,6 +23,20 @@ export async function upgradeDatabase(handle: DatabaseHandle): Promise<void> {
     `Repacked ${done.entries} chart entries of ${done.patients} patients onto pages` +
       (done.erased ? `; dropped ${done.erased} unreadable entries of crypto-shredded patients` : '') +
       (done.unreadable ? `; ${done.unreadable} entries would not open and were left in place (their sections read as unavailable)` : '') +
+      '.',
+  );
+}
+
+async function sealReviewComments(handle: DatabaseHandle): Promise<void> {
+  const total = await countPlainComments(handle.db);
+  if (total === 0) return;
+  const report = progressReporter('Sealing plain review comments');
+  const done = await sealPlainComments(handle.db, {
+    onProgress: (progress) => report(progress.reviewComments + progress.resolutionComments + progress.erased, total),
+  });
+  console.log(
+    `Sealed ${done.reviewComments} break-glass review comments and ${done.resolutionComments} incident resolution comments` +
+      (done.erased ? `; dropped ${done.erased} review comments of crypto-shredded patients` : '') +
       '.',
   );
 }

@@ -2,6 +2,7 @@
  * Break-glass end to end through lib/: who may ask, what a request must contain, what a grant
  * opens and for how long, what it leaves in the audit chain, and the privacy officer's review.
  */
+import { randomUUID } from 'node:crypto';
 import { and, asc, count, eq, gte } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '@/db/client';
@@ -13,9 +14,10 @@ import { createSession } from '@/lib/auth/sessions';
 import { endSession } from '@/lib/auth/sign-out';
 import { loadRolesAndPermissions } from '@/lib/auth/users';
 import { advanceClock, now, resetClock } from '@/lib/clock';
-import { getPatientCipher } from '@/lib/crypto';
+import { DecryptionError, getPatientCipher } from '@/lib/crypto';
+import { shredPatient } from '@/lib/crypto/shred';
 import { addEntry, getChart } from '@/lib/records';
-import { seededTestDatabase } from '@/test/crypto-fixtures';
+import { dumpEverything, seededTestDatabase } from '@/test/crypto-fixtures';
 import type { TestDatabase } from '@/test/db';
 import {
   getBreakGlassPrompt,
@@ -36,6 +38,8 @@ let physician2: Viewer;
 let privacy: Viewer;
 
 const JUSTIFICATION = 'Unresponsive in ED resus 2, BP <80 & HR >130; treating team unreachable, need meds and allergies.';
+/** A reviewer may name the patient in a comment: "Quillmoor" marks it in dumps and logs. */
+const REVIEW_COMMENT = 'Confirmed with ED charge nurse: Mr Quillmoor was the resus patient.';
 
 /** A signed-in viewer with a real session row, as requireViewer() would build it. */
 async function signIn(email: string): Promise<Viewer> {
@@ -349,16 +353,43 @@ describe('review by a privacy officer', () => {
     expect(await reviewGrant(physician2, { grantId, verdict: 'appropriate', comment: 'I approve my own access.' })).toMatchObject({ ok: false, error: 'denied' });
     expect(await lastAudit(physician2.userId)).toMatchObject({ actionType: 'break_glass.review', outcome: 'denied' });
 
-    const ok = await reviewGrant(privacy, { grantId, verdict: 'appropriate', comment: 'Confirmed with ED charge nurse: resus patient.' });
-    expect(ok).toEqual({ ok: true, value: { grantId, verdict: 'appropriate' } });
-    expect(await lastAudit(privacy.userId)).toMatchObject({ actionType: 'break_glass.review', outcome: 'allowed', resourceId: grantId, details: { verdict: 'appropriate', reasonCode: 'emergency_treatment' } });
+    const ok = await reviewGrant(privacy, { grantId, verdict: 'appropriate', comment: REVIEW_COMMENT });
+    expect(ok).toEqual({ ok: true, value: { grantId, verdict: 'appropriate', commentKept: true } });
+    const audited = await lastAudit(privacy.userId);
+    expect(audited).toMatchObject({
+      actionType: 'break_glass.review',
+      outcome: 'allowed',
+      resourceId: grantId,
+      details: { verdict: 'appropriate', reasonCode: 'emergency_treatment', commentLength: REVIEW_COMMENT.length, commentKept: true },
+    });
+    expect(JSON.stringify(audited)).not.toContain('Quillmoor');
     expect(await reviewGrant(privacy, { grantId, verdict: 'referred', comment: 'Changed my mind about it.' })).toMatchObject({ ok: false, error: 'already_reviewed' });
     const [grant] = await db.select().from(breakGlassGrants).where(eq(breakGlassGrants.id, grantId));
-    expect(grant).toMatchObject({ reviewStatus: 'appropriate', reviewerId: privacy.userId, reviewComment: 'Confirmed with ED charge nurse: resus patient.' });
+    expect(grant).toMatchObject({ reviewStatus: 'appropriate', reviewerId: privacy.userId });
+    // Sealed with the patient's key, bound to this grant's row and column.
+    expect(grant!.sealedReviewComment).not.toContain('Quillmoor');
+    const { cipher } = await getPatientCipher(db, grant!.patientId);
+    expect(cipher!.open('break_glass_grants', 'sealed_review_comment', grantId, grant!.sealedReviewComment!)).toBe(REVIEW_COMMENT);
+    expect(() => cipher!.open('break_glass_grants', 'sealed_justification', grantId, grant!.sealedReviewComment!)).toThrow(DecryptionError);
 
     const queue = await listReviewQueue(privacy);
     if (!queue.ok) throw new Error('queue');
     expect(queue.value.at(-1)?.grantId).toBe(grantId);
+  });
+
+  it('keeps the comment out of every table in plain text, and shows it on the review page', async () => {
+    const { text } = await dumpEverything(db);
+    expect(text).toContain(grantId);
+    expect(text).not.toMatch(/Quillmoor/i);
+
+    const review = await getGrantReview(privacy, grantId);
+    if (!review.ok) throw new Error(review.error);
+    expect(review.value.reviewComment).toEqual({ status: 'shown', text: REVIEW_COMMENT });
+    expect(review.value.canReview).toBe(false);
+    expect(await lastAudit(privacy.userId)).toMatchObject({
+      actionType: 'break_glass.review_view',
+      details: { fields: ['justification', 'mrn', 'review_comment'] },
+    });
   });
 
   it('cannot be done by the grantee even with the privacy role', async () => {
@@ -375,6 +406,45 @@ describe('review by a privacy officer', () => {
     if (!refused.ok) throw new Error('refused');
     const reasons = refused.value.map((r) => `${r.user?.email}:${r.reason}`);
     expect(reasons).toEqual(expect.arrayContaining(['billing@vigil.test:not_permitted', 'admin@vigil.test:not_permitted', 'physician2@vigil.test:invalid', 'physician2@vigil.test:reauth_failed']));
+  });
+});
+
+describe('the review comment of a crypto-shredded patient', () => {
+  const patient = () => patientIds[10]!;
+
+  /** A grant made straight in the table: this patient is about to be shredded, so no chart use. */
+  async function insertGrant(): Promise<string> {
+    const id = randomUUID();
+    const { cipher } = await getPatientCipher(db, patient());
+    const sealedJustification = cipher
+      ? cipher.seal('break_glass_grants', 'sealed_justification', id, JUSTIFICATION)
+      : 'unreadable-after-shredding';
+    await db.insert(breakGlassGrants).values({ id, userId: physician2.userId, patientId: patient(), reasonCode: 'other', sealedJustification, expiresAt: now() });
+    return id;
+  }
+
+  it('reads as erased once the patient is shredded, like the justification beside it', async () => {
+    const grantId = await insertGrant();
+    expect((await reviewGrant(privacy, { grantId, verdict: 'referred', comment: REVIEW_COMMENT })).ok).toBe(true);
+    const before = await getGrantReview(privacy, grantId);
+    expect(before.ok && before.value.reviewComment).toEqual({ status: 'shown', text: REVIEW_COMMENT });
+
+    expect(await shredPatient(db, patient(), { userId: null, userAgent: 'vitest' })).toMatchObject({ status: 'shredded' });
+    const after = await getGrantReview(privacy, grantId);
+    if (!after.ok) throw new Error(after.error);
+    expect(after.value).toMatchObject({ reviewComment: { status: 'erased' }, justification: null, reviewStatus: 'referred' });
+    expect(await lastAudit(privacy.userId)).toMatchObject({ actionType: 'break_glass.review_view', details: { fields: ['justification', 'mrn'] } });
+  });
+
+  it('a verdict on a grant of an already shredded patient is recorded without its comment', async () => {
+    const grantId = await insertGrant();
+    const result = await reviewGrant(privacy, { grantId, verdict: 'appropriate', comment: REVIEW_COMMENT });
+    expect(result).toEqual({ ok: true, value: { grantId, verdict: 'appropriate', commentKept: false } });
+    const [grant] = await db.select().from(breakGlassGrants).where(eq(breakGlassGrants.id, grantId));
+    expect(grant).toMatchObject({ reviewStatus: 'appropriate', sealedReviewComment: null });
+    expect(await lastAudit(privacy.userId)).toMatchObject({ actionType: 'break_glass.review', details: { commentKept: false } });
+    const review = await getGrantReview(privacy, grantId);
+    expect(review.ok && review.value.reviewComment).toEqual({ status: 'erased' });
   });
 });
 

@@ -22,8 +22,10 @@ export {
   type GrantReview,
   type RefusedRequest,
   type ReviewQueueItem,
+  type ReviewRecorded,
   type ReviewVerdict,
 } from './review';
+export { openReviewComment, sealReviewComment, type ReviewComment } from './review-comment';
 export { getBreakGlassWindow, getWindowMinutes, setWindowMinutes, windowBounds, WINDOW_SETTING } from './settings';
 export { endSessionGrants } from './end';
 export { flagRepeatedUse, repeatedUseRule } from './incident';

@@ -10,6 +10,7 @@ import { now as clockNow } from '@/lib/clock';
 import { DecryptionError, getPatientCipher } from '@/lib/crypto';
 import type { Demographics } from '@/lib/phi/sections';
 import { reasonLabels, type BreakGlassReason } from './justification';
+import { openReviewComment, sealReviewComment, type ReviewComment } from './review-comment';
 
 const REVIEW_PERMISSION = 'break_glass.review';
 const uuid = z.string().uuid();
@@ -65,7 +66,8 @@ export interface GrantReview extends ReviewQueueItem {
   sectionsViewed: string[];
   activity: GrantActivity[];
   reviewer: StaffRef | null;
-  reviewComment: string | null;
+  /** Null until a verdict is in. */
+  reviewComment: ReviewComment | null;
   /** False for the grant's own user (nobody reviews themself) and once a verdict is in. */
   canReview: boolean;
 }
@@ -78,7 +80,7 @@ export interface RefusedRequest {
   reason: string;
 }
 
-export type ReviewError = 'denied' | 'not_found' | 'invalid' | 'already_reviewed' | 'own_grant';
+export type ReviewError = 'denied' | 'not_found' | 'invalid' | 'already_reviewed' | 'own_grant' | 'key_unavailable';
 export type Reviewed<T> = { ok: true; value: T } | { ok: false; error: ReviewError; message: string };
 
 export const reviewMessages: Record<Exclude<ReviewError, 'invalid'>, string> = {
@@ -86,6 +88,7 @@ export const reviewMessages: Record<Exclude<ReviewError, 'invalid'>, string> = {
   not_found: 'No emergency access grant matches this link.',
   already_reviewed: 'This grant has already been reviewed.',
   own_grant: 'You cannot review your own emergency access.',
+  key_unavailable: 'The verdict could not be recorded: the patient’s key cannot be opened to protect the comment. Try again later.',
 };
 
 const grantRow = {
@@ -216,6 +219,7 @@ export async function getGrantReview(viewer: Viewer, grantId: string): Promise<R
   const justification = open<string>('break_glass_grants', 'sealed_justification', g.id, g.sealedJustification);
   const [patient] = await db.select({ sealed: patients.sealedDemographics }).from(patients).where(eq(patients.id, g.patientId)).limit(1);
   const mrn = patient ? (open<Demographics>('patients', 'sealed_demographics', g.patientId, patient.sealed)?.mrn ?? null) : null;
+  const reviewComment = openReviewComment(cipher, g);
 
   const [session] = g.sessionId
     ? await db.select({ revokedAt: sessions.revokedAt, revokedReason: sessions.revokedReason }).from(sessions).where(eq(sessions.id, g.sessionId)).limit(1)
@@ -236,7 +240,7 @@ export async function getGrantReview(viewer: Viewer, grantId: string): Promise<R
       resourceId: g.id,
       patientId: g.patientId,
       outcome: 'allowed',
-      details: { fields: ['justification', 'mrn'], keyUnwrapped: unwrapped },
+      details: { fields: ['justification', 'mrn', ...(reviewComment?.status === 'shown' ? ['review_comment'] : [])], keyUnwrapped: unwrapped },
     }),
   );
 
@@ -254,7 +258,7 @@ export async function getGrantReview(viewer: Viewer, grantId: string): Promise<R
       sectionsViewed,
       activity,
       reviewer,
-      reviewComment: g.reviewComment,
+      reviewComment,
       canReview: g.reviewStatus === 'pending' && g.userId !== viewer.userId,
     },
   };
@@ -270,8 +274,18 @@ const reviewSchema = z.object({
     .max(2000, 'Keep the comment under 2000 characters.'),
 });
 
-/** A verdict with a comment, once per grant, never on one's own grant; audited either way. */
-export async function reviewGrant(viewer: Viewer, input: unknown, at = clockNow()): Promise<Reviewed<{ grantId: string; verdict: ReviewVerdict }>> {
+export interface ReviewRecorded {
+  grantId: string;
+  verdict: ReviewVerdict;
+  /** False when the patient was crypto-shredded: the verdict stands, the comment had no key to be sealed with. */
+  commentKept: boolean;
+}
+
+/**
+ * A verdict with a comment, once per grant, never on one's own grant; audited either way. The
+ * comment is sealed with the patient's data key; the audit entry records only its length.
+ */
+export async function reviewGrant(viewer: Viewer, input: unknown, at = clockNow()): Promise<Reviewed<ReviewRecorded>> {
   const raw = (typeof input === 'object' && input !== null ? input : {}) as Record<string, unknown>;
   const claimedId = typeof raw.grantId === 'string' ? raw.grantId : null;
   if (!hasAuditPermission(viewer, REVIEW_PERMISSION)) {
@@ -286,7 +300,7 @@ export async function reviewGrant(viewer: Viewer, input: unknown, at = clockNow(
   }
   const { grantId, verdict, comment } = parsed.data;
   const db = await getDb();
-  return db.transaction(async (tx): Promise<Reviewed<{ grantId: string; verdict: ReviewVerdict }>> => {
+  return db.transaction(async (tx): Promise<Reviewed<ReviewRecorded>> => {
     const [grant] = await tx.select().from(breakGlassGrants).where(eq(breakGlassGrants.id, grantId)).limit(1);
     const deny = async (error: Exclude<ReviewError, 'invalid'>) => {
       await recordAudit(tx, {
@@ -302,9 +316,12 @@ export async function reviewGrant(viewer: Viewer, input: unknown, at = clockNow(
     };
     if (!grant) return deny('not_found');
     if (grant.userId === viewer.userId) return deny('own_grant');
+    if (grant.reviewStatus !== 'pending') return deny('already_reviewed');
+    const { cipher, unwrapped, unavailable } = await getPatientCipher(tx, grant.patientId);
+    if (unavailable) return deny('key_unavailable');
     const updated = await tx
       .update(breakGlassGrants)
-      .set({ reviewStatus: verdict, reviewerId: viewer.userId, reviewComment: comment, reviewedAt: at })
+      .set({ reviewStatus: verdict, reviewerId: viewer.userId, sealedReviewComment: cipher ? sealReviewComment(cipher, grantId, comment) : null, reviewedAt: at })
       .where(and(eq(breakGlassGrants.id, grantId), eq(breakGlassGrants.reviewStatus, 'pending')))
       .returning({ id: breakGlassGrants.id });
     if (updated.length === 0) return deny('already_reviewed');
@@ -315,9 +332,9 @@ export async function reviewGrant(viewer: Viewer, input: unknown, at = clockNow(
       resourceId: grantId,
       patientId: grant.patientId,
       outcome: 'allowed',
-      details: { verdict, reasonCode: grant.reasonCode, commentLength: comment.length },
+      details: { verdict, reasonCode: grant.reasonCode, commentLength: comment.length, commentKept: Boolean(cipher), keyUnwrapped: unwrapped },
     });
-    return { ok: true, value: { grantId, verdict } };
+    return { ok: true, value: { grantId, verdict, commentKept: Boolean(cipher) } };
   });
 }
 

@@ -15,4 +15,4 @@ export {
 } from './data-keys';
 export { blindIndex, blindIndexBits, normaliseName, normaliseMrn, LAST_NAME_PREFIX_LENGTH } from './blind-index';
 export { ensureKeyFile, getKeyProvider, setKeyProvider, type KeyProvider } from './key-provider';
-export { openUserSecret, sealUserSecret } from './system-secrets';
+export { openSystemField, openUserSecret, sealSystemField, sealUserSecret, systemDigest } from './system-secrets';

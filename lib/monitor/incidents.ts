@@ -57,7 +57,7 @@ export async function openIncident(tx: Tx, input: IncidentInput): Promise<Incide
         status: 'open',
         resolvedBy: null,
         resolvedAt: null,
-        resolutionComment: null,
+        sealedResolutionComment: null,
       },
       setWhere: sql`${rankSql('incidents.severity')} < ${rankSql('excluded.severity')}`,
     })

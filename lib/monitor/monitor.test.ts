@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { and, asc, eq, gt, inArray } from 'drizzle-orm';
@@ -12,11 +12,12 @@ import { verifyChain } from '@/lib/audit/verify';
 import { signInWithPassword } from '@/lib/auth/login';
 import { checkSession } from '@/lib/auth/sessions';
 import { advanceClock, now, resetClock } from '@/lib/clock';
-import { getPatientCipher } from '@/lib/crypto';
+import { getPatientCipher, openSystemField, systemDigest } from '@/lib/crypto';
 import type { Demographics } from '@/lib/phi/sections';
 import { getBreakGlassPrompt } from '@/lib/break-glass';
 import { getChart } from '@/lib/records';
 import { accessTestDatabase, auditHead, createStaff, signIn, strangerPatients, userId } from '@/test/access-fixtures';
+import { dumpEverything } from '@/test/crypto-fixtures';
 import type { TestDatabase } from '@/test/db';
 import { forgetMonitorConfig, saveMonitorConfig } from './config';
 import { openIncident } from './incidents';
@@ -37,6 +38,8 @@ function setClock(iso: string): Date {
 }
 
 const DAY = '2026-11-20';
+/** A reviewer may name a patient in a decision's comment: "Brackenridge" marks it in dumps. */
+const RESOLUTION_COMMENT = 'Mass-casualty drill: reviewed every chart, incl. Mrs Brackenridge.';
 
 beforeAll(async () => {
   // A checkpoint file left by a local `npm run audit:verify` must not leak into the dashboard test.
@@ -410,15 +413,17 @@ describe('privacy officer review', () => {
     const incident = await caseOf('staff01@vigil.test', 'volume');
     setClock(`${DAY}T10:45:00Z`);
     const before = await auditHead(db);
-    const result = await resolveIncident(privacy, { incidentId: incident.id, decision: 'appropriate', comment: 'Mass-casualty drill: reviewed every chart.' });
+    const result = await resolveIncident(privacy, { incidentId: incident.id, decision: 'appropriate', comment: RESOLUTION_COMMENT });
     expect(result).toMatchObject({ ok: true, status: 'resolved_appropriate', reEnabled: true });
     const entries = await db.select().from(auditLog).where(gt(auditLog.seq, before)).orderBy(asc(auditLog.seq));
     expect(entries.map((e) => [e.actionType, e.userId])).toEqual([
       ['incident.resolve', privacy.userId],
       ['user.enable', privacy.userId],
     ]);
-    expect(entries[0]!.details).toMatchObject({ decision: 'resolved_appropriate', commentSha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
-    expect(JSON.stringify(entries[0]!.details)).not.toContain('drill');
+    // A keyed digest: a plain SHA-256 of the comment would let a reader of the log confirm a guess.
+    expect(entries[0]!.details).toMatchObject({ decision: 'resolved_appropriate', commentHmac: systemDigest('incidents.resolution_comment', RESOLUTION_COMMENT) });
+    expect(entries[0]!.details!.commentHmac).not.toBe(createHash('sha256').update(RESOLUTION_COMMENT).digest('hex'));
+    expect(JSON.stringify(entries[0])).not.toMatch(/drill|Brackenridge/);
     expect(await isDisabled(incident.userId)).toBe(false);
     expect(await resolveIncident(privacy, { incidentId: incident.id, decision: 'confirmed', comment: 'Changed my mind about it.' })).toMatchObject({
       ok: false,
@@ -434,6 +439,27 @@ describe('privacy officer review', () => {
     await getChart(viewer, (await teamOf(viewer.userId))[1]!);
     expect(await isDisabled(viewer.userId)).toBe(false);
     expect(await incidentsOf(viewer.userId)).toHaveLength(1);
+  });
+
+  it('seals the comment with the system key, bound to the case, and shows it on the case page', async () => {
+    const incident = await caseOf('staff01@vigil.test', 'volume');
+    const [row] = await db.select().from(incidents).where(eq(incidents.id, incident.id));
+    expect(row!.sealedResolutionComment).not.toMatch(/drill|Brackenridge/);
+    expect(openSystemField('incidents', 'sealed_resolution_comment', incident.id, row!.sealedResolutionComment!)).toBe(RESOLUTION_COMMENT);
+    const { text } = await dumpEverything(db);
+    expect(text).toContain(incident.id);
+    expect(text).not.toMatch(/Brackenridge/i);
+
+    const shown = await getIncidentCase(privacy, incident.id);
+    if (!shown.ok) throw new Error(shown.error);
+    expect(shown.value.incident).toMatchObject({ status: 'resolved_appropriate', resolutionComment: { status: 'shown', text: RESOLUTION_COMMENT } });
+
+    // Moved onto another case, the ciphertext does not open there: it reads as unavailable.
+    const other = await caseOf('staff03@vigil.test', 'denial_burst');
+    await db.update(incidents).set({ sealedResolutionComment: row!.sealedResolutionComment }).where(eq(incidents.id, other.id));
+    const moved = await getIncidentCase(privacy, other.id);
+    expect(moved.ok && moved.value.incident.resolutionComment).toEqual({ status: 'unavailable' });
+    await db.update(incidents).set({ sealedResolutionComment: null }).where(eq(incidents.id, other.id));
   });
 
   it('confirming keeps the account disabled', async () => {

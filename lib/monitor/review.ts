@@ -1,5 +1,4 @@
 import 'server-only';
-import { createHash } from 'node:crypto';
 import { and, desc, eq, ne } from 'drizzle-orm';
 import { z } from 'zod';
 import { getDb, type Queryable, type Tx } from '@/db/client';
@@ -8,6 +7,7 @@ import { hasAuditPermission } from '@/lib/access/authorize';
 import type { Viewer } from '@/lib/access/viewer';
 import { recordAudit } from '@/lib/audit';
 import { now as clockNow } from '@/lib/clock';
+import { DecryptionError, openSystemField, sealSystemField, systemDigest } from '@/lib/crypto';
 import { getMonitorConfig } from './config';
 import { MONITOR_DISABLE_PREFIX } from './incidents';
 import { computeBaseline, loadHourCounts } from './profile';
@@ -84,8 +84,36 @@ export interface EvidenceItem {
   value: string;
 }
 
+/**
+ * The comment a decision was recorded with. A reviewer may name a patient in it, so it is sealed
+ * with the system key (an incident concerns a user, not one patient), bound to the incident.
+ */
+export type ResolutionComment =
+  | { status: 'shown'; text: string }
+  /** Would not open: damaged, moved from another case, or not sealed yet by the upgrade step. */
+  | { status: 'unavailable' };
+
+const COMMENT_TABLE = 'incidents';
+const COMMENT_COLUMN = 'sealed_resolution_comment';
+const COMMENT_DIGEST = 'incidents.resolution_comment';
+
+export function sealResolutionComment(incidentId: string, comment: string): string {
+  return sealSystemField(COMMENT_TABLE, COMMENT_COLUMN, incidentId, comment);
+}
+
+/** Null when the case has no comment (still open). */
+export function openResolutionComment(incidentId: string, sealed: string | null): ResolutionComment | null {
+  if (sealed === null) return null;
+  try {
+    return { status: 'shown', text: openSystemField(COMMENT_TABLE, COMMENT_COLUMN, incidentId, sealed) };
+  } catch (error) {
+    if (error instanceof DecryptionError) return { status: 'unavailable' };
+    throw error;
+  }
+}
+
 export interface IncidentCase {
-  incident: CaseSummary & { resolvedAt: string | null; resolutionComment: string | null; resolvedBy: string | null };
+  incident: CaseSummary & { resolvedAt: string | null; resolutionComment: ResolutionComment | null; resolvedBy: string | null };
   user: SubjectUser;
   evidence: EvidenceItem[];
   patientIds: string[];
@@ -145,7 +173,7 @@ export async function getIncidentCase(viewer: Viewer, incidentId: string, at = c
       incident: {
         ...summary(incident),
         resolvedAt: incident.resolvedAt?.toISOString() ?? null,
-        resolutionComment: incident.resolutionComment,
+        resolutionComment: openResolutionComment(incident.id, incident.sealedResolutionComment),
         resolvedBy: incident.resolvedBy ? await displayNameOf(db, incident.resolvedBy) : null,
       },
       user: subject(incident.userId, found.user),
@@ -207,7 +235,10 @@ export async function resolveIncident(viewer: Viewer, input: unknown, at = clock
     if (incident.status !== 'open') return refuse('already_resolved', 'This case has already been decided.');
 
     const status = decision === 'appropriate' ? 'resolved_appropriate' : 'confirmed';
-    await tx.update(incidents).set({ status, resolvedBy: viewer.userId, resolvedAt: at, resolutionComment: comment }).where(eq(incidents.id, incidentId));
+    await tx
+      .update(incidents)
+      .set({ status, resolvedBy: viewer.userId, resolvedAt: at, sealedResolutionComment: sealResolutionComment(incidentId, comment) })
+      .where(eq(incidents.id, incidentId));
     await recordAudit(tx, {
       actor: viewer,
       action: 'incident.resolve',
@@ -215,8 +246,9 @@ export async function resolveIncident(viewer: Viewer, input: unknown, at = clock
       resourceId: incidentId,
       outcome: 'allowed',
       occurredAt: at,
-      // The comment stays out of the log (free text); its hash makes a later edit detectable.
-      details: { decision: status, rule: incident.rule, severity: incident.severity, subjectUserId: incident.userId, commentSha256: sha256(comment) },
+      // The comment stays out of the log (free text); a keyed digest makes a later edit detectable
+      // without letting anyone who reads the log confirm a guess at the text.
+      details: { decision: status, rule: incident.rule, severity: incident.severity, subjectUserId: incident.userId, commentHmac: systemDigest(COMMENT_DIGEST, comment) },
     });
     const reEnabled = decision === 'appropriate' ? await reEnableIfHeldOnlyByMonitor(tx, viewer, incident.userId, incidentId, at) : false;
     const message =
@@ -273,7 +305,6 @@ async function allowed(db: Queryable, viewer: Viewer, permission: string, action
 }
 
 const rank = (severity: string) => severityRank[severity as Severity] ?? 0;
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 function summary(incident: typeof incidents.$inferSelect): CaseSummary {
   return {

@@ -2,7 +2,8 @@
  * A full dump of a seeded database (every row of every table, as JSON text, which is what
  * pg_dump or a curious DBA would see) contains none of the seeded patients' identifiers or
  * clinical text, even after the portal has been used: searches, chart views, a new note, a
- * break-glass justification and a TOTP secret.
+ * break-glass justification and its reviewer's comment, an incident's resolution comment and a
+ * TOTP secret.
  */
 import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
@@ -10,7 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '@/db/client';
 import { breakGlassGrants, patients, users } from '@/db/schema';
 import { syntheticPatient } from '@/db/seed';
+import { reviewGrant } from '@/lib/break-glass';
 import { getPatientCipher, normaliseName, sealUserSecret } from '@/lib/crypto';
+import { openIncident } from '@/lib/monitor';
+import { resolveIncident } from '@/lib/monitor/review';
 import { addEntry, getChart, listPatients } from '@/lib/records';
 import { dumpEverything, openEveryPage, seededTestDatabase, viewerFor } from '@/test/crypto-fixtures';
 import type { TestDatabase } from '@/test/db';
@@ -20,6 +24,8 @@ const SEED = 42;
 const addedNote = 'Synthetic dump check: Quillfeather reports left knee pain after a fall.';
 const justification = 'Synthetic: Zanzibarov unconscious in bay 4, no care team reachable.';
 const totpSecret = 'JBSWY3DPEHPK3PXPQUILL';
+const reviewComment = 'Synthetic review: confirmed Marrowgate was in resus bay 4.';
+const resolutionComment = 'Synthetic decision: Thistlecombe is the user’s neighbour, referred.';
 
 let handle: TestDatabase;
 let db: Db;
@@ -44,7 +50,7 @@ beforeAll(async () => {
   handle = await seededTestDatabase(PATIENTS, SEED);
   db = handle.db;
 
-  needles = new Set([addedNote, 'Quillfeather', justification, 'Zanzibarov', totpSecret]);
+  needles = new Set([addedNote, 'Quillfeather', justification, 'Zanzibarov', totpSecret, reviewComment, 'Marrowgate', resolutionComment, 'Thistlecombe']);
   for (let index = 0; index < PATIENTS; index++) {
     const { demographics: d, insurance } = syntheticPatient(index, SEED);
     for (const value of [
@@ -88,6 +94,12 @@ beforeAll(async () => {
     expiresAt: new Date(Date.now() + 3_600_000),
   });
   await getChart(stranger, ids[1]!);
+  const privacy = await viewerFor(db, 'privacy@vigil.test');
+  expect((await reviewGrant(privacy, { grantId, verdict: 'referred', comment: reviewComment })).ok).toBe(true);
+  const incident = await db.transaction((tx) =>
+    openIncident(tx, { userId: stranger.userId, severity: 'LOW', rule: 'same_last_name', windowStart: new Date(Date.UTC(2026, 10, 1)), details: {} }),
+  );
+  expect((await resolveIncident(privacy, { incidentId: incident!.incidentId, decision: 'confirmed', comment: resolutionComment })).ok).toBe(true);
   await db.update(users).set({ sealedTotpSecret: sealUserSecret(stranger.userId, 'totp', totpSecret) }).where(eq(users.id, stranger.userId));
 
   dump = (await dumpEverything(db)).text;

@@ -22,6 +22,7 @@ const notPhiTables: Record<string, string> = {
 /** Sealed columns outside the PHI map, and the key that seals them. */
 const sealedOutsideMap: Record<string, string> = {
   'users.sealed_totp_secret': 'system key: a user secret, not PHI',
+  'incidents.sealed_resolution_comment': 'system key: a case concerns a user, not one patient, yet its free-text comment may name PHI',
   'audit_log.sealed_before': "the patient's data key (lib/audit seals it through the patient cipher)",
   'audit_log.sealed_after': "the patient's data key (lib/audit seals it through the patient cipher)",
 };

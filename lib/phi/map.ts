@@ -46,11 +46,12 @@ export const phiMap = {
   encounters: { table: encounters, phi: { sealed_body: encounterBody }, plain: [...sectionPlain(), 'billing_status'] },
   break_glass_grants: {
     table: breakGlassGrants,
-    phi: { sealed_justification: null },
+    // Both free texts: the clinician's justification and the privacy officer's review comment.
+    phi: { sealed_justification: null, sealed_review_comment: null },
     plain: [
       // `grantedAt` in db/schema.ts is stored in a column named created_at.
       'id', 'user_id', 'patient_id', 'session_id', 'reason_code', 'created_at', 'expires_at', 'ended_at',
-      'ended_reason', 'review_status', 'reviewer_id', 'review_comment', 'reviewed_at',
+      'ended_reason', 'review_status', 'reviewer_id', 'reviewed_at',
     ],
   },
 } as const;
@@ -65,4 +66,6 @@ export const phiFieldNames: ReadonlySet<string> = new Set([
     Object.entries(entry.phi).flatMap(([column, shape]) => [column, ...(shape ? Object.keys(shape.shape) : [])]),
   ),
   'address', 'line1', 'city', 'postalCode', 'justification', 'text', 'note', 'password', 'code', 'totp', 'secret',
+  // Reviewers' free text (break-glass verdicts, incident decisions) may name a patient.
+  'comment', 'reviewComment', 'resolutionComment',
 ]);

@@ -15,5 +15,7 @@ export async function reviewGrantAction(_previous: FormState, form: FormData): P
   if (!result.ok) return { ok: false, message: result.message, submittedAt: Date.now() };
   revalidatePath('/admin/break-glass');
   revalidatePath(`/admin/break-glass/${result.value.grantId}`);
-  return { ok: true, message: `Recorded: ${verdictLabels[result.value.verdict]}.`, submittedAt: Date.now() };
+  const recorded = `Recorded: ${verdictLabels[result.value.verdict]}.`;
+  const message = result.value.commentKept ? recorded : `${recorded} The patient’s record has been erased, so the comment was not kept.`;
+  return { ok: true, message, submittedAt: Date.now() };
 }

@@ -1,9 +1,14 @@
 import Link from 'next/link';
 import { ActionForm } from '@/components/chart/action-form';
 import { requireViewer } from '@/lib/auth/current';
-import { getGrantReview, verdictLabels, type ReviewVerdict } from '@/lib/break-glass';
+import { getGrantReview, verdictLabels, type ReviewComment, type ReviewVerdict } from '@/lib/break-glass';
 import { endedReasonLabels, formatTime, stateLabels } from '../format';
 import { reviewGrantAction } from './actions';
+
+const reviewCommentNotices: Record<Exclude<ReviewComment['status'], 'shown'>, string> = {
+  erased: 'Comment erased with the patient’s record.',
+  unavailable: 'Comment unavailable (it cannot be opened).',
+};
 
 const sectionTitles: Record<string, string> = {
   demographics: 'Demographics',
@@ -99,7 +104,12 @@ export default async function GrantReviewPage({ params }: { params: Promise<{ gr
 
       <section className="rounded-lg border border-slate-200 bg-white p-4">
         <h2 className="mb-2 text-base font-semibold">Verdict</h2>
-        {g.reviewComment && <p className="mb-3 whitespace-pre-wrap text-sm" data-testid="grant-review-comment">{g.reviewComment}</p>}
+        {g.reviewComment?.status === 'shown' && <p className="mb-3 whitespace-pre-wrap text-sm" data-testid="grant-review-comment">{g.reviewComment.text}</p>}
+        {g.reviewComment && g.reviewComment.status !== 'shown' && (
+          <p className="mb-3 text-sm text-slate-500" data-testid="grant-review-comment-missing" data-status={g.reviewComment.status}>
+            {reviewCommentNotices[g.reviewComment.status]}
+          </p>
+        )}
         {g.canReview ? (
           <ActionForm action={reviewGrantAction} hidden={{ grantId: g.grantId }} submitLabel="Record verdict" testId="review-form" className="space-y-3">
             <fieldset className="space-y-1 text-sm">

@@ -96,7 +96,12 @@ export default async function IncidentCasePage({ params }: { params: Promise<{ i
         ) : (
           <div className="rounded-lg border border-slate-200 bg-white p-4 text-sm">
             <p>{caseStatusLabels[incident.status] ?? incident.status} by {incident.resolvedBy ?? 'unknown'} on {utcTime(incident.resolvedAt)}.</p>
-            {incident.resolutionComment && <p className="mt-1 whitespace-pre-wrap text-slate-700">{incident.resolutionComment}</p>}
+            {incident.resolutionComment?.status === 'shown' && (
+              <p className="mt-1 whitespace-pre-wrap text-slate-700" data-testid="resolution-comment">{incident.resolutionComment.text}</p>
+            )}
+            {incident.resolutionComment?.status === 'unavailable' && (
+              <p className="mt-1 text-slate-500" data-testid="resolution-comment-missing">Comment unavailable (it cannot be opened).</p>
+            )}
           </div>
         )}
       </section>
