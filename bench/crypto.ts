@@ -99,7 +99,7 @@ async function plaintextChart(db: Db, viewer: Viewer, patientId: string): Promis
         .select()
         .from(table)
         .where(eq(table.patientId, patientId))
-        .orderBy(desc(table.createdAt))
+        .orderBy(desc(table.createdAt), desc(table.id))
         .limit(sectionRowLimit[section]);
       view.sections[section] = {
         status: 'ok',

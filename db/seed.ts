@@ -251,12 +251,14 @@ export async function seedDatabase(db: Db, options: SeedOptions): Promise<{ pati
       const entries = clinicalEntries(r);
       /** A section's entries, sealed onto pages exactly as lib/records appends them. */
       const add = (list: Record<string, unknown>[], section: EntrySection, rows: Array<{ body: object; extra?: Record<string, unknown> }>) => {
-        const items = rows.map(({ body, extra }) => ({ id: randomUUID(), body: body as Record<string, unknown>, extra }));
+        const items = rows
+          .map(({ body, extra }) => ({ id: randomUUID(), body: body as Record<string, unknown>, extra, createdAt: recordedAt(body) }))
+          .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
         const { pages, pageOf } = packEntries(items, undefined);
         for (const [pageNo, pageEntries] of pages) {
           tables.pages.push({ patientId, section, pageNo, sealedEntries: sealPage(cipher, section, pageNo, pageEntries) });
         }
-        for (const { id, extra } of items) list.push({ id, patientId, pageNo: pageOf.get(id), ...extra });
+        for (const { id, extra, createdAt } of items) list.push({ id, patientId, pageNo: pageOf.get(id), createdAt, updatedAt: createdAt, ...extra });
       };
       add(tables.allergies, 'allergies', entries.allergyRows.map((body) => ({ body })));
       add(tables.medications, 'medications', entries.medicationRows.map((body) => ({ body })));
@@ -289,4 +291,10 @@ export async function seedDatabase(db: Db, options: SeedOptions): Promise<{ pati
     options.onProgress?.(to, options.patients);
   }
   return { patients: Math.max(start, options.patients) };
+}
+
+/** When a seeded entry was recorded: its own clinical date, so charts list entries newest first. */
+function recordedAt(body: object): Date {
+  const b = body as Record<string, unknown>;
+  return new Date(String(b.takenAt ?? b.writtenAt ?? b.date ?? b.notedOn ?? b.startedOn ?? b.onsetOn));
 }

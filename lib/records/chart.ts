@@ -147,7 +147,7 @@ async function readChart(
         .select()
         .from(table)
         .where(eq(table.patientId, patientId))
-        .orderBy(desc(table.createdAt))
+        .orderBy(desc(table.createdAt), desc(table.id))
         .limit(sectionRowLimit[section]);
     }),
   );
