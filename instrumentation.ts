@@ -1,12 +1,20 @@
 import type { Instrumentation } from 'next';
 
-/** Server start-up: every console line goes through PHI redaction (lib/log). */
+/**
+ * Server start-up: every console line goes through PHI redaction (lib/log), and alerts a stopped
+ * process left undelivered (say, the webhook was down) are sent now rather than with the next
+ * notice. `next build` may load this file too: nothing there opens the database.
+ */
 export async function register() {
   if (process.env.NEXT_RUNTIME !== 'nodejs') return;
   const { installConsoleRedaction } = await import('./lib/log/console');
   const { log } = await import('./lib/log');
   installConsoleRedaction();
   log.info({ pid: process.pid, node: process.version }, 'Server started');
+  if (process.env.NEXT_PHASE === 'phase-production-build') return;
+  const { kickAlertDelivery } = await import('./lib/notify');
+  // In the background: start-up never waits for a receiver, and a failure only logs and retries.
+  kickAlertDelivery();
 }
 
 /**

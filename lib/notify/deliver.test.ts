@@ -6,7 +6,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
 import { eq } from 'drizzle-orm';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Db } from '@/db/client';
 import { alertOutbox, patients, users } from '@/db/schema';
 import { DEMO_PASSWORD } from '@/db/seed';
@@ -14,9 +14,14 @@ import { requestGrant } from '@/lib/break-glass';
 import { createSession } from '@/lib/auth/sessions';
 import { loadRolesAndPermissions } from '@/lib/auth/users';
 import { seededTestDatabase } from '@/test/crypto-fixtures';
-import type { TestDatabase } from '@/test/db';
+import { testDatabaseKind, type TestDatabase } from '@/test/db';
 import { backoffMs, deliverDueAlerts, deliveryConfigFromEnv, retryPolicy, smtpChannel, stopAlertDelivery, webhookChannel, type Channel } from './deliver';
 import { notifyPrivacyOfficers } from './index';
+import { register } from '@/instrumentation';
+import { now as clockNow } from '@/lib/clock';
+
+// register() would route this worker's console through the server logger: not in a test.
+vi.mock('@/lib/log/console', () => ({ installConsoleRedaction: () => {} }));
 
 let handle: TestDatabase;
 let db: Db;
@@ -193,3 +198,166 @@ describe('alert delivery', () => {
     await close(hook.server);
   });
 });
+
+/** `n` outbox rows, due one second apart up to a second before `at`, oldest first. */
+async function dueRows(n: number, at: Date): Promise<string[]> {
+  const values = Array.from({ length: n }, (_, i) => ({ payload: { kind: 'test', message: `Alert ${i}.` }, nextAttemptAt: new Date(at.getTime() - (n - i) * 1_000) }));
+  return (await db.insert(alertOutbox).values(values).returning({ id: alertOutbox.id })).map((r) => r.id);
+}
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('several workers at once (app instances on one database)', () => {
+  it('never gives one row to two passes running at the same moment', async () => {
+    const at = clockNow();
+    const ids = await dueRows(30, at);
+    const sent: Array<{ pass: number; id: string }> = [];
+    const channel = (pass: number): Channel => ({
+      name: 'webhook',
+      send: async (alert) => {
+        sent.push({ pass, id: alert.id });
+        await sleep(2);
+      },
+    });
+    // On PostgreSQL each pass's statements go over their own pooled connections, side by side.
+    const runs = await Promise.all([0, 1, 2, 3, 4, 5].map((pass) => deliverDueAlerts([channel(pass)], at)));
+
+    expect(sent.map((s) => s.id).sort()).toEqual([...ids].sort());
+    expect(runs.reduce((sum, r) => sum + r.delivered, 0)).toBe(30);
+    expect(new Set(sent.map((s) => s.pass)).size).toBeGreaterThan(1); // the passes really shared the work
+    const after = await rows();
+    expect(after.every((r) => r.deliveredAt !== null && r.attempts === 1)).toBe(true);
+  });
+
+  // PGlite has one connection: a second worker's open transaction cannot hold a lock beside it.
+  it.runIf(testDatabaseKind === 'postgres')('skips a row another worker is claiming, neither waiting for it nor taking it too', async () => {
+    const at = clockNow();
+    const [busy, free] = await dueRows(2, at);
+    let locked!: () => void;
+    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    let commit!: () => void;
+    const committing = new Promise<void>((resolve) => (commit = resolve));
+    // Another instance's claim of the older row, caught between locking it and committing.
+    const otherClaim = db.transaction(async (tx) => {
+      await tx.select({ id: alertOutbox.id }).from(alertOutbox).where(eq(alertOutbox.id, busy!)).for('update');
+      locked();
+      await committing;
+      await tx.update(alertOutbox).set({ attempts: 1, nextAttemptAt: new Date(at.getTime() + retryPolicy.leaseMs) }).where(eq(alertOutbox.id, busy!));
+    });
+    await isLocked;
+    const sent: string[] = [];
+    const recorder: Channel = { name: 'webhook', send: async (alert) => void sent.push(alert.id) };
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const blocked = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('the pass waited for the other claim')), 5_000)));
+    try {
+      expect(await Promise.race([deliverDueAlerts([recorder], at), blocked])).toMatchObject({ delivered: 1 });
+      expect(sent).toEqual([free]);
+    } finally {
+      clearTimeout(timer);
+      commit();
+      await otherClaim;
+    }
+    expect(await deliverDueAlerts([recorder], at)).toMatchObject({ delivered: 0 });
+    expect(sent).toEqual([free]);
+  });
+
+  it('claims a row only as it sends it: a slow pass leaves the rest to another worker', async () => {
+    const t0 = clockNow();
+    const [first, ...rest] = await dueRows(3, t0);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const sentBySlow: string[] = [];
+    const slow: Channel = {
+      name: 'webhook',
+      send: async (alert) => {
+        sentBySlow.push(alert.id);
+        await gate;
+      },
+    };
+    const slowPass = deliverDueAlerts([slow], t0);
+    await vi.waitFor(() => expect(sentBySlow).toEqual([first]));
+
+    // While the first row is being sent, it alone is claimed, its lease counted from now.
+    const byId = new Map((await rows()).map((r) => [r.id, r]));
+    expect(byId.get(first!)!.attempts).toBe(1);
+    expect(byId.get(first!)!.nextAttemptAt.getTime()).toBeGreaterThanOrEqual(t0.getTime() + retryPolicy.leaseMs);
+    for (const id of rest) expect(byId.get(id)!.attempts).toBe(0);
+
+    // A second worker a minute later (inside the lease) takes the other rows, not the first.
+    const sentByOther: string[] = [];
+    const other = await deliverDueAlerts([{ name: 'webhook', send: async (alert) => void sentByOther.push(alert.id) }], new Date(t0.getTime() + 60_000));
+    expect(other).toMatchObject({ delivered: 2, failed: 0 });
+    expect(sentByOther).toEqual(rest);
+
+    release();
+    expect(await slowPass).toMatchObject({ delivered: 1, failed: 0, nextDueAt: null });
+    expect(sentBySlow).toEqual([first]);
+  });
+
+  it('does not let a worker whose lease ran out overwrite the newer claim', async () => {
+    const t0 = clockNow();
+    const [id] = await dueRows(1, t0);
+    let fail!: (error: Error) => void;
+    const stuck: Channel = { name: 'webhook', send: () => new Promise<void>((_, reject) => (fail = reject)) };
+    const stuckPass = deliverDueAlerts([stuck], t0);
+    await vi.waitFor(() => expect(fail).toBeTypeOf('function'));
+
+    // After the lease, another worker takes the row over and fails it: attempt 2, its backoff.
+    const later = new Date(t0.getTime() + retryPolicy.leaseMs + 1_000);
+    await deliverDueAlerts([{ name: 'webhook', send: async () => Promise.reject(new TypeError('fetch failed')) }], later);
+    const [taken] = await rows();
+    expect(taken).toMatchObject({ id, attempts: 2, lastError: 'webhook: TypeError' });
+
+    // The first worker's late failure leaves the newer claim's state alone.
+    fail(new TypeError('fetch failed'));
+    await stuckPass;
+    const [row] = await rows();
+    expect(row).toMatchObject({ attempts: 2, lastError: 'webhook: TypeError' });
+    expect(row!.nextAttemptAt.getTime()).toBe(later.getTime() + backoffMs(2));
+  });
+});
+
+describe('at server start (instrumentation.ts register())', () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
+  it('sends what a stopped process left undelivered, and later rows when they fall due, with no new notice', async () => {
+    const hook = await webhook([]);
+    process.env.VIGIL_ALERT_WEBHOOK_URL = hook.url;
+    vi.stubEnv('NEXT_RUNTIME', 'nodejs');
+    const t0 = clockNow();
+    // One that failed while the receiver was down, due for an hour; one the stopped process
+    // had claimed when it stopped, free again when its lease runs out in 1.5 s.
+    const [overdue, leased] = await db
+      .insert(alertOutbox)
+      .values([
+        { payload: { kind: 'test', message: 'Left behind.' }, attempts: 3, lastError: 'webhook: TypeError', nextAttemptAt: new Date(t0.getTime() - 3_600_000) },
+        { payload: { kind: 'test', message: 'Claimed when the server stopped.' }, attempts: 1, nextAttemptAt: new Date(t0.getTime() + 1_500) },
+      ])
+      .returning();
+
+    await register();
+    await vi.waitFor(() => expect(hook.received.map((r) => r.body.id)).toEqual([overdue!.id]), { timeout: 3_000 });
+    await vi.waitFor(() => expect(hook.received.map((r) => r.body.id)).toEqual([overdue!.id, leased!.id]), { timeout: 5_000 });
+    expect(clockNow().getTime()).toBeGreaterThanOrEqual(t0.getTime() + 1_500);
+    await stopAlertDelivery(); // the pass that sent it records it
+    const after = await rows();
+    expect(after.every((r) => r.deliveredAt !== null && r.lastError === null)).toBe(true);
+    await close(hook.server);
+  });
+
+  it('sends nothing while `next build` loads it', async () => {
+    const hook = await webhook([]);
+    process.env.VIGIL_ALERT_WEBHOOK_URL = hook.url;
+    vi.stubEnv('NEXT_RUNTIME', 'nodejs');
+    vi.stubEnv('NEXT_PHASE', 'phase-production-build');
+    await dueRows(1, clockNow());
+    await register();
+    await sleep(300);
+    await stopAlertDelivery();
+    expect(hook.received).toEqual([]);
+    expect((await rows())[0]!.attempts).toBe(0);
+    await close(hook.server);
+  });
+});
+

@@ -1,7 +1,7 @@
 import 'server-only';
-import { and, asc, eq, inArray, isNull, lt, lte, sql } from 'drizzle-orm';
+import { and, asc, eq, isNull, lt, lte, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { getDb } from '@/db/client';
+import { getDb, type Db } from '@/db/client';
 import { alertOutbox, userRoles, users } from '@/db/schema';
 import { now as clockNow } from '@/lib/clock';
 
@@ -9,8 +9,10 @@ import { now as clockNow } from '@/lib/clock';
  * The outbound half of privacy-officer notices: a worker that sends `alert_outbox` rows to a
  * webhook (JSON POST) and/or by e-mail (SMTP), retrying with exponential backoff. It runs off
  * the request path — kicked after a notice commits, then on timers while work is pending — so a
- * slow or broken receiver never delays a clinician. Several app instances may run it at once:
- * rows are claimed with FOR UPDATE SKIP LOCKED under a lease.
+ * slow or broken receiver never delays a clinician. The server kicks it once at start-up
+ * (instrumentation.ts), so rows a stopped process left behind go out without waiting for the
+ * next notice. Several app instances may run it at once: each row is claimed, one at a time and
+ * just before it is sent, with FOR UPDATE SKIP LOCKED under a lease that outlasts its sending.
  *
  * Both channels see the same alert id (X-Vigil-Alert-Id / Message-ID): a row counts as
  * delivered only when every configured channel took it, so after a partial failure the retry
@@ -20,10 +22,20 @@ export const retryPolicy = {
   baseDelayMs: 30_000,
   maxDelayMs: 3_600_000,
   maxAttempts: 10,
-  /** A claimed row is left alone this long, so a crashed worker's rows are picked up again. */
+  /**
+   * A claimed row is left alone this long, so a crashed worker's rows are picked up again. It
+   * must outlast one row's sending (channels × sendDeadlineMs: 2 × 30 s), or a second worker
+   * could take the row while the first is still sending it.
+   */
   leaseMs: 120_000,
+  /** Rows per pass; a pass that stops here leaves the rest due, and the timer runs it again. */
   batchSize: 20,
+  /** Connection/response timeout of each channel. */
   timeoutMs: 10_000,
+  /** Hard limit on one channel's send, whatever its own timeouts do (SMTP's are per step). */
+  sendDeadlineMs: 30_000,
+  /** With nothing due sooner, look again this often: rows another instance left behind. */
+  idleSweepMs: 300_000,
 } as const;
 
 /** Delay before the next try after `attempts` failed tries: 30 s, 1 min, 2 min, … capped at 1 h. */
@@ -161,58 +173,82 @@ export interface DeliveryRun {
   nextDueAt: Date | null;
 }
 
+/** Undelivered and with attempts left (whenever due). */
+const pending = () => and(isNull(alertOutbox.deliveredAt), lt(alertOutbox.attempts, retryPolicy.maxAttempts));
+
 /**
- * One pass over the due rows. Each row is claimed (attempts + 1, lease) before anything is sent,
+ * One pass over the due rows. Each row is claimed (attempts + 1, lease) just before it is sent,
  * then marked delivered, or given its error and next try. Rows out of attempts stay in the table
  * with their last error, for an operator to see.
  */
 export async function deliverDueAlerts(channels: Channel[], at = clockNow()): Promise<DeliveryRun> {
   const db = await getDb();
   if (channels.length === 0) return { delivered: 0, failed: 0, nextDueAt: null };
-  const due = db
-    .select({ id: alertOutbox.id })
-    .from(alertOutbox)
-    .where(and(isNull(alertOutbox.deliveredAt), lt(alertOutbox.attempts, retryPolicy.maxAttempts), lte(alertOutbox.nextAttemptAt, at)))
-    .orderBy(asc(alertOutbox.nextAttemptAt))
-    .limit(retryPolicy.batchSize)
-    .for('update', { skipLocked: true });
-  const claimed = await db
-    .update(alertOutbox)
-    .set({ attempts: sql`${alertOutbox.attempts} + 1`, nextAttemptAt: new Date(at.getTime() + retryPolicy.leaseMs) })
-    .where(inArray(alertOutbox.id, due))
-    .returning();
-
   let delivered = 0;
   let failed = 0;
-  for (const row of claimed) {
-    const alert = toAlert(row);
-    const errors: string[] = [];
-    for (const channel of channels) {
-      try {
-        await channel.send(alert);
-      } catch (error) {
-        errors.push(describe(channel.name, error));
-      }
-    }
+  for (let n = 0; n < retryPolicy.batchSize; n++) {
+    const row = await claimNextDue(db, at);
+    if (!row) break;
+    const errors = await sendEverywhere(channels, toAlert(row));
     if (errors.length === 0) {
-      await db.update(alertOutbox).set({ deliveredAt: clockNow(), lastError: null }).where(eq(alertOutbox.id, row.id));
+      // Delivered is a fact, even if another worker has taken the row since: record it.
+      await db
+        .update(alertOutbox)
+        .set({ deliveredAt: clockNow(), lastError: null })
+        .where(and(eq(alertOutbox.id, row.id), isNull(alertOutbox.deliveredAt)));
       delivered++;
     } else {
       const lastError = row.attempts >= retryPolicy.maxAttempts ? `${errors.join('; ')} (gave up after ${row.attempts} attempts)` : errors.join('; ');
+      // Only while this claim is the latest (attempts unchanged): never overwrite a newer one.
       await db
         .update(alertOutbox)
         .set({ lastError: lastError.slice(0, 500), nextAttemptAt: new Date(at.getTime() + backoffMs(row.attempts)) })
-        .where(eq(alertOutbox.id, row.id));
+        .where(and(eq(alertOutbox.id, row.id), eq(alertOutbox.attempts, row.attempts), isNull(alertOutbox.deliveredAt)));
       failed++;
     }
   }
-  const [next] = await db
-    .select({ at: alertOutbox.nextAttemptAt })
-    .from(alertOutbox)
-    .where(and(isNull(alertOutbox.deliveredAt), lt(alertOutbox.attempts, retryPolicy.maxAttempts)))
-    .orderBy(asc(alertOutbox.nextAttemptAt))
-    .limit(1);
+  const [next] = await db.select({ at: alertOutbox.nextAttemptAt }).from(alertOutbox).where(pending()).orderBy(asc(alertOutbox.nextAttemptAt)).limit(1);
   return { delivered, failed, nextDueAt: next?.at ?? null };
+}
+
+/**
+ * Claims the earliest due row in one statement: the subquery locks it (SKIP LOCKED: a
+ * concurrent claim passes over it rather than queueing behind it), and a claim that meets a row
+ * another worker has just claimed re-checks it, finds it leased, and takes the next one. So two
+ * workers, in one process or in two app instances, never hold the same row. One row at a time,
+ * so the lease starts when the row's sending does; a batch claimed up front could run out of
+ * lease (20 rows × slow receiver) and be taken and sent again by another instance.
+ */
+async function claimNextDue(db: Db, at: Date): Promise<typeof alertOutbox.$inferSelect | undefined> {
+  const due = and(pending(), lte(alertOutbox.nextAttemptAt, at));
+  const next = db.select({ id: alertOutbox.id }).from(alertOutbox).where(due).orderBy(asc(alertOutbox.nextAttemptAt)).limit(1).for('update', { skipLocked: true });
+  // The lease runs from now (late in a long pass) or from `at`, whichever is later.
+  const leaseFrom = Math.max(at.getTime(), clockNow().getTime());
+  const [row] = await db
+    .update(alertOutbox)
+    .set({ attempts: sql`${alertOutbox.attempts} + 1`, nextAttemptAt: new Date(leaseFrom + retryPolicy.leaseMs) })
+    .where(and(sql`${alertOutbox.id} = (${next})`, due))
+    .returning();
+  return row;
+}
+
+/** Every channel, each within its deadline; the errors, safe to store. */
+async function sendEverywhere(channels: Channel[], alert: OutboundAlert): Promise<string[]> {
+  const errors: string[] = [];
+  for (const channel of channels) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new DeliveryFailure('timed out')), retryPolicy.sendDeadlineMs);
+    });
+    try {
+      await Promise.race([channel.send(alert), deadline]);
+    } catch (error) {
+      errors.push(describe(channel.name, error));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  return errors;
 }
 
 function toAlert(row: typeof alertOutbox.$inferSelect): OutboundAlert {
@@ -240,7 +276,9 @@ const worker = (globalForWorker.vigilAlertWorker ??= { running: null, again: fal
 
 /**
  * Starts a delivery pass in the background and returns at once; never throws. Called after a
- * notice commits. While undelivered rows remain, the worker re-arms a timer for the next due row.
+ * notice commits and at server start. The worker then re-arms a timer for the next due row, or
+ * for an idle sweep (rows another instance claimed and never finished). Without a configured
+ * channel it does nothing, not even open the database.
  */
 export function kickAlertDelivery(): void {
   if (worker.running) {
@@ -263,7 +301,8 @@ async function runOnce(): Promise<void> {
     const channels = channelsFor(config);
     if (channels.length === 0) return;
     const run = await deliverDueAlerts(channels);
-    if (run.nextDueAt) schedule(run.nextDueAt.getTime() - clockNow().getTime());
+    const dueInMs = run.nextDueAt ? run.nextDueAt.getTime() - clockNow().getTime() : Infinity;
+    schedule(Math.min(dueInMs, retryPolicy.idleSweepMs));
   } catch (error) {
     // Nothing to tell the clinician; the rows keep their state and the next kick retries.
     console.error('Alert delivery pass failed.', (error as Error)?.name ?? 'Error');
