@@ -14,6 +14,8 @@ export default defineConfig({
     // test/server/ starts the production server: its own stage (vitest.server.config.ts).
     exclude: ['node_modules/**', 'e2e/**', '.next*/**', '.data/**', 'test/server/**'],
     environment: 'node',
+    // One migrated PGlite database per run; test/db.ts starts each file's database from it.
+    globalSetup: ['./test/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     fileParallelism: false,

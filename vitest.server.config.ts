@@ -12,6 +12,8 @@ export default defineConfig({
     ...base.test,
     include: ['test/server/**/*.test.ts'],
     exclude: ['node_modules/**', '.next*/**', '.data/**'],
+    // These start the server on its own database; no test/db.ts template to build.
+    globalSetup: [],
     // A missing or stale build is made first (minutes on 2 cores).
     hookTimeout: 900_000,
     testTimeout: 300_000,

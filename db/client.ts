@@ -28,6 +28,8 @@ export interface OpenOptions {
   dataDir?: string;
   /** Connection pool size for PostgreSQL. */
   max?: number;
+  /** For `memory://` PGlite only: start from this data-directory tarball (PGlite `dumpDataDir`). */
+  loadDataDir?: Blob;
 }
 
 const migrationsFolder = path.join(process.cwd(), 'db', 'migrations');
@@ -44,7 +46,7 @@ export async function openDatabase(options: OpenOptions = {}): Promise<DatabaseH
   const { drizzle } = await import('drizzle-orm/pglite');
   const dataDir = options.dataDir ?? defaultDataDir();
   if (dataDir.startsWith('memory://')) {
-    const client = await PGlite.create(dataDir);
+    const client = await PGlite.create(dataDir, { loadDataDir: options.loadDataDir });
     return { db: drizzle(client, { schema }) as unknown as Db, kind: 'pglite', close: () => client.close() };
   }
   mkdirSync(dataDir, { recursive: true });

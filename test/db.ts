@@ -2,8 +2,12 @@
  * A fresh, migrated database for one test file: in-memory PGlite by default, or a new database
  * on the PostgreSQL server named by VIGIL_TEST_DATABASE_URL (scripts/test-all.sh runs the suite
  * both ways). The handle is installed as the process-wide one so lib/ code uses it.
+ *
+ * Under vitest, test/global-setup.ts migrates one PGlite database per run and each file starts
+ * from its data directory (PGLITE_TEMPLATE_ENV) instead of paying for initdb again.
  */
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import postgres from 'postgres';
 import {
   migrateDatabase,
@@ -15,6 +19,9 @@ import {
 
 export const testDatabaseKind = process.env.VIGIL_TEST_DATABASE_URL ? 'postgres' : 'pglite';
 
+/** Path of the migrated PGlite data-directory tarball test/global-setup.ts made for this run. */
+export const PGLITE_TEMPLATE_ENV = 'VIGIL_TEST_PGLITE_TEMPLATE';
+
 export interface TestDatabase extends DatabaseHandle {
   /** URL of the fresh database on PostgreSQL (undefined on PGlite). */
   url?: string;
@@ -23,7 +30,9 @@ export interface TestDatabase extends DatabaseHandle {
 export async function createTestDatabase(): Promise<TestDatabase> {
   const adminUrl = process.env.VIGIL_TEST_DATABASE_URL;
   if (!adminUrl) {
-    const handle = await openDatabase({ dataDir: 'memory://' });
+    const handle = await openDatabase({ dataDir: 'memory://', loadDataDir: await pgliteTemplate() });
+    // Everything when there is no template (bench/, a single file run without the setup); else
+    // nothing, or only migrations added since the template was built (vitest watch mode).
     await migrateHandle(handle);
     setDatabase(handle);
     return handle;
@@ -47,6 +56,15 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       await admin.end({ timeout: 5 });
     },
   };
+}
+
+/** The run's template as a Blob (read once per test file); undefined outside vitest. */
+let templateBlob: Promise<Blob | undefined> | undefined;
+function pgliteTemplate(): Promise<Blob | undefined> {
+  const file = process.env[PGLITE_TEMPLATE_ENV];
+  if (!file) return Promise.resolve(undefined);
+  templateBlob ??= readFile(file).then((bytes) => new Blob([bytes]));
+  return templateBlob;
 }
 
 function withDatabase(url: string, database: string): string {
