@@ -156,7 +156,15 @@ const globalForDb = globalThis as unknown as { vigilDb?: Promise<DatabaseHandle>
  * on the same directory would corrupt it, so this is the only way app code gets a database.
  */
 export function getDatabase(): Promise<DatabaseHandle> {
-  globalForDb.vigilDb ??= openDatabase(optionsFromEnv());
+  if (!globalForDb.vigilDb) {
+    const opening = openDatabase(optionsFromEnv());
+    globalForDb.vigilDb = opening;
+    // A failed open (the directory briefly locked, the server not up yet) is not remembered:
+    // the next request tries again instead of the process staying unhealthy until restarted.
+    opening.catch(() => {
+      if (globalForDb.vigilDb === opening) globalForDb.vigilDb = undefined;
+    });
+  }
   return globalForDb.vigilDb;
 }
 

@@ -39,7 +39,7 @@ export default async function setup(): Promise<(() => Promise<void>) | undefined
     throw error;
   }
   return async () => {
-    delete process.env[PGLITE_TEMPLATE_ENV];
+    Reflect.deleteProperty(process.env, PGLITE_TEMPLATE_ENV);
     await rm(dir, { recursive: true, force: true });
   };
 }

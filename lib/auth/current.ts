@@ -17,7 +17,11 @@ export async function currentSessionId(): Promise<string | null> {
 }
 
 async function stateFor(touch: Touch): Promise<ViewerState> {
-  return resolveViewerState(await getDb(), await currentSessionId(), await clientInfo(), { touch });
+  // Cookies and headers first: during `next build` they end prerendering before the database
+  // is opened (a build that opened it would hold the embedded database's lock).
+  const sessionId = await currentSessionId();
+  const client = await clientInfo();
+  return resolveViewerState(await getDb(), sessionId, client, { touch });
 }
 
 /**
