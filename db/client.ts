@@ -173,6 +173,11 @@ export function setDatabase(handle: DatabaseHandle | undefined): void {
   globalForDb.vigilDb = handle ? Promise.resolve(handle) : undefined;
 }
 
+/** Rows of a raw `execute()` on either driver (PGlite returns { rows }, postgres.js an array). */
+export function rowsOf<T>(result: unknown): T[] {
+  return (Array.isArray(result) ? result : ((result as { rows?: T[] }).rows ?? [])) as T[];
+}
+
 export async function getDb(): Promise<Db> {
   return (await getDatabase()).db;
 }

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { and, asc, desc, eq, gt, notExists, sql } from 'drizzle-orm';
-import type { Db } from '@/db/client';
+import { rowsOf, type Db } from '@/db/client';
 import { auditLog, careTeam, chartSectionTables, patients, userRoles, users } from '@/db/schema';
 import { DEMO_PASSWORD, demoCaseload, seedDatabase } from '@/db/seed';
 import type { Viewer } from '@/lib/access/viewer';
@@ -124,8 +124,7 @@ export async function snapshotCharts(db: Db): Promise<string> {
   const digests: string[] = [];
   for (const name of ['patients', 'chart_pages', ...Object.keys(chartSectionTables)]) {
     const result = await db.execute(sql.raw(`SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) AS d FROM ${name} t`));
-    const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as Array<{ d: string }>;
-    digests.push(`${name}:${rows[0]!.d}`);
+    digests.push(`${name}:${rowsOf<{ d: string }>(result)[0]!.d}`);
   }
   return digests.join(' ');
 }

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { and, eq, sql } from 'drizzle-orm';
-import type { Db } from '@/db/client';
+import { rowsOf, type Db } from '@/db/client';
 import { chartPages, chartSectionTables, users } from '@/db/schema';
 import { seedDatabase } from '@/db/seed';
 import type { Viewer } from '@/lib/access/viewer';
@@ -63,11 +63,6 @@ export async function dumpEverything(db: Db): Promise<{ text: string; tables: st
     for (const { row } of rows) lines.push(`${table_schema}.${table_name} ${row}`);
   }
   return { text: lines.join('\n'), tables: tables.map((t) => `${t.table_schema}.${t.table_name}`) };
-}
-
-/** Rows of a raw query on either driver (PGlite returns { rows }, postgres.js an array). */
-export function rowsOf<T>(result: unknown): T[] {
-  return (Array.isArray(result) ? result : ((result as { rows?: T[] }).rows ?? [])) as T[];
 }
 
 /** One entry's body as stored: its row names the page, the patient's key opens the page. */

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { eq, sql } from 'drizzle-orm';
+import { rowsOf } from '@/db/client';
 import { apiClients } from '@/db/schema';
 import { DEMO_PASSWORD } from '@/db/seed';
 import type { Viewer } from '@/lib/access/viewer';
@@ -46,8 +47,7 @@ const auditsSince = (seq: number, action: string) => auditOfActionSince(handle.d
 /** Everything the database holds as text: the audit log and the clients table. */
 async function databaseText(): Promise<string> {
   const result = await handle.db.execute(sql`SELECT (SELECT coalesce(string_agg(a::text, '|'), '') FROM audit_log a) || (SELECT string_agg(c::text, '|') FROM api_clients c) AS t`);
-  const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as Array<{ t: string }>;
-  return rows[0]!.t;
+  return rowsOf<{ t: string }>(result)[0]!.t;
 }
 
 /** A vitals request with no audit id: 401 if the client is refused, 403 once it is authenticated. */

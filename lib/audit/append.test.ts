@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { eq, sql, type SQL } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { openDatabase, type Db } from '@/db/client';
+import { openDatabase, rowsOf, type Db } from '@/db/client';
 import { auditLog } from '@/db/schema';
 import { appendOne, asOwnerWithoutTriggers, chainRows, syntheticEvent } from '@/test/audit-fixtures';
 import { installTestKeys } from '@/test/crypto-fixtures';
@@ -22,10 +22,8 @@ async function expectRefused(query: Promise<unknown>, pattern: RegExp, label?: s
   expect(`${error!.message} ${error!.cause?.message ?? ''}`, label).toMatch(pattern);
 }
 
-/** Rows of a raw query: postgres.js returns an array, PGlite an object holding one. */
-async function rowsOf<T>(db: Db, query: SQL): Promise<T[]> {
-  const result = (await db.execute(query)) as unknown;
-  return Array.isArray(result) ? (result as T[]) : (result as { rows: T[] }).rows;
+async function queryRows<T>(db: Db, query: SQL): Promise<T[]> {
+  return rowsOf<T>(await db.execute(query));
 }
 
 beforeAll(async () => {
@@ -71,7 +69,7 @@ describe(`recordAudit (${testDatabaseKind})`, () => {
     for (const [input, expected] of addresses) {
       expect(normaliseIp(input), input).toBe(expected);
       if (expected === null) continue;
-      const [printed] = await rowsOf<{ ip: string }>(handle.db, sql`SELECT ${expected}::inet AS ip`);
+      const [printed] = await queryRows<{ ip: string }>(handle.db, sql`SELECT ${expected}::inet AS ip`);
       expect(printed!.ip, input).toBe(expected);
     }
     for (const [input] of addresses) await appendOne(handle.db, syntheticEvent(0, { actor: { userId: null, ip: input } }));
@@ -152,7 +150,7 @@ describe(`audit_log is append-only for the application (${testDatabaseKind})`, (
     expect(url, 'VIGIL_TEST_APP_DATABASE_URL must name the vigil_app role').toBeDefined();
     const app = await openDatabase({ url, max: 2 });
     try {
-      const [who] = await rowsOf<{ name: string }>(app.db, sql`SELECT current_user AS name`);
+      const [who] = await queryRows<{ name: string }>(app.db, sql`SELECT current_user AS name`);
       expect(who!.name).toBe('vigil_app');
       await app.db.transaction((tx) => recordAudit(tx, syntheticEvent(2)));
       expect(await app.db.select().from(auditLog)).toHaveLength(2);

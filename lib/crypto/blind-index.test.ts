@@ -6,12 +6,12 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Db } from '@/db/client';
+import { rowsOf, type Db } from '@/db/client';
 import { patients } from '@/db/schema';
 import { seedDatabase, syntheticPatient } from '@/db/seed';
 import type { Viewer } from '@/lib/access/viewer';
 import { listPatients } from '@/lib/records';
-import { installTestKeys, rowsOf, viewerFor } from '@/test/crypto-fixtures';
+import { installTestKeys, viewerFor } from '@/test/crypto-fixtures';
 import { createTestDatabase, type TestDatabase } from '@/test/db';
 import { blindIndex, blindIndexBits, LAST_NAME_PREFIX_LENGTH, normaliseName, type BlindIndexKind } from './blind-index';
 

@@ -1,6 +1,6 @@
 import 'server-only';
 import { and, asc, count, desc, eq, gt, isNotNull, isNull, lt, notInArray, sql, type SQL } from 'drizzle-orm';
-import type { Db } from '@/db/client';
+import { rowsOf, type Db } from '@/db/client';
 import { keyRotations, patientKeys } from '@/db/schema';
 import { recordAudit, type AuditActor } from '@/lib/audit';
 import { rewrapDataKey } from './data-keys';
@@ -235,9 +235,4 @@ async function retireUnused(db: Db, target: number, actor: AuditActor): Promise<
     retired.push(version);
   }
   return { retired, stillReferenced };
-}
-
-/** Rows of a raw query on either driver (PGlite returns { rows }, postgres.js an array). */
-function rowsOf(result: unknown): unknown[] {
-  return Array.isArray(result) ? result : ((result as { rows?: unknown[] }).rows ?? []);
 }

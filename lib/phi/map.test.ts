@@ -8,7 +8,7 @@ import { getTableColumns, is, sql } from 'drizzle-orm';
 import { getTableConfig, PgTable } from 'drizzle-orm/pg-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as schema from '@/db/schema';
-import { rowsOf } from '@/test/crypto-fixtures';
+import { rowsOf } from '@/db/client';
 import { createTestDatabase, type TestDatabase } from '@/test/db';
 import { phiFieldNames, phiMap } from './map';
 

@@ -1,6 +1,6 @@
 import 'server-only';
 import { and, asc, eq, gt, inArray, isNotNull, sql } from 'drizzle-orm';
-import type { Db } from '@/db/client';
+import { rowsOf, type Db } from '@/db/client';
 import { DecryptionError, getPatientCipher } from '@/lib/crypto';
 import { appendEntries } from './pages';
 import { entrySections, type EntrySection } from './tables';
@@ -90,6 +90,5 @@ export async function countLegacyPatients(db: Db): Promise<number> {
     sql` UNION `,
   );
   const result = await db.execute(sql`SELECT count(*)::int AS n FROM (${union}) AS legacy`);
-  const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as Array<{ n: number }>;
-  return rows[0]?.n ?? 0;
+  return rowsOf<{ n: number }>(result)[0]?.n ?? 0;
 }

@@ -10,6 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rowsOf } from '@/db/client';
 import { careTeam, chartSectionTables } from '@/db/schema';
 import type { Viewer } from '@/lib/access/viewer';
 import { normaliseName } from '@/lib/crypto';
@@ -42,8 +43,7 @@ let allPatients: string[] = [];
 const records = new Map<EntrySection, Array<{ id: string; patientId: string; version: number }>>();
 
 async function rows<T>(query: ReturnType<typeof sql>): Promise<T[]> {
-  const result = await handle.db.execute(query);
-  return (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as T[];
+  return rowsOf<T>(await handle.db.execute(query));
 }
 
 beforeAll(async () => {
