@@ -134,31 +134,18 @@ export async function appendEntries(
   return pageOf;
 }
 
-/** One entry's body as stored, or undefined when its page does not hold it. */
-export async function readEntry(
-  tx: Tx,
-  cipher: PatientCipher,
-  section: EntrySection,
-  pageNo: number,
-  entryId: string,
-): Promise<Record<string, unknown> | undefined> {
-  const page = await loadPage(tx, cipher, section, pageNo);
-  return page?.[entryId];
+/**
+ * For an edit: locks the section's pages for the rest of the transaction, then opens one page
+ * (undefined when it does not exist). Throws DecryptionError when it will not open.
+ */
+export async function openPageForEdit(tx: Tx, cipher: PatientCipher, section: EntrySection, pageNo: number): Promise<PageEntries | undefined> {
+  await lockSection(tx, cipher.patientId, section);
+  return loadPage(tx, cipher, section, pageNo);
 }
 
-/** Replaces one entry's body on its page (the caller holds the entry row's optimistic lock). */
-export async function replaceEntry(
-  tx: Tx,
-  cipher: PatientCipher,
-  section: EntrySection,
-  pageNo: number,
-  entryId: string,
-  body: Record<string, unknown>,
-): Promise<void> {
-  await lockSection(tx, cipher.patientId, section);
-  const page = await loadPage(tx, cipher, section, pageNo);
-  if (!page || !Object.hasOwn(page, entryId)) throw new DecryptionError(`${TABLE}.${COLUMN}`);
-  await writePages(tx, cipher, section, new Map([[pageNo, { ...page, [entryId]: body }]]));
+/** Re-seals a page opened with openPageForEdit (its section lock is still held). */
+export async function savePage(tx: Tx, cipher: PatientCipher, section: EntrySection, pageNo: number, entries: PageEntries): Promise<void> {
+  await writePages(tx, cipher, section, new Map([[pageNo, entries]]));
 }
 
 async function loadPage(tx: Tx, cipher: PatientCipher, section: EntrySection, pageNo: number): Promise<PageEntries | undefined> {

@@ -10,7 +10,7 @@ import { recordAudit } from '@/lib/audit';
 import { DecryptionError, getPatientCipher, type PatientCipher } from '@/lib/crypto';
 import { billingStatuses } from '@/lib/phi/sections';
 import { failure, invalid, type WriteResult } from './errors';
-import { appendEntries, readEntry, replaceEntry } from './pages';
+import { appendEntries, openPageForEdit, savePage } from './pages';
 import { entrySections, type EntrySection } from './tables';
 
 const uuid = z.string().uuid();
@@ -126,8 +126,10 @@ export async function updateEntry(
     const { pageNo } = row;
     // An entry without a page predates pages and was not repacked (its body would not open).
     if (pageNo === null) return failure('unavailable');
-    const before = await unlessUnreadable(readEntry(tx, auth.cipher, section, pageNo, row.id));
-    if (!before) return failure('unavailable');
+    // The section stays locked from this read to the write below: the page cannot change between.
+    const page = await unlessUnreadable(openPageForEdit(tx, auth.cipher, section, pageNo));
+    if (!page || !Object.hasOwn(page, row.id)) return failure('unavailable');
+    const before = page[row.id]!;
     const parsed = body.safeParse({ ...before, ...changes });
     if (!parsed.success) return invalid(plainIssue(parsed.error));
     const updated = await tx
@@ -136,8 +138,7 @@ export async function updateEntry(
       .where(and(eq(table.id, recordId), eq(table.version, expectedVersion)))
       .returning({ version: table.version });
     if (updated.length === 0) return failure('conflict');
-    // The row's version update above holds its lock: the page edit cannot race another edit of it.
-    await replaceEntry(tx, auth.cipher, section, pageNo, row.id, parsed.data);
+    await savePage(tx, auth.cipher, section, pageNo, { ...page, [row.id]: parsed.data });
     await recordAudit(tx, {
       actor: viewer,
       action: `${section}.update`,
