@@ -55,8 +55,11 @@ export async function repackLegacyEntries(db: Db, onProgress?: (done: RepackProg
         }
         if (items.length === 0) continue;
         const pageOf = await appendEntries(tx, cipher, section, items);
-        for (const [id, pageNo] of pageOf) {
-          await tx.update(table).set({ pageNo, legacySealedBody: null }).where(eq(table.id, id));
+        // One update per page, not per entry: a patient's section fits on a page or two.
+        const idsByPage = new Map<number, string[]>();
+        for (const [id, pageNo] of pageOf) idsByPage.set(pageNo, [...(idsByPage.get(pageNo) ?? []), id]);
+        for (const [pageNo, ids] of idsByPage) {
+          await tx.update(table).set({ pageNo, legacySealedBody: null }).where(inArray(table.id, ids));
         }
         done.entries += items.length;
       }
