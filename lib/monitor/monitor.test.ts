@@ -202,7 +202,9 @@ describe('false positives', () => {
     for (let k = 0; k < 75; k++) await auditedView(viewer, strangers[k % strangers.length]!, new Date(`${DAY}T13:10:00Z`));
     expect(await isDisabled(viewer.userId)).toBe(false); // at the threshold: still fine
     await auditedView(viewer, strangers[0]!, new Date(`${DAY}T13:10:00Z`));
-    const [incident] = await incidentsOf(viewer.userId);
+    // The volume case, found by rule: with random test keys, a LOW same-surname case can also
+    // open when a 12-bit blind index happens to collide (about 1 run in 40), and sort first.
+    const incident = (await incidentsOf(viewer.userId)).find((i) => i.rule === 'volume');
     expect(incident).toMatchObject({ rule: 'volume', severity: 'CRITICAL', details: expect.objectContaining({ baselineSource: 'role', threshold: 75 }) });
     expect(await isDisabled(viewer.userId)).toBe(true);
   });
@@ -258,7 +260,7 @@ describe('rules through the listener', () => {
     await getChart(viewer, strangers[0]!); // the same patient again is not breadth
     expect(await incidentsOf(viewer.userId)).toEqual([]);
     await getChart(viewer, strangers[4]!);
-    const [incident] = await incidentsOf(viewer.userId);
+    const incident = (await incidentsOf(viewer.userId)).find((i) => i.rule === 'breadth');
     expect(incident).toMatchObject({ rule: 'breadth', severity: 'HIGH', details: expect.objectContaining({ distinctPatients: 5 }) });
     expect(new Set(incident!.details.patientIds as string[])).toEqual(new Set(strangers.slice(0, 5)));
     expect(await isDisabled(viewer.userId)).toBe(false);
