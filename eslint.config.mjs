@@ -65,7 +65,7 @@ export default tseslint.config(
         {
           patterns: [
             { group: ['@/db/*', '@/db', '../**/db/*'], message: 'app/ calls lib/, never db/.' },
-            { group: ['@/lib/crypto/*'], message: 'Only lib/ touches keys and ciphers.' },
+            { group: ['@/lib/platform/crypto/*'], message: 'Only lib/ touches keys and ciphers.' },
           ],
         },
       ],

@@ -1,18 +1,18 @@
 import type { Instrumentation } from 'next';
 
 /**
- * Server start-up: every console line goes through PHI redaction (lib/log), and alerts a stopped
+ * Server start-up: every console line goes through PHI redaction (lib/platform/log), and alerts a stopped
  * process left undelivered (say, the webhook was down) are sent now rather than with the next
  * notice. `next build` may load this file too: nothing there opens the database.
  */
 export async function register() {
   if (process.env.NEXT_RUNTIME !== 'nodejs') return;
-  const { installConsoleRedaction } = await import('./lib/log/console');
-  const { log } = await import('./lib/log');
+  const { installConsoleRedaction } = await import('./lib/platform/log/console');
+  const { log } = await import('./lib/platform/log');
   installConsoleRedaction();
   log.info({ pid: process.pid, node: process.version }, 'Server started');
   if (process.env.NEXT_PHASE === 'phase-production-build') return;
-  const { kickAlertDelivery } = await import('./lib/notify');
+  const { kickAlertDelivery } = await import('./lib/features/notify');
   // In the background: start-up never waits for a receiver, and a failure only logs and retries.
   kickAlertDelivery();
 }
@@ -23,7 +23,7 @@ export async function register() {
  */
 export const onRequestError: Instrumentation.onRequestError = async (error, request, context) => {
   if (process.env.NEXT_RUNTIME !== 'nodejs') return;
-  const { log, safePath } = await import('./lib/log');
+  const { log, safePath } = await import('./lib/platform/log');
   const requestId = request.headers['x-request-id'];
   log.error(
     {

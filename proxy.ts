@@ -4,7 +4,7 @@ import { NextResponse, type NextRequest } from 'next/server';
  * Two jobs, on every request except static build assets:
  * 1. The optimistic gate: requests to portal pages without a session cookie go to /login at
  *    once. It is not the security boundary — every page, action and route re-checks the
- *    session row in lib/auth — and it never touches the database (PGlite must be opened by one
+ *    session row in lib/features/auth — and it never touches the database (PGlite must be opened by one
  *    module only).
  * 2. Security headers, including a Content-Security-Policy with a fresh nonce per request.
  *    Next reads the nonce from the *request's* Content-Security-Policy header and stamps it on

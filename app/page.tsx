@@ -1,5 +1,5 @@
 import { redirect } from 'next/navigation';
-import { getViewer, homeFor } from '@/lib/auth/current';
+import { getViewer, homeFor } from '@/lib/features/auth/current';
 
 export default async function Home() {
   const viewer = await getViewer();

@@ -11,11 +11,11 @@
 import { pathToFileURL } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import type { Db } from '@/db/client';
-import { recordAudit, type AuditEvent } from '@/lib/audit';
-import { resetChainKey } from '@/lib/audit/chain';
-import { verifyChain } from '@/lib/audit/verify';
-import { setKeyProvider } from '@/lib/crypto';
-import { generateKeyMaterial, StaticKeyProvider } from '@/lib/crypto/key-provider';
+import { recordAudit, type AuditEvent } from '@/lib/platform/audit';
+import { resetChainKey } from '@/lib/platform/audit/chain';
+import { verifyChain } from '@/lib/platform/audit/verify';
+import { setKeyProvider } from '@/lib/platform/crypto';
+import { generateKeyMaterial, StaticKeyProvider } from '@/lib/platform/crypto/key-provider';
 import { benchDatabaseKinds, scratchDatabase, type BenchDatabaseKind } from './scratch-database';
 import { quantile, round, type BenchResult } from './types';
 

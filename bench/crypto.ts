@@ -1,7 +1,7 @@
 /**
  * What field-level encryption costs, measured two ways on the same synthetic data.
  *
- * 1. End to end: a physician opening a chart (all nine sections) through lib/records `getChart`
+ * 1. End to end: a physician opening a chart (all nine sections) through lib/features/records `getChart`
  *    on the encrypted database, against a plaintext twin. The benchmark copies every table into
  *    a second database of the same schema holding plaintext JSON instead: patients' sealed
  *    columns hold it directly, and each entry's body sits on its own row (the pre-page
@@ -21,16 +21,17 @@ import { desc, eq } from 'drizzle-orm';
 import { setDatabase, type Db } from '@/db/client';
 import { careTeam, chartPages, chartSectionTables, patients, roles, userRoles, users } from '@/db/schema';
 import { seedDatabase, syntheticPatient } from '@/db/seed';
-import { decide, loadRelationship } from '@/lib/access/authorize';
-import { chartSections } from '@/lib/access/roles';
-import type { Viewer } from '@/lib/access/viewer';
-import { recordAudit } from '@/lib/audit';
-import { evictDataKey, getPatientCiphers } from '@/lib/crypto';
-import { openBytes, openJson, sealBytes, sealContext } from '@/lib/crypto/envelope';
-import { saveMonitorConfig } from '@/lib/monitor/config';
-import { getChart, type ChartView } from '@/lib/records';
-import { openPage, packEntries, pageContext } from '@/lib/records/pages';
-import { entrySections, isEntrySection, sectionRowLimit, type EntrySection } from '@/lib/records/tables';
+import { decide } from '@/lib/domain/access/policy';
+import { loadRelationship } from '@/lib/pipeline/relationship';
+import { chartSections } from '@/lib/domain/access/roles';
+import type { Viewer } from '@/lib/domain/access/viewer';
+import { recordAudit } from '@/lib/platform/audit';
+import { evictDataKey, getPatientCiphers } from '@/lib/platform/crypto';
+import { openBytes, openJson, sealBytes, sealContext } from '@/lib/platform/crypto/envelope';
+import { saveMonitorConfig } from '@/lib/features/monitor/config';
+import { getChart, type ChartView } from '@/lib/features/records';
+import { openPage, packEntries, pageContext } from '@/lib/features/records/pages';
+import { entrySections, isEntrySection, sectionRowLimit, type EntrySection } from '@/lib/features/records/tables';
 import { installTestKeys, viewerFor } from '@/test/crypto-fixtures';
 import { createTestDatabase } from '@/test/db';
 import { quantile, round, timed, type BenchResult, type BenchRow, type Sample } from './types';

@@ -1,5 +1,5 @@
 /**
- * Cost of access monitoring per audited PHI access (lib/monitor), on a throwaway in-memory
+ * Cost of access monitoring per audited PHI access (lib/features/monitor), on a throwaway in-memory
  * PGlite, and also on PostgreSQL when VIGIL_BENCH_DATABASE_URL names a server where a scratch
  * database may be created.
  *
@@ -19,14 +19,14 @@ import { eq, sql } from 'drizzle-orm';
 import type { Db } from '@/db/client';
 import { careTeam, users } from '@/db/schema';
 import { seedDatabase } from '@/db/seed';
-import { onAudit, recordAudit, type AuditEvent } from '@/lib/audit';
-import { resetChainKey } from '@/lib/audit/chain';
-import { checkSession, createSession } from '@/lib/auth/sessions';
-import { setKeyProvider } from '@/lib/crypto';
-import { generateKeyMaterial, StaticKeyProvider } from '@/lib/crypto/key-provider';
-import { saveMonitorConfig } from '@/lib/monitor/config';
-import { monitorAccess } from '@/lib/monitor/listener';
-import { forgetProfiles } from '@/lib/monitor/profile';
+import { onAudit, recordAudit, type AuditEvent } from '@/lib/platform/audit';
+import { resetChainKey } from '@/lib/platform/audit/chain';
+import { checkSession, createSession } from '@/lib/features/credentials/sessions';
+import { setKeyProvider } from '@/lib/platform/crypto';
+import { generateKeyMaterial, StaticKeyProvider } from '@/lib/platform/crypto/key-provider';
+import { saveMonitorConfig } from '@/lib/features/monitor/config';
+import { monitorAccess } from '@/lib/features/monitor/listener';
+import { forgetProfiles } from '@/lib/features/monitor/profile';
 import { benchDatabaseKinds, scratchDatabase } from './scratch-database';
 import { quantile, round, timed, type BenchResult, type BenchRow, type Sample } from './types';
 

@@ -1,7 +1,7 @@
 /**
  * Vigil's data model. PHI lives only in `sealed_*` text columns, which hold AES-256-GCM
- * envelopes made by lib/crypto; everything else is plain on purpose (ids, system timestamps,
- * versions, blind indexes) so it can be indexed. lib/phi classifies every column of the
+ * envelopes made by lib/platform/crypto; everything else is plain on purpose (ids, system timestamps,
+ * versions, blind indexes) so it can be indexed. lib/platform/log/phi-map classifies every column of the
  * patient tables and a test fails when a new one is left unclassified.
  */
 import { sql } from 'drizzle-orm';
@@ -31,7 +31,7 @@ export const users = pgTable('users', {
   email: text('email').notNull().unique(),
   displayName: text('display_name').notNull(),
   passwordHash: text('password_hash').notNull(),
-  /** TOTP secret sealed with the system key (lib/crypto); null until enrolled. */
+  /** TOTP secret sealed with the system key (lib/platform/crypto); null until enrolled. */
   sealedTotpSecret: text('sealed_totp_secret'),
   totpEnabledAt: at('totp_enabled_at'),
   /** Last accepted TOTP time step, so a code cannot be replayed. */
@@ -60,7 +60,7 @@ export const recoveryCodes = pgTable(
 export const roles = pgTable('roles', {
   name: text('name').primaryKey(),
   description: text('description').notNull().default(''),
-  /** Permission patterns by category, e.g. { ehr_read: ["patient.*"] } (lib/access). */
+  /** Permission patterns by category, e.g. { ehr_read: ["patient.*"] } (lib/domain/access). */
   permissions: jsonb('permissions').$type<Record<string, string[]>>().notNull(),
   builtIn: boolean('built_in').notNull().default(false),
   updatedAt: at('updated_at').notNull().defaultNow(),
@@ -115,7 +115,7 @@ export const patients = pgTable(
   'patients',
   {
     id: id(),
-    /** Blind indexes (truncated HMAC, lib/crypto/blind-index): search without plaintext. */
+    /** Blind indexes (truncated HMAC, lib/platform/crypto/blind-index): search without plaintext. */
     mrnIndex: text('mrn_index').notNull(),
     dobIndex: text('dob_index').notNull(),
     lastNameIndex: text('last_name_index').notNull(),
@@ -136,7 +136,7 @@ export const patients = pgTable(
 
 /**
  * The entries of a chart section, sealed together a page at a time: one envelope per page of up
- * to a few dozen entries (lib/records/pages), not one per entry, because each envelope costs a
+ * to a few dozen entries (lib/features/records/pages), not one per entry, because each envelope costs a
  * fixed cipher set-up that dwarfs a short entry. `sealed_entries` maps entry id -> body.
  */
 export const chartPages = pgTable(
@@ -158,7 +158,7 @@ export const chartPages = pgTable(
  */
 /**
  * Before pages, each entry sealed its own body here. `npm run db:migrate` repacks such rows into
- * pages and empties the column (lib/records/repack); a later migration will drop it.
+ * pages and empties the column (lib/ops/repack); a later migration will drop it.
  */
 const legacySealedBody = () => text('sealed_body');
 
@@ -304,7 +304,7 @@ export const auditLog = pgTable(
   ],
 );
 
-/** Per-user hourly counts kept up to date on every audited access (lib/monitor). */
+/** Per-user hourly counts kept up to date on every audited access (lib/features/monitor). */
 export const accessCounters = pgTable(
   'access_counters',
   {

@@ -1,6 +1,6 @@
 /**
  * Deterministic synthetic data: the same seed number always makes the same patients, so demos,
- * tests and benchmarks agree. Nothing here is real PHI. Values are sealed through lib/crypto
+ * tests and benchmarks agree. Nothing here is real PHI. Values are sealed through lib/platform/crypto
  * exactly as the app would seal them; only the bulk insert is seed-specific, for speed.
  */
 import { randomUUID } from 'node:crypto';
@@ -22,13 +22,13 @@ import {
   users,
   vitals,
 } from './schema';
-import { defaultRoles, roleNames } from '@/lib/access/roles';
-import { hashPassword } from '@/lib/auth/passwords';
-import { blindIndex, newPatientKey, sealUserSecret } from '@/lib/crypto';
-import { packEntries, sealPage } from '@/lib/records/pages';
-import type { EntrySection } from '@/lib/records/tables';
+import { defaultRoles, roleNames } from '@/lib/domain/access/roles';
+import { hashPassword } from '@/lib/features/credentials/passwords';
+import { blindIndex, newPatientKey, sealUserSecret } from '@/lib/platform/crypto';
+import { packEntries, sealPage } from '@/lib/features/records/pages';
+import type { EntrySection } from '@/lib/features/records/tables';
 import { MFA_DEMO_ACCOUNT } from './demo-mfa';
-import type { Allergy, Demographics, Encounter, Insurance, Medication, Note, Problem, Vitals } from '@/lib/phi/sections';
+import type { Allergy, Demographics, Encounter, Insurance, Medication, Note, Problem, Vitals } from '@/lib/domain/chart/sections';
 
 export const DEMO_PASSWORD = 'Vigil-demo-2026!';
 
@@ -249,7 +249,7 @@ export async function seedDatabase(db: Db, options: SeedOptions): Promise<{ pati
         sealedInsurance: cipher.seal('patients', 'sealed_insurance', patientId, insurance),
       });
       const entries = clinicalEntries(r);
-      /** A section's entries, sealed onto pages exactly as lib/records appends them. */
+      /** A section's entries, sealed onto pages exactly as lib/features/records appends them. */
       const add = (list: Record<string, unknown>[], section: EntrySection, rows: Array<{ body: object; extra?: Record<string, unknown> }>) => {
         const items = rows
           .map(({ body, extra }) => ({ id: randomUUID(), body: body as Record<string, unknown>, extra, createdAt: recordedAt(body) }))

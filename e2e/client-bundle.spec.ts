@@ -1,6 +1,6 @@
 /**
  * The browser never receives server crypto or key material. Scans every file the production
- * build serves to browsers (<distDir>/static/**) for markers of lib/crypto and the database
+ * build serves to browsers (<distDir>/static/**) for markers of lib/platform/crypto and the database
  * layer, and for the actual keys of the e2e key file in every encoding they could take.
  * Plain Node file reads: no browser needed, but it runs after the build Playwright starts.
  */

@@ -118,7 +118,7 @@ test('the server log holds none of the PHI seen in this run', async () => {
   const file = process.env.VIGIL_LOG_FILE ?? `${E2E_DATA_DIR}/server.log`;
   expect(existsSync(file), `no server log at ${file} (set VIGIL_LOG_FILE for the e2e server)`).toBe(true);
   const log = readFileSync(file, 'utf8');
-  expect(log, 'the server logs through lib/log').toContain('"app":"vigil"');
+  expect(log, 'the server logs through lib/platform/log').toContain('"app":"vigil"');
   expect(seenPhi.size).toBeGreaterThan(5);
   const found = [...seenPhi, MARKER].filter((value) => log.includes(value));
   expect(found, 'PHI in the server log').toEqual([]);

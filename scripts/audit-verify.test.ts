@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateHandle, openDatabase, setDatabase, type DatabaseHandle } from '@/db/client';
-import { setKeyProvider } from '@/lib/crypto';
-import { generateKeyMaterial, StaticKeyProvider } from '@/lib/crypto/key-provider';
+import { setKeyProvider } from '@/lib/platform/crypto';
+import { generateKeyMaterial, StaticKeyProvider } from '@/lib/platform/crypto/key-provider';
 import { appendMany, asOwnerWithoutTriggers } from '@/test/audit-fixtures';
 import { createTestDatabase, testDatabaseKind, type TestDatabase } from '@/test/db';
 

@@ -7,8 +7,8 @@
  */
 import { parseArgs } from 'node:util';
 import { openDatabase, optionsFromEnv, setDatabase } from '@/db/client';
-import { checkpointPath } from '@/lib/audit/checkpoint';
-import { fullVerification } from '@/lib/audit/status';
+import { checkpointPath } from '@/lib/platform/audit/checkpoint';
+import { fullVerification } from '@/lib/features/audit-review/status';
 import { main, progressReporter } from './cli';
 
 const { values } = parseArgs({ options: { checkpoint: { type: 'boolean', default: false } } });

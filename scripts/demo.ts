@@ -9,7 +9,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { openDatabase, optionsFromEnv } from '@/db/client';
 import { countPatients, demoUsers, DEMO_PASSWORD, mfaDemoUser, seedDatabase } from '@/db/seed';
-import { ensureKeyFile } from '@/lib/crypto';
+import { ensureKeyFile } from '@/lib/platform/crypto';
 import { main, progressReporter } from './cli';
 import { upgradeDatabase } from './upgrade-database';
 

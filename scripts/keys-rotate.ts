@@ -8,8 +8,8 @@
  */
 import { parseArgs } from 'node:util';
 import { openDatabase, optionsFromEnv } from '@/db/client';
-import { getKeyProvider } from '@/lib/crypto';
-import { DEFAULT_ROTATION_BATCH, rotateMasterKeys } from '@/lib/crypto/rotation';
+import { getKeyProvider } from '@/lib/platform/crypto';
+import { DEFAULT_ROTATION_BATCH, rotateMasterKeys } from '@/lib/ops/keys/rotation';
 import { main, progressReporter } from './cli';
 
 const { values } = parseArgs({

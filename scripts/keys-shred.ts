@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { openDatabase, optionsFromEnv } from '@/db/client';
-import { shredPatient } from '@/lib/crypto/shred';
+import { shredPatient } from '@/lib/ops/keys/shred';
 import { main } from './cli';
 
 const { positionals } = parseArgs({ allowPositionals: true, options: {} });

@@ -1,6 +1,6 @@
 import { openDatabase, optionsFromEnv } from '@/db/client';
 import { seedDatabase } from '@/db/seed';
-import { ensureKeyFile } from '@/lib/crypto';
+import { ensureKeyFile } from '@/lib/platform/crypto';
 import { parseArgs } from 'node:util';
 import { main, progressReporter } from './cli';
 import { upgradeDatabase } from './upgrade-database';

@@ -1,6 +1,6 @@
 import { migrateHandle, type DatabaseHandle } from '@/db/client';
-import { countPlainComments, sealPlainComments } from '@/lib/phi/seal-plain-comments';
-import { countLegacyPatients, repackLegacyEntries } from '@/lib/records/repack';
+import { countPlainComments, sealPlainComments } from '@/lib/ops/upgrades/seal-plain-comments';
+import { countLegacyPatients, repackLegacyEntries } from '@/lib/ops/repack';
 import { progressReporter } from './cli';
 
 /**

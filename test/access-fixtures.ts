@@ -1,5 +1,5 @@
 /**
- * Shared set-up for the access-control tests (lib/records, lib/admin): a seeded database with
+ * Shared set-up for the access-control tests (lib/features/records, lib/features/admin): a seeded database with
  * patients nobody treats, signed-in viewers backed by real session rows (so re-authentication
  * checks work), extra staff with chosen roles and care-team rows, and snapshots of every chart
  * table so a test can prove that a refused write changed nothing.
@@ -9,14 +9,14 @@ import { and, asc, desc, eq, gt, notExists, sql } from 'drizzle-orm';
 import { rowsOf, type Db } from '@/db/client';
 import { auditLog, careTeam, chartSectionTables, patients, userRoles, users } from '@/db/schema';
 import { DEMO_PASSWORD, demoCaseload, seedDatabase } from '@/db/seed';
-import type { Viewer } from '@/lib/access/viewer';
-import { resetChainKey } from '@/lib/audit/chain';
-import { hashPassword } from '@/lib/auth/passwords';
-import { createSession } from '@/lib/auth/sessions';
-import { loadRolesAndPermissions } from '@/lib/auth/users';
-import { evictDataKey, getPatientCipher, setKeyProvider } from '@/lib/crypto';
-import { generateKeyMaterial, StaticKeyProvider } from '@/lib/crypto/key-provider';
-import { insertEntry } from '@/lib/records/writes';
+import type { Viewer } from '@/lib/domain/access/viewer';
+import { resetChainKey } from '@/lib/platform/audit/chain';
+import { hashPassword } from '@/lib/features/credentials/passwords';
+import { createSession } from '@/lib/features/credentials/sessions';
+import { loadRolesAndPermissions } from '@/lib/features/credentials/users';
+import { evictDataKey, getPatientCipher, setKeyProvider } from '@/lib/platform/crypto';
+import { generateKeyMaterial, StaticKeyProvider } from '@/lib/platform/crypto/key-provider';
+import { insertEntry } from '@/lib/features/records/writes';
 import { createTestDatabase, type TestDatabase } from './db';
 
 /** Enough patients that the last few are on nobody's care team (billing covers the first 100). */

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { asc, eq, sql } from 'drizzle-orm';
 import type { Db } from '@/db/client';
 import { auditLog, careTeam, users } from '@/db/schema';
-import { recordAudit, type AuditEvent, type AuditRecord } from '@/lib/audit';
+import { recordAudit, type AuditEvent, type AuditRecord } from '@/lib/platform/audit';
 
 export function syntheticEvent(i: number, overrides: Partial<AuditEvent> = {}): AuditEvent {
   return {

@@ -1,17 +1,17 @@
 /**
- * Set-up for lib/auth tests: a fresh database with the roles and demo/staff accounts (no
+ * Set-up for lib/features/auth tests: a fresh database with the roles and demo/staff accounts (no
  * patients), keys in memory, and helpers to make a session and the Viewer sign-in would build.
  */
 import { eq } from 'drizzle-orm';
 import type { Db } from '@/db/client';
 import { sessions, users } from '@/db/schema';
 import { seedRolesAndUsers } from '@/db/seed';
-import type { Viewer } from '@/lib/access/viewer';
-import { resetChainKey } from '@/lib/audit/chain';
-import { createSession } from '@/lib/auth/sessions';
-import { loadRolesAndPermissions } from '@/lib/auth/users';
-import { setKeyProvider } from '@/lib/crypto';
-import { generateKeyMaterial, StaticKeyProvider } from '@/lib/crypto/key-provider';
+import type { Viewer } from '@/lib/domain/access/viewer';
+import { resetChainKey } from '@/lib/platform/audit/chain';
+import { createSession } from '@/lib/features/credentials/sessions';
+import { loadRolesAndPermissions } from '@/lib/features/credentials/users';
+import { setKeyProvider } from '@/lib/platform/crypto';
+import { generateKeyMaterial, StaticKeyProvider } from '@/lib/platform/crypto/key-provider';
 import { createTestDatabase, type TestDatabase } from './db';
 
 export const CLIENT = { ip: '192.0.2.10', userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0 Safari/537.36' };

@@ -7,13 +7,13 @@ import { and, eq, sql } from 'drizzle-orm';
 import { rowsOf, type Db } from '@/db/client';
 import { chartPages, chartSectionTables, users } from '@/db/schema';
 import { seedDatabase } from '@/db/seed';
-import type { Viewer } from '@/lib/access/viewer';
-import { resetChainKey } from '@/lib/audit/chain';
-import { loadRolesAndPermissions } from '@/lib/auth/users';
-import { evictDataKey, getPatientCipher, setKeyProvider } from '@/lib/crypto';
-import { generateKeyMaterial, StaticKeyProvider } from '@/lib/crypto/key-provider';
-import { openPage, type PageEntries } from '@/lib/records/pages';
-import type { EntrySection } from '@/lib/records/tables';
+import type { Viewer } from '@/lib/domain/access/viewer';
+import { resetChainKey } from '@/lib/platform/audit/chain';
+import { loadRolesAndPermissions } from '@/lib/features/credentials/users';
+import { evictDataKey, getPatientCipher, setKeyProvider } from '@/lib/platform/crypto';
+import { generateKeyMaterial, StaticKeyProvider } from '@/lib/platform/crypto/key-provider';
+import { openPage, type PageEntries } from '@/lib/features/records/pages';
+import type { EntrySection } from '@/lib/features/records/tables';
 import { createTestDatabase, type TestDatabase } from './db';
 
 export function installTestKeys(): StaticKeyProvider {

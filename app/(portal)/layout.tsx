@@ -1,8 +1,8 @@
 import { IdleTimeoutWarning } from '@/components/session/idle-timeout-warning';
 import { TopBar } from '@/components/top-bar';
-import { navigationFor } from '@/lib/access/navigation';
-import { requireViewerState } from '@/lib/auth/current';
-import { countUnreadNotifications, receivesNotifications } from '@/lib/notify';
+import { navigationFor } from '@/lib/domain/access/navigation';
+import { requireViewerState } from '@/lib/features/auth/current';
+import { countUnreadNotifications, receivesNotifications } from '@/lib/features/notify';
 
 export const dynamic = 'force-dynamic';
 

@@ -1,8 +1,8 @@
 'use server';
 
-import { getViewerState } from '@/lib/auth/current';
-import { signOut } from '@/lib/auth/next-auth';
-import { endSession } from '@/lib/auth/sign-out';
+import { getViewerState } from '@/lib/features/auth/current';
+import { signOut } from '@/lib/features/auth/next-auth';
+import { endSession } from '@/lib/features/auth/sign-out';
 
 export async function signOutAction(): Promise<void> {
   // The state, not getViewer(): an account still owing its MFA enrolment may sign out too.

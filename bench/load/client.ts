@@ -3,7 +3,7 @@
  * it signs in through the login page's form, searches with the search box's GET, opens charts,
  * and records vitals by submitting the chart's vitals form (React renders every server-action
  * form with the hidden fields a no-JS browser posts back, so this is the page's own write path:
- * the server action, requireViewer, lib/records addEntry, the audit entry, the re-rendered
+ * the server action, requireViewer, lib/features/records addEntry, the audit entry, the re-rendered
  * chart). Device readings go through the JWE machine API. Every request goes to 127.0.0.1.
  */
 import { CompactEncrypt, importJWK, type JWK } from 'jose';

@@ -16,7 +16,7 @@ export interface AdminFormState {
 
 export const emptyFormState: AdminFormState = { ok: true, message: null, fieldErrors: {}, values: {}, submittedAt: 0 };
 
-/** The result of a lib/admin call as form state; secrets (any field named *password*) are never echoed. */
+/** The result of a lib/features/admin call as form state; secrets (any field named *password*) are never echoed. */
 export function formStateOf(
   result: { ok: true; message: string } | { ok: false; message: string; fieldErrors?: Record<string, string> },
   form?: FormData,
@@ -38,7 +38,7 @@ export function formStateOf(
   };
 }
 
-/** A form field as a string, or undefined when absent or a file (lib/admin validates the rest). */
+/** A form field as a string, or undefined when absent or a file (lib/features/admin validates the rest). */
 export function formText(form: FormData, name: string): string | undefined {
   const value = form.get(name);
   return typeof value === 'string' ? value : undefined;

@@ -1,6 +1,6 @@
 import Link from 'next/link';
 
-/** Shown when lib/admin refused a read: the refusal is already audited there. */
+/** Shown when lib/features/admin refused a read: the refusal is already audited there. */
 export function AdminDenied() {
   return (
     <div className="mx-auto max-w-xl rounded-lg border border-red-200 bg-white p-6" data-testid="admin-denied">

@@ -12,7 +12,7 @@ import { auditLog, vitals } from '@/db/schema';
 import { ClinicianClient, DeviceClient, PortalError, type VitalsValues } from '@/bench/load/client';
 import { openPortalDatabase, userIdsByEmail } from '@/bench/load/portal';
 import { startPortal, type DatabaseKind, type RunningPortal } from '@/bench/load/stack';
-import { verifyChain } from '@/lib/audit/verify';
+import { verifyChain } from '@/lib/platform/audit/verify';
 import { storedEntryBody } from '@/test/crypto-fixtures';
 import { serverTestBuild } from './harness';
 

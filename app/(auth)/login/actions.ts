@@ -1,8 +1,8 @@
 'use server';
 
 import { AuthError, CredentialsSignin } from 'next-auth';
-import { credentialsSchema, INVALID_LOGIN_MESSAGE, LOGIN_MESSAGES } from '@/lib/auth/login';
-import { signIn } from '@/lib/auth/next-auth';
+import { credentialsSchema, INVALID_LOGIN_MESSAGE, LOGIN_MESSAGES } from '@/lib/features/auth/login';
+import { signIn } from '@/lib/features/auth/next-auth';
 
 export interface LoginState {
   message: string | null;

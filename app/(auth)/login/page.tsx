@@ -1,7 +1,7 @@
 import { redirect } from 'next/navigation';
 import type { LeaveReason } from '@/components/session/session-channel';
-import { sessionPolicy } from '@/lib/auth/config';
-import { getViewerState, homeFor, MFA_ENROLMENT_PATH } from '@/lib/auth/current';
+import { sessionPolicy } from '@/lib/features/credentials/config';
+import { getViewerState, homeFor, MFA_ENROLMENT_PATH } from '@/lib/features/auth/current';
 import { LoginForm } from './login-form';
 import { SignedOutBroadcast } from './signed-out-broadcast';
 

@@ -2,11 +2,11 @@
 
 import { revalidatePath } from 'next/cache';
 import { z } from 'zod';
-import { signOutEverywhere } from '@/lib/auth/account-sessions';
-import { requireViewer } from '@/lib/auth/current';
-import { beginTotpEnrolment, confirmTotpEnrolment, disableTotp, renewRecoveryCodes, type MfaChangeRefusal } from '@/lib/auth/mfa-enrolment';
-import { signOut } from '@/lib/auth/next-auth';
-import { confirmReauthentication } from '@/lib/auth/reauth';
+import { signOutEverywhere } from '@/lib/features/auth/account-sessions';
+import { requireViewer } from '@/lib/features/auth/current';
+import { beginTotpEnrolment, confirmTotpEnrolment, disableTotp, renewRecoveryCodes, type MfaChangeRefusal } from '@/lib/features/auth/mfa-enrolment';
+import { signOut } from '@/lib/features/auth/next-auth';
+import { confirmReauthentication } from '@/lib/features/credentials/reauth';
 
 /** What the MFA forms show after each step. Recovery codes appear here once and nowhere else. */
 export interface MfaFormState {

@@ -1,7 +1,7 @@
 import Link from 'next/link';
-import { listOwnSessions } from '@/lib/auth/account-sessions';
-import { requireViewer } from '@/lib/auth/current';
-import { getMfaStatus } from '@/lib/auth/mfa-enrolment';
+import { listOwnSessions } from '@/lib/features/auth/account-sessions';
+import { requireViewer } from '@/lib/features/auth/current';
+import { getMfaStatus } from '@/lib/features/auth/mfa-enrolment';
 import { signOutEverywhereAction } from './actions';
 
 export const dynamic = 'force-dynamic';

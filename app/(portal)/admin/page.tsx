@@ -1,8 +1,8 @@
 import Link from 'next/link';
 import { AccessChart } from '@/components/monitor/access-chart';
 import { SeverityBadge } from '@/components/monitor/severity-badge';
-import { requireViewer } from '@/lib/auth/current';
-import { getAdminDashboard, type Severity } from '@/lib/monitor';
+import { requireViewer } from '@/lib/features/auth/current';
+import { getAdminDashboard, type Severity } from '@/lib/features/monitor';
 
 const severities: Severity[] = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW'];
 

@@ -1,6 +1,6 @@
 import Link from 'next/link';
-import { requireViewer } from '@/lib/auth/current';
-import { listPatients } from '@/lib/records';
+import { requireViewer } from '@/lib/features/auth/current';
+import { listPatients } from '@/lib/features/records';
 
 const searchHints: Record<string, string> = {
   mrn: 'by MRN',

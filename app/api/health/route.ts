@@ -1,4 +1,4 @@
-import { healthStatus } from '@/lib/health';
+import { healthStatus } from '@/lib/platform/health';
 
 export const dynamic = 'force-dynamic';
 

@@ -1,6 +1,6 @@
-import { getViewerState, requireViewer } from '@/lib/auth/current';
-import { getMfaStatus } from '@/lib/auth/mfa-enrolment';
-import { isRecentlyReauthenticated } from '@/lib/auth/reauth';
+import { getViewerState, requireViewer } from '@/lib/features/auth/current';
+import { getMfaStatus } from '@/lib/features/auth/mfa-enrolment';
+import { isRecentlyReauthenticated } from '@/lib/features/credentials/reauth';
 import { MfaManager } from './mfa-manager';
 import { ReauthForm } from './reauth-form';
 

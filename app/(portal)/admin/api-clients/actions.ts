@@ -2,10 +2,10 @@
 
 import { revalidatePath } from 'next/cache';
 import { formStateOf, formText as text, type AdminFormState } from '@/components/admin/form-state';
-import { issueApiClient, revokeApiClient } from '@/lib/api-clients';
-import { requireViewer } from '@/lib/auth/current';
+import { issueApiClient, revokeApiClient } from '@/lib/features/devices/api-clients';
+import { requireViewer } from '@/lib/features/auth/current';
 
-/* Thin actions: lib/api-clients validates, checks permission and re-authentication, and audits. */
+/* Thin actions: lib/features/devices validates, checks permission and re-authentication, and audits. */
 export async function issueApiClientAction(_previous: AdminFormState, form: FormData): Promise<AdminFormState> {
   const viewer = await requireViewer();
   const result = await issueApiClient(viewer, { name: text(form, 'name'), adminPassword: text(form, 'adminPassword') });

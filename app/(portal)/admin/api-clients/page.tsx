@@ -1,8 +1,8 @@
 import { AdminForm, TextField } from '@/components/admin/admin-form';
 import { AdminDenied, PageHeader, Panel, When } from '@/components/admin/page-parts';
-import { hasAdminPermission } from '@/lib/access/authorize';
-import { apiClientPermission, listApiClients } from '@/lib/api-clients';
-import { requireViewer } from '@/lib/auth/current';
+import { hasAdminPermission } from '@/lib/domain/access/policy';
+import { apiClientPermission, listApiClients } from '@/lib/features/devices/api-clients';
+import { requireViewer } from '@/lib/features/auth/current';
 import { issueApiClientAction, revokeApiClientAction } from './actions';
 
 const confirmHint = 'Confirm with your own password (not needed within 5 minutes of your last sign-in or confirmation).';
@@ -11,7 +11,7 @@ export default async function ApiClientsPage() {
   const viewer = await requireViewer();
   const clients = await listApiClients(viewer);
   if (!clients.ok) return <AdminDenied />;
-  // The buttons follow the permissions; lib/api-clients checks them again on every change.
+  // The buttons follow the permissions; lib/features/devices checks them again on every change.
   const canIssue = hasAdminPermission(viewer, apiClientPermission.issue);
   const canRevoke = hasAdminPermission(viewer, apiClientPermission.revoke);
   const active = clients.value.filter((c) => !c.revokedAt).length;

@@ -1,7 +1,7 @@
 'use server';
 
-import { requireViewer } from '@/lib/auth/current';
-import { verifyNow } from '@/lib/audit/status';
+import { requireViewer } from '@/lib/features/auth/current';
+import { verifyNow } from '@/lib/features/audit-review/status';
 
 export interface VerifyState {
   state: 'idle' | 'ok' | 'broken' | 'error';

@@ -1,8 +1,8 @@
 import Link from 'next/link';
-import { hasAuditPermission } from '@/lib/access/authorize';
-import { requireViewer } from '@/lib/auth/current';
-import { auditPermission, searchAuditLog, type AuditListEntry } from '@/lib/audit/query';
-import { chainStatus, type ChainStatus } from '@/lib/audit/status';
+import { hasAuditPermission } from '@/lib/domain/access/policy';
+import { requireViewer } from '@/lib/features/auth/current';
+import { auditPermission, searchAuditLog, type AuditListEntry } from '@/lib/features/audit-review/query';
+import { chainStatus, type ChainStatus } from '@/lib/features/audit-review/status';
 import { filterKeys, filterQuery, firstParam, formatInstant } from './format';
 import { VerifyNow } from './verify-now';
 

@@ -1,7 +1,7 @@
 import Link from 'next/link';
-import { hasAdminPermission, hasAuditPermission } from '@/lib/access/authorize';
-import { requireViewer } from '@/lib/auth/current';
-import { listRefusedRequests, listReviewQueue, verdictLabels, type ReviewVerdict } from '@/lib/break-glass';
+import { hasAdminPermission, hasAuditPermission } from '@/lib/domain/access/policy';
+import { requireViewer } from '@/lib/features/auth/current';
+import { listRefusedRequests, listReviewQueue, verdictLabels, type ReviewVerdict } from '@/lib/features/break-glass';
 import { formatTime, refusalLabels, stateLabels } from './format';
 
 export default async function BreakGlassQueuePage() {

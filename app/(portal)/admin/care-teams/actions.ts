@@ -3,8 +3,8 @@
 import { revalidatePath } from 'next/cache';
 import { redirect } from 'next/navigation';
 import { formStateOf, formText as text, type AdminFormState } from '@/components/admin/form-state';
-import { assignToCareTeam, findPatient, removeFromCareTeam } from '@/lib/admin';
-import { requireViewer } from '@/lib/auth/current';
+import { assignToCareTeam, findPatient, removeFromCareTeam } from '@/lib/features/admin';
+import { requireViewer } from '@/lib/features/auth/current';
 
 /** The MRN travels in the form body, never in a URL: the page is then addressed by patient id. */
 export async function findPatientAction(_previous: AdminFormState, form: FormData): Promise<AdminFormState> {

@@ -1,15 +1,15 @@
 import Link from 'next/link';
 import { AdminForm, SelectField, TextField } from '@/components/admin/admin-form';
 import { AdminDenied, PageHeader, Panel, roleLabel, When } from '@/components/admin/page-parts';
-import { careTeamRelationships, relationshipRoles } from '@/lib/access/care-team';
-import { assignableStaff, careTeamOf } from '@/lib/admin';
-import { requireViewer } from '@/lib/auth/current';
+import { careTeamRelationships, relationshipRoles } from '@/lib/domain/access/care-team';
+import { assignableStaff, careTeamOf } from '@/lib/features/admin';
+import { requireViewer } from '@/lib/features/auth/current';
 import { assignAction, findPatientAction, removeAssignmentAction } from './actions';
 
 /**
  * Care teams, one patient at a time. The admin names the patient by MRN (from the admission
  * paperwork); the page then shows the patient's id and MRN — nothing else about them — and the
- * staff on the team. Both lookups are audited in lib/records/lookup.ts.
+ * staff on the team. Both lookups are audited in lib/features/records/lookup.ts.
  */
 export default async function CareTeamsPage({ searchParams }: { searchParams: Promise<{ patient?: string }> }) {
   const viewer = await requireViewer();

@@ -1,7 +1,7 @@
 import Link from 'next/link';
 import { caseStatusLabels, SeverityBadge, utcTime } from '@/components/monitor/severity-badge';
-import { requireViewer } from '@/lib/auth/current';
-import { getIncidentQueue, type QueueFilter } from '@/lib/monitor';
+import { requireViewer } from '@/lib/features/auth/current';
+import { getIncidentQueue, type QueueFilter } from '@/lib/features/monitor';
 
 export default async function IncidentQueuePage({ searchParams }: { searchParams: Promise<{ status?: string }> }) {
   const viewer = await requireViewer();

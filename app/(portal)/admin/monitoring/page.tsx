@@ -1,7 +1,7 @@
 import { AdminForm, SelectField, TextField } from '@/components/admin/admin-form';
 import { AdminDenied, PageHeader, Panel, When } from '@/components/admin/page-parts';
-import { getMonitorSettings, monitorSettingGroups, type MonitorField, type MonitorSettingGroup } from '@/lib/admin/monitor-settings';
-import { requireViewer } from '@/lib/auth/current';
+import { getMonitorSettings, monitorSettingGroups, type MonitorField, type MonitorSettingGroup } from '@/lib/features/admin/monitor-settings';
+import { requireViewer } from '@/lib/features/auth/current';
 import { updateMonitorSettingsAction } from './actions';
 
 const groups = Object.keys(monitorSettingGroups) as MonitorSettingGroup[];

@@ -2,9 +2,9 @@
 
 import { revalidatePath } from 'next/cache';
 import { formStateOf, formText as text, type AdminFormState } from '@/components/admin/form-state';
-import { permissionCategories } from '@/lib/access/permissions';
-import { updateRolePermissions } from '@/lib/admin';
-import { requireViewer } from '@/lib/auth/current';
+import { permissionCategories } from '@/lib/domain/access/permissions';
+import { updateRolePermissions } from '@/lib/features/admin';
+import { requireViewer } from '@/lib/features/auth/current';
 
 export async function updateRoleAction(_previous: AdminFormState, form: FormData): Promise<AdminFormState> {
   const viewer = await requireViewer();

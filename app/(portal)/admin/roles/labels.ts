@@ -1,4 +1,4 @@
-import type { PermissionCategory } from '@/lib/access/permissions';
+import type { PermissionCategory } from '@/lib/domain/access/permissions';
 
 /** What each permission category means, in the words the role editor uses. */
 export const categoryLabels: Record<PermissionCategory, { title: string; meaning: string }> = {

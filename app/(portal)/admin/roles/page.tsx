@@ -1,8 +1,8 @@
 import Link from 'next/link';
 import { AdminDenied, PageHeader, roleLabel } from '@/components/admin/page-parts';
-import { permissionCategories } from '@/lib/access/permissions';
-import { listRoles } from '@/lib/admin';
-import { requireViewer } from '@/lib/auth/current';
+import { permissionCategories } from '@/lib/domain/access/permissions';
+import { listRoles } from '@/lib/features/admin';
+import { requireViewer } from '@/lib/features/auth/current';
 import { categoryLabels } from './labels';
 
 export default async function RolesPage() {

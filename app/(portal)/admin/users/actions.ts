@@ -3,11 +3,11 @@
 import { revalidatePath } from 'next/cache';
 import { redirect } from 'next/navigation';
 import { formStateOf, formText as text, type AdminFormState } from '@/components/admin/form-state';
-import { createUser, resetUserPassword, setUserDisabled, setUserRoles } from '@/lib/admin';
-import { requireViewer } from '@/lib/auth/current';
+import { createUser, resetUserPassword, setUserDisabled, setUserRoles } from '@/lib/features/admin';
+import { requireViewer } from '@/lib/features/auth/current';
 
 /*
- * Thin actions: each re-checks the session (requireViewer) and hands the raw form to lib/admin,
+ * Thin actions: each re-checks the session (requireViewer) and hands the raw form to lib/features/admin,
  * which validates it with zod, checks the admin permission and the self-escalation rule, and
  * audits. Nothing here trusts a hidden field.
  */

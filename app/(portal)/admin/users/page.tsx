@@ -1,7 +1,7 @@
 import Link from 'next/link';
 import { AdminDenied, PageHeader, roleLabel, StatusBadge, When } from '@/components/admin/page-parts';
-import { listUsers } from '@/lib/admin';
-import { requireViewer } from '@/lib/auth/current';
+import { listUsers } from '@/lib/features/admin';
+import { requireViewer } from '@/lib/features/auth/current';
 
 export default async function UsersPage() {
   const viewer = await requireViewer();

@@ -2,9 +2,9 @@
 
 import { revalidatePath } from 'next/cache';
 import { z } from 'zod';
-import { requireViewer } from '@/lib/auth/current';
-import { addEntry, setBillingStatus, updateEntry } from '@/lib/records';
-import { entryFromForm, statusChanges } from '@/lib/records/forms';
+import { requireViewer } from '@/lib/features/auth/current';
+import { addEntry, setBillingStatus, updateEntry } from '@/lib/features/records';
+import { entryFromForm, statusChanges } from '@/lib/features/records/forms';
 
 export interface FormState {
   ok: boolean;
@@ -19,7 +19,7 @@ const UNKNOWN_FORM = 'This form could not be read. Reload the page and try again
 
 const done = (ok: boolean, message: string | null): FormState => ({ ok, message, submittedAt: Date.now() });
 
-/** Every action re-checks the session and hands ids to lib/records, which re-authorizes them. */
+/** Every action re-checks the session and hands ids to lib/features/records, which re-authorizes them. */
 export async function addEntryAction(_previous: FormState, form: FormData): Promise<FormState> {
   const viewer = await requireViewer();
   const section = addableSections.safeParse(form.get('section'));

@@ -3,9 +3,9 @@ import { AccessDenied } from '@/components/chart/access-denied';
 import { ActionForm, Field } from '@/components/chart/action-form';
 import { BreakGlassBanner } from '@/components/chart/break-glass-banner';
 import { ChartSectionCard, SectionNotice, Table } from '@/components/chart/section';
-import { requireViewer } from '@/lib/auth/current';
-import { now } from '@/lib/clock';
-import { getChart, type ChartEntry, type SectionView } from '@/lib/records';
+import { requireViewer } from '@/lib/features/auth/current';
+import { now } from '@/lib/platform/clock';
+import { getChart, type ChartEntry, type SectionView } from '@/lib/features/records';
 import { addEntryAction, billingStatusAction, changeStatusAction } from './actions';
 
 type Body = Record<string, unknown>;

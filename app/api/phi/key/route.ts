@@ -1,4 +1,4 @@
-import { portalPublicJwk } from '@/lib/api-clients';
+import { portalPublicJwk } from '@/lib/features/devices/api-clients';
 
 export const dynamic = 'force-dynamic';
 

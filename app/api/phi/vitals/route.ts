@@ -1,8 +1,8 @@
-import { handleVitalsRequest, MAX_BODY_BYTES } from '@/lib/api-clients/vitals-endpoint';
+import { handleVitalsRequest, MAX_BODY_BYTES } from '@/lib/features/devices/vitals-endpoint';
 
 export const dynamic = 'force-dynamic';
 
-/** Device feeds: vitals as a compact JWE to the portal key (see lib/api-clients/vitals-endpoint.ts). */
+/** Device feeds: vitals as a compact JWE to the portal key (see lib/features/devices/vitals-endpoint.ts). */
 export async function POST(request: Request) {
   const declared = Number(request.headers.get('content-length') ?? 0);
   const body = declared > MAX_BODY_BYTES ? 'x'.repeat(MAX_BODY_BYTES + 1) : await request.text();

@@ -1,6 +1,6 @@
-import { isSameOriginFetch } from '@/lib/auth/request';
-import { keepSessionAlive } from '@/lib/auth/current';
-import { loginReasonFor } from '@/lib/auth/viewer-state';
+import { isSameOriginFetch } from '@/lib/features/auth/request';
+import { keepSessionAlive } from '@/lib/features/auth/current';
+import { loginReasonFor } from '@/lib/features/auth/viewer-state';
 
 export const dynamic = 'force-dynamic';
 

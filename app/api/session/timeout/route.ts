@@ -1,7 +1,7 @@
 import { NextResponse } from 'next/server';
-import { peekSession } from '@/lib/auth/current';
-import { signOut } from '@/lib/auth/next-auth';
-import { loginPathFor, safeReturnPath } from '@/lib/auth/viewer-state';
+import { peekSession } from '@/lib/features/auth/current';
+import { signOut } from '@/lib/features/auth/next-auth';
+import { loginPathFor, safeReturnPath } from '@/lib/features/auth/viewer-state';
 
 export const dynamic = 'force-dynamic';
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { advanceClock, now, resetClock } from '@/lib/clock';
+import { advanceClock, now, resetClock } from '@/lib/platform/clock';
 
 export const dynamic = 'force-dynamic';
 

@@ -1,7 +1,7 @@
 import Link from 'next/link';
 import { notFound } from 'next/navigation';
-import { requireViewer } from '@/lib/auth/current';
-import { getAuditEntry, type RevealedState } from '@/lib/audit/entry';
+import { requireViewer } from '@/lib/features/auth/current';
+import { getAuditEntry, type RevealedState } from '@/lib/features/audit-review/entry';
 import { firstParam, formatInstant } from '../format';
 
 /**

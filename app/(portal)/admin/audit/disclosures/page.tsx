@@ -1,8 +1,8 @@
 import { redirect } from 'next/navigation';
 import { z } from 'zod';
-import { hasAuditPermission } from '@/lib/access/authorize';
-import { requireViewer } from '@/lib/auth/current';
-import { auditPermission } from '@/lib/audit/query';
+import { hasAuditPermission } from '@/lib/domain/access/policy';
+import { requireViewer } from '@/lib/features/auth/current';
+import { auditPermission } from '@/lib/features/audit-review/query';
 import { firstParam } from '../format';
 
 /** Asks for the patient whose accounting of disclosures to prepare. */

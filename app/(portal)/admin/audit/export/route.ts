@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { getViewer } from '@/lib/auth/current';
-import { exportAuditLog, type ExportFormat } from '@/lib/audit/export';
+import { getViewer } from '@/lib/features/auth/current';
+import { exportAuditLog, type ExportFormat } from '@/lib/features/audit-review/export';
 
 export const dynamic = 'force-dynamic';
 

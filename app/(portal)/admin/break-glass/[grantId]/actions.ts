@@ -2,8 +2,8 @@
 
 import { revalidatePath } from 'next/cache';
 import type { FormState } from '@/components/chart/action-form';
-import { requireViewer } from '@/lib/auth/current';
-import { reviewGrant, verdictLabels } from '@/lib/break-glass';
+import { requireViewer } from '@/lib/features/auth/current';
+import { reviewGrant, verdictLabels } from '@/lib/features/break-glass';
 
 export async function reviewGrantAction(_previous: FormState, form: FormData): Promise<FormState> {
   const viewer = await requireViewer();

@@ -1,7 +1,7 @@
 import Link from 'next/link';
 import { ActionForm } from '@/components/chart/action-form';
-import { requireViewer } from '@/lib/auth/current';
-import { getGrantReview, verdictLabels, type ReviewComment, type ReviewVerdict } from '@/lib/break-glass';
+import { requireViewer } from '@/lib/features/auth/current';
+import { getGrantReview, verdictLabels, type ReviewComment, type ReviewVerdict } from '@/lib/features/break-glass';
 import { endedReasonLabels, formatTime, stateLabels } from '../format';
 import { reviewGrantAction } from './actions';
 

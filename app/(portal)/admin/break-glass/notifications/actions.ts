@@ -2,8 +2,8 @@
 
 import { revalidatePath } from 'next/cache';
 import type { FormState } from '@/components/chart/action-form';
-import { requireViewer } from '@/lib/auth/current';
-import { markNotificationsRead } from '@/lib/notify';
+import { requireViewer } from '@/lib/features/auth/current';
+import { markNotificationsRead } from '@/lib/features/notify';
 
 export async function markReadAction(): Promise<FormState> {
   const viewer = await requireViewer();

@@ -1,7 +1,7 @@
 import Link from 'next/link';
 import { ActionForm } from '@/components/chart/action-form';
-import { requireViewer } from '@/lib/auth/current';
-import { listNotifications, receivesNotifications } from '@/lib/notify';
+import { requireViewer } from '@/lib/features/auth/current';
+import { listNotifications, receivesNotifications } from '@/lib/features/notify';
 import { formatTime } from '../format';
 import { markReadAction } from './actions';
 

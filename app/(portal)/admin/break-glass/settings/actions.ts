@@ -2,8 +2,8 @@
 
 import { revalidatePath } from 'next/cache';
 import type { FormState } from '@/components/chart/action-form';
-import { requireViewer } from '@/lib/auth/current';
-import { setWindowMinutes } from '@/lib/break-glass';
+import { requireViewer } from '@/lib/features/auth/current';
+import { setWindowMinutes } from '@/lib/features/break-glass';
 
 export async function setWindowAction(_previous: FormState, form: FormData): Promise<FormState> {
   const viewer = await requireViewer();

@@ -1,7 +1,7 @@
 import { ActionForm, Field } from '@/components/chart/action-form';
-import { hasAdminPermission, hasAuditPermission } from '@/lib/access/authorize';
-import { requireViewer } from '@/lib/auth/current';
-import { getBreakGlassWindow, windowBounds } from '@/lib/break-glass';
+import { hasAdminPermission, hasAuditPermission } from '@/lib/domain/access/policy';
+import { requireViewer } from '@/lib/features/auth/current';
+import { getBreakGlassWindow, windowBounds } from '@/lib/features/break-glass';
 import { setWindowAction } from './actions';
 
 export default async function BreakGlassSettingsPage() {

@@ -2,10 +2,10 @@
 
 import { revalidatePath } from 'next/cache';
 import type { FormState } from '@/components/chart/action-form';
-import { requireViewer } from '@/lib/auth/current';
-import { resolveIncident } from '@/lib/monitor';
+import { requireViewer } from '@/lib/features/auth/current';
+import { resolveIncident } from '@/lib/features/monitor';
 
-/** Thin: re-check the session, hand the raw form to lib/monitor (which validates, authorizes and audits). */
+/** Thin: re-check the session, hand the raw form to lib/features/monitor (which validates, authorizes and audits). */
 export async function resolveIncidentAction(_previous: FormState, form: FormData): Promise<FormState> {
   const viewer = await requireViewer();
   const incidentId = String(form.get('incidentId') ?? '');

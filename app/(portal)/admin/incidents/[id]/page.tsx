@@ -3,8 +3,8 @@ import { notFound } from 'next/navigation';
 import { ActionForm } from '@/components/chart/action-form';
 import { AccessChart } from '@/components/monitor/access-chart';
 import { caseStatusLabels, SeverityBadge, utcTime } from '@/components/monitor/severity-badge';
-import { requireViewer } from '@/lib/auth/current';
-import { getIncidentCase } from '@/lib/monitor';
+import { requireViewer } from '@/lib/features/auth/current';
+import { getIncidentCase } from '@/lib/features/monitor';
 import { resolveIncidentAction } from './actions';
 
 export default async function IncidentCasePage({ params }: { params: Promise<{ id: string }> }) {

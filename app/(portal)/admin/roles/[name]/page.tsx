@@ -1,10 +1,10 @@
 import { notFound } from 'next/navigation';
 import { AdminForm, TextArea, TextField } from '@/components/admin/admin-form';
 import { AdminDenied, PageHeader, Panel, roleLabel } from '@/components/admin/page-parts';
-import { describeKnownAreas } from '@/lib/access/admin-rules';
-import { permissionCategories } from '@/lib/access/permissions';
-import { getRole } from '@/lib/admin';
-import { requireViewer } from '@/lib/auth/current';
+import { describeKnownAreas } from '@/lib/domain/access/admin-rules';
+import { permissionCategories } from '@/lib/domain/access/permissions';
+import { getRole } from '@/lib/features/admin';
+import { requireViewer } from '@/lib/features/auth/current';
 import { updateRoleAction } from '../actions';
 import { categoryLabels } from '../labels';
 

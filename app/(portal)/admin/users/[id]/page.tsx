@@ -2,9 +2,9 @@ import Link from 'next/link';
 import { notFound } from 'next/navigation';
 import { AdminForm, CheckboxGroup, SelectField, TextField } from '@/components/admin/admin-form';
 import { AdminDenied, PageHeader, Panel, roleLabel, StatusBadge, When } from '@/components/admin/page-parts';
-import { assignmentsOf, disableReasons, getUser, listRoles } from '@/lib/admin';
-import { PASSWORD_MIN_LENGTH } from '@/lib/auth/passwords';
-import { requireViewer } from '@/lib/auth/current';
+import { assignmentsOf, disableReasons, getUser, listRoles } from '@/lib/features/admin';
+import { PASSWORD_MIN_LENGTH } from '@/lib/features/credentials/passwords';
+import { requireViewer } from '@/lib/features/auth/current';
 import { removeAssignmentAction } from '../../care-teams/actions';
 import { resetPasswordAction, setDisabledAction, setRolesAction } from '../actions';
 

@@ -1,8 +1,8 @@
 import { AdminForm, CheckboxGroup, TextField } from '@/components/admin/admin-form';
 import { AdminDenied, PageHeader, Panel, roleLabel } from '@/components/admin/page-parts';
-import { listRoles } from '@/lib/admin';
-import { PASSWORD_MIN_LENGTH } from '@/lib/auth/passwords';
-import { requireViewer } from '@/lib/auth/current';
+import { listRoles } from '@/lib/features/admin';
+import { PASSWORD_MIN_LENGTH } from '@/lib/features/credentials/passwords';
+import { requireViewer } from '@/lib/features/auth/current';
 import { createUserAction } from '../actions';
 
 export default async function NewUserPage() {

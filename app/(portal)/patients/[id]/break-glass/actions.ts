@@ -1,8 +1,8 @@
 'use server';
 
 import { redirect } from 'next/navigation';
-import { requireViewer } from '@/lib/auth/current';
-import { requestGrant, type GrantField } from '@/lib/break-glass';
+import { requireViewer } from '@/lib/features/auth/current';
+import { requestGrant, type GrantField } from '@/lib/features/break-glass';
 
 export interface RequestState {
   message: string | null;
@@ -14,7 +14,7 @@ export interface RequestState {
 
 const text = (value: FormDataEntryValue | null, max: number) => (typeof value === 'string' ? value.slice(0, max) : '');
 
-/** Thin on purpose: lib/break-glass re-checks the role, the patient, the input and the password. */
+/** Thin on purpose: lib/features/break-glass re-checks the role, the patient, the input and the password. */
 export async function requestBreakGlassAction(_previous: RequestState, form: FormData): Promise<RequestState> {
   const viewer = await requireViewer();
   const result = await requestGrant(viewer, {

@@ -1,7 +1,7 @@
 import Link from 'next/link';
 import { redirect } from 'next/navigation';
-import { requireViewer } from '@/lib/auth/current';
-import { getBreakGlassPrompt, JUSTIFICATION_MAX, JUSTIFICATION_MIN } from '@/lib/break-glass';
+import { requireViewer } from '@/lib/features/auth/current';
+import { getBreakGlassPrompt, JUSTIFICATION_MAX, JUSTIFICATION_MIN } from '@/lib/features/break-glass';
 import { BreakGlassRequestForm } from './request-form';
 
 const refusals = {

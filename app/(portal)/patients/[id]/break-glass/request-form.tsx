@@ -9,7 +9,7 @@ const fieldClass = 'mt-1 block w-full rounded border px-2 py-1 text-sm text-ink'
 const borderFor = (error?: string) => (error ? 'border-red-600' : 'border-slate-300');
 
 /**
- * The justification prompt. Checks happen on the server (lib/break-glass), which answers with
+ * The justification prompt. Checks happen on the server (lib/features/break-glass), which answers with
  * plain messages per field; the form is re-mounted after each answer so it shows what was
  * entered, except the password.
  */

@@ -1,6 +1,6 @@
 import Link from 'next/link';
-import { requireViewer } from '@/lib/auth/current';
-import { accountingOfDisclosures } from '@/lib/audit/disclosures';
+import { requireViewer } from '@/lib/features/auth/current';
+import { accountingOfDisclosures } from '@/lib/features/audit-review/disclosures';
 import { formatInstant } from '../../format';
 import { PrintButton } from '../print-button';
 import './print.css';

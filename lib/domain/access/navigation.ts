@@ -1,0 +1,27 @@
+import 'server-only';
+import { hasPermission } from '@/lib/domain/access/permissions';
+import type { Viewer } from '@/lib/domain/access/viewer';
+
+/** The pages a viewer's permissions open, for the top bar (pages still check for themselves). */
+export function navigationFor(viewer: Viewer): { href: string; label: string }[] {
+  const links: { href: string; label: string }[] = [];
+  if (viewer.permissions.ehr_read?.length) links.push({ href: '/patients', label: 'Patients' });
+  if (viewer.permissions.admin?.length) {
+    links.push({ href: '/admin/users', label: 'Users' }, { href: '/admin/roles', label: 'Roles' }, { href: '/admin/care-teams', label: 'Care teams' });
+    if (hasPermission(viewer.permissions, 'admin', 'settings.break_glass')) links.push({ href: '/admin/break-glass/settings', label: 'Break-glass window' });
+    if (hasPermission(viewer.permissions, 'admin', 'api_clients.read')) links.push({ href: '/admin/api-clients', label: 'API clients' });
+  }
+  if (viewer.permissions.audit?.length) {
+    links.push(
+      { href: '/admin/audit', label: 'Audit' },
+      { href: '/admin/break-glass', label: 'Break-glass' },
+      { href: '/admin/incidents', label: 'Incidents' },
+    );
+  }
+  // Administrators set the thresholds; privacy officers, who work the incidents they open, read them.
+  if (hasPermission(viewer.permissions, 'admin', 'settings.monitor') || hasPermission(viewer.permissions, 'audit', 'incidents.view')) {
+    links.push({ href: '/admin/monitoring', label: 'Monitoring thresholds' });
+  }
+  if (viewer.permissions.admin?.length || viewer.permissions.audit?.length) links.push({ href: '/admin', label: 'Dashboard' });
+  return links;
+}

@@ -1,0 +1,49 @@
+import { hasPermission } from '@/lib/domain/access/permissions';
+import { sectionPermission, type ChartSection } from '@/lib/domain/access/roles';
+import type { Viewer } from '@/lib/domain/access/viewer';
+
+export type ChartAction = 'read' | 'write';
+
+/** What ties a viewer to a patient right now. */
+export interface Relationship {
+  careTeam: string | null;
+  breakGlassGrantId: string | null;
+}
+
+export type DenialReason = 'no_permission' | 'no_relationship';
+export type Decision =
+  | { allowed: true; via: 'care_team' | 'break_glass'; breakGlassGrantId: string | null }
+  | { allowed: false; reason: DenialReason };
+
+/**
+ * The policy, as a pure function: the role must allow the section and action, and the viewer
+ * must have a treatment relationship (care team) or an active break-glass grant. Deny by default.
+ * `permission` overrides the section permission for field-level writes (billing status).
+ */
+export function decide(
+  viewer: Pick<Viewer, 'permissions'>,
+  relationship: Relationship,
+  action: ChartAction,
+  section: ChartSection,
+  permission = sectionPermission(section),
+): Decision {
+  const category = action === 'read' ? 'ehr_read' : 'ehr_write';
+  if (!hasPermission(viewer.permissions, category, permission)) return { allowed: false, reason: 'no_permission' };
+  if (relationship.careTeam) return { allowed: true, via: 'care_team', breakGlassGrantId: null };
+  if (relationship.breakGlassGrantId) {
+    return { allowed: true, via: 'break_glass', breakGlassGrantId: relationship.breakGlassGrantId };
+  }
+  return { allowed: false, reason: 'no_relationship' };
+}
+
+export function canBreakGlass(viewer: Pick<Viewer, 'permissions'>): boolean {
+  return hasPermission(viewer.permissions, 'emergency', 'break_glass');
+}
+
+export function hasAdminPermission(viewer: Pick<Viewer, 'permissions'>, permission: string): boolean {
+  return hasPermission(viewer.permissions, 'admin', permission);
+}
+
+export function hasAuditPermission(viewer: Pick<Viewer, 'permissions'>, permission: string): boolean {
+  return hasPermission(viewer.permissions, 'audit', permission);
+}

@@ -1,0 +1,472 @@
+/**
+ * Break-glass end to end through lib/: who may ask, what a request must contain, what a grant
+ * opens and for how long, what it leaves in the audit chain, and the privacy officer's review.
+ */
+import { randomUUID } from 'node:crypto';
+import { and, asc, count, eq, gte } from 'drizzle-orm';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Db } from '@/db/client';
+import { alertOutbox, auditLog, breakGlassGrants, careTeam, incidents, notifications, patients, userRoles, users } from '@/db/schema';
+import { DEMO_PASSWORD } from '@/db/seed';
+import type { Viewer } from '@/lib/domain/access/viewer';
+import { verifyChain } from '@/lib/platform/audit/verify';
+import { createSession } from '@/lib/features/credentials/sessions';
+import { endSession } from '@/lib/features/auth/sign-out';
+import { loadRolesAndPermissions } from '@/lib/features/credentials/users';
+import { advanceClock, now, resetClock } from '@/lib/platform/clock';
+import { DecryptionError, getPatientCipher } from '@/lib/platform/crypto';
+import { shredPatient } from '@/lib/ops/keys/shred';
+import { addEntry, getChart } from '@/lib/features/records';
+import { dumpEverything, seededTestDatabase } from '@/test/crypto-fixtures';
+import type { TestDatabase } from '@/test/db';
+import {
+  getBreakGlassPrompt,
+  getGrantReview,
+  grantMessages,
+  justificationMessages,
+  listRefusedRequests,
+  listReviewQueue,
+  requestGrant,
+  reviewGrant,
+  setWindowMinutes,
+} from '@/lib/features/break-glass';
+
+let handle: TestDatabase;
+let db: Db;
+let patientIds: string[];
+let physician2: Viewer;
+let privacy: Viewer;
+
+const JUSTIFICATION = 'Unresponsive in ED resus 2, BP <80 & HR >130; treating team unreachable, need meds and allergies.';
+/** A reviewer may name the patient in a comment: "Quillmoor" marks it in dumps and logs. */
+const REVIEW_COMMENT = 'Confirmed with ED charge nurse: Mr Quillmoor was the resus patient.';
+
+/** A signed-in viewer with a real session row, as requireViewer() would build it. */
+async function signIn(email: string): Promise<Viewer> {
+  const [user] = await db.select().from(users).where(eq(users.email, email)).limit(1);
+  const session = await createSession(db, user!.id, { ip: '127.0.0.1', userAgent: 'vitest' });
+  const { roles, permissions } = await loadRolesAndPermissions(db, user!.id);
+  return { userId: user!.id, sessionId: session.id, email, displayName: user!.displayName, roles, permissions, ip: '127.0.0.1', userAgent: 'vitest' };
+}
+
+const request = (patientId: string, overrides: Record<string, unknown> = {}) => ({
+  patientId,
+  reasonCode: 'emergency_treatment',
+  justification: JUSTIFICATION,
+  secret: DEMO_PASSWORD,
+  ...overrides,
+});
+
+async function grantsFor(userId: string) {
+  return db.select().from(breakGlassGrants).where(eq(breakGlassGrants.userId, userId));
+}
+
+async function lastAudit(userId: string) {
+  const [row] = await db.select().from(auditLog).where(eq(auditLog.userId, userId)).orderBy(asc(auditLog.seq)).then((r) => r.slice(-1));
+  return row!;
+}
+
+beforeAll(async () => {
+  handle = await seededTestDatabase(20);
+  db = handle.db;
+  // staff07/08 are on the care team of 10 of the 20: put those first, so indexes 10-19 are off their team.
+  const [staff] = await db.select({ id: users.id }).from(users).where(eq(users.email, 'staff07@vigil.test'));
+  const team = new Set((await db.select({ id: careTeam.patientId }).from(careTeam).where(eq(careTeam.userId, staff!.id))).map((r) => r.id));
+  const all = (await db.select({ id: patients.id }).from(patients).orderBy(asc(patients.id))).map((p) => p.id);
+  patientIds = [...all.filter((id) => team.has(id)), ...all.filter((id) => !team.has(id))];
+  expect(team.size).toBe(10);
+  physician2 = await signIn('physician2@vigil.test');
+  privacy = await signIn('privacy@vigil.test');
+});
+afterAll(async () => handle?.close());
+afterEach(() => resetClock());
+
+describe('who may ask', () => {
+  it.each(['billing@vigil.test', 'admin@vigil.test'])('%s is not offered emergency access, and a forged request is refused and audited', async (email) => {
+    const viewer = await signIn(email);
+    const patientId = patientIds[15]!;
+    // Billing is on every seeded patient's team: take this one off it, so the chart is refused.
+    await db.delete(careTeam).where(and(eq(careTeam.userId, viewer.userId), eq(careTeam.patientId, patientId)));
+    expect(await getChart(viewer, patientId)).toMatchObject({ kind: 'denied', breakGlassOffered: false });
+    expect((await getBreakGlassPrompt(viewer, patientId)).kind).toBe('not_permitted');
+
+    const result = await requestGrant(viewer, request(patientId));
+    expect(result).toMatchObject({ ok: false, error: 'not_permitted', message: grantMessages.not_permitted });
+    expect(await grantsFor(viewer.userId)).toHaveLength(0);
+    const entry = await lastAudit(viewer.userId);
+    expect(entry).toMatchObject({ actionType: 'break_glass.request', outcome: 'denied', patientId, details: { reason: 'not_permitted' } });
+  });
+
+  it('a clinician on no care team is refused the chart and offered emergency access', async () => {
+    const chart = await getChart(physician2, patientIds[11]!);
+    expect(chart).toMatchObject({ kind: 'denied', breakGlassOffered: true });
+  });
+
+  it('the prompt shows only name, date of birth and MRN, and the lookup is audited', async () => {
+    const prompt = await getBreakGlassPrompt(physician2, patientIds[11]!);
+    expect(prompt.kind).toBe('prompt');
+    if (prompt.kind !== 'prompt') return;
+    expect(Object.keys(prompt.identity).sort()).toEqual(['dateOfBirth', 'mrn', 'name']);
+    expect(prompt.windowMinutes).toBe(60);
+    expect(await lastAudit(physician2.userId)).toMatchObject({
+      actionType: 'break_glass.identity_view',
+      outcome: 'allowed',
+      patientId: patientIds[11],
+      details: { fields: ['name', 'date_of_birth', 'mrn'] },
+    });
+  });
+
+  it('a care-team member does not need it, and unknown patients are refused', async () => {
+    const staff = await signIn('staff08@vigil.test');
+    expect(await getBreakGlassPrompt(staff, patientIds[0]!)).toEqual({ kind: 'has_access', patientId: patientIds[0] });
+    expect(await requestGrant(staff, request(patientIds[0]!))).toMatchObject({ ok: false, error: 'has_access' });
+    expect(await requestGrant(staff, request('00000000-0000-4000-8000-000000000000'))).toMatchObject({ ok: false, error: 'not_found' });
+    expect(await requestGrant(staff, request('../../etc'))).toMatchObject({ ok: false, error: 'not_found' });
+    expect(await grantsFor(staff.userId)).toHaveLength(0);
+  });
+});
+
+describe('what a request must contain', () => {
+  it.each([
+    ['empty', '', justificationMessages.empty],
+    ['whitespace', '   \n  ', justificationMessages.empty],
+    ['too short', 'Emergency!', justificationMessages.tooShort],
+    ['filler', 'aaaaaaaaaaaaaaaaaaaaaaaaaaa', justificationMessages.filler],
+    ['keyboard filler', 'asdf asdf asdf asdf asdf asdf', justificationMessages.filler],
+    ['over-long', 'Patient unresponsive, need the chart. '.repeat(40), justificationMessages.tooLong],
+    ['script', '<script>alert(document.cookie)</script> unresponsive patient in resus', justificationMessages.markup],
+    ['img onerror', 'Unresponsive patient <img src=x onerror=alert(1)> need allergies now', justificationMessages.markup],
+  ])('%s justification: refused with a clear message, no grant, audited', async (_name, justification, message) => {
+    const before = (await db.select({ n: count() }).from(auditLog))[0]!.n;
+    const result = await requestGrant(physician2, request(patientIds[12]!, { justification }));
+    expect(result).toMatchObject({ ok: false, error: 'invalid', message, fieldErrors: { justification: message } });
+    expect(await grantsFor(physician2.userId)).toHaveLength(0);
+    const entry = await lastAudit(physician2.userId);
+    expect(entry).toMatchObject({ actionType: 'break_glass.request', outcome: 'denied', details: { reason: 'invalid', fields: ['justification'] } });
+    expect(JSON.stringify(entry.details)).not.toContain(justification.trim().slice(0, 12) || '\u0000');
+    // Nothing else happened: no re-authentication was attempted with an unusable request.
+    expect((await db.select({ n: count() }).from(auditLog))[0]!.n).toBe(before + 1);
+  });
+
+  it('needs a reason from the list and the right password', async () => {
+    expect(await requestGrant(physician2, request(patientIds[12]!, { reasonCode: 'curiosity' }))).toMatchObject({
+      ok: false,
+      error: 'invalid',
+      fieldErrors: { reasonCode: 'Choose a reason from the list.' },
+    });
+    expect(await requestGrant(physician2, request(patientIds[12]!, { secret: '' }))).toMatchObject({ ok: false, error: 'invalid' });
+    expect(await requestGrant(physician2, request(patientIds[12]!, { secret: 'not-my-password' }))).toMatchObject({
+      ok: false,
+      error: 'reauth_failed',
+    });
+    expect(await grantsFor(physician2.userId)).toHaveLength(0);
+    const [reauth] = await db
+      .select()
+      .from(auditLog)
+      .where(and(eq(auditLog.userId, physician2.userId), eq(auditLog.actionType, 'auth.reauthenticate')));
+    expect(reauth).toMatchObject({ outcome: 'denied' });
+  });
+
+  it('stops accepting secrets after repeated wrong ones in a session', async () => {
+    const viewer = await signIn('nurse@vigil.test');
+    // The nurse is on every seeded patient's team: take one off it for this test.
+    await db.delete(careTeam).where(and(eq(careTeam.userId, viewer.userId), eq(careTeam.patientId, patientIds[19]!)));
+    for (let i = 0; i < 5; i++) {
+      expect(await requestGrant(viewer, request(patientIds[19]!, { secret: `wrong-${i}` }))).toMatchObject({ error: 'reauth_failed' });
+    }
+    expect(await requestGrant(viewer, request(patientIds[19]!))).toMatchObject({ ok: false, error: 'too_many_attempts' });
+    expect(await grantsFor(viewer.userId)).toHaveLength(0);
+  });
+});
+
+describe('a grant', () => {
+  let grantId: string;
+  const patient = () => patientIds[13]!;
+
+  it('is made, sealed, audited and announced to privacy officers', async () => {
+    const result = await requestGrant(physician2, request(patient()));
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    grantId = result.grantId;
+    expect(result.windowMinutes).toBe(60);
+    expect(result.expiresAt.getTime() - now().getTime()).toBeGreaterThan(59 * 60_000);
+
+    const [grant] = await db.select().from(breakGlassGrants).where(eq(breakGlassGrants.id, grantId));
+    expect(grant).toMatchObject({ userId: physician2.userId, patientId: patient(), sessionId: physician2.sessionId, reasonCode: 'emergency_treatment', reviewStatus: 'pending' });
+    expect(grant!.sealedJustification).not.toContain('resus');
+    const { cipher } = await getPatientCipher(db, patient());
+    expect(cipher!.open('break_glass_grants', 'sealed_justification', grantId, grant!.sealedJustification)).toBe(JUSTIFICATION);
+
+    expect(await lastAudit(physician2.userId)).toMatchObject({
+      actionType: 'break_glass.grant',
+      outcome: 'allowed',
+      breakGlassGrantId: grantId,
+      patientId: patient(),
+      details: { reasonCode: 'emergency_treatment', windowMinutes: 60 },
+    });
+    const [notice] = await db.select().from(notifications).where(eq(notifications.link, `/admin/break-glass/${grantId}`));
+    expect(notice).toMatchObject({ audienceRole: 'privacy_officer', kind: 'break_glass.granted' });
+    expect(notice!.message).not.toMatch(/resus|BP/);
+    expect((await db.select().from(alertOutbox)).some((row) => row.payload.link === `/admin/break-glass/${grantId}`)).toBe(true);
+  });
+
+  it('opens the chart with the banner, and every audit entry under it carries its id', async () => {
+    const chart = await getChart(physician2, patient());
+    expect(chart.kind).toBe('chart');
+    if (chart.kind !== 'chart') return;
+    expect(chart.breakGlass).toMatchObject({ grantId, reasonCode: 'emergency_treatment' });
+    const note = await addEntry(physician2, patient(), 'progress_notes', { text: 'Seen in resus under emergency access.', author: 'Dr. Ben Okafor', writtenAt: now().toISOString() });
+    expect(note.ok).toBe(true);
+    await getChart(physician2, patient());
+
+    const [grant] = await db.select().from(breakGlassGrants).where(eq(breakGlassGrants.id, grantId));
+    const during = await db
+      .select()
+      .from(auditLog)
+      .where(and(eq(auditLog.userId, physician2.userId), eq(auditLog.patientId, patient()), gte(auditLog.occurredAt, grant!.grantedAt)));
+    expect(during.map((e) => e.actionType)).toEqual(['break_glass.grant', 'chart.view', 'progress_notes.create', 'chart.view']);
+    for (const entry of during) expect(entry.breakGlassGrantId).toBe(grantId);
+  });
+
+  it('cannot be stacked or silently extended', async () => {
+    expect(await requestGrant(physician2, request(patient()))).toMatchObject({ ok: false, error: 'already_active' });
+    expect((await grantsFor(physician2.userId)).filter((g) => g.patientId === patient())).toHaveLength(1);
+  });
+
+  it('belongs to the session that asked for it', async () => {
+    const elsewhere = await signIn('physician2@vigil.test');
+    expect(await getChart(elsewhere, patient())).toMatchObject({ kind: 'denied', breakGlassOffered: true });
+  });
+
+  it('expires after its window: the next request is denied again, without a banner', async () => {
+    advanceClock(59 * 60_000);
+    expect((await getChart(physician2, patient())).kind).toBe('chart');
+    advanceClock(2 * 60_000);
+    const chart = await getChart(physician2, patient());
+    expect(chart).toMatchObject({ kind: 'denied', breakGlassOffered: true });
+    expect('breakGlass' in chart).toBe(false);
+    expect(await lastAudit(physician2.userId)).toMatchObject({ actionType: 'chart.view', outcome: 'denied', breakGlassGrantId: null });
+    expect(await addEntry(physician2, patient(), 'progress_notes', { text: 'Too late.', author: 'x', writtenAt: now().toISOString() })).toMatchObject({ ok: false, error: 'denied' });
+  });
+
+  it('ends when its session signs out', async () => {
+    const viewer = await signIn('staff07@vigil.test');
+    const result = await requestGrant(viewer, request(patientIds[14]!, { reasonCode: 'unable_to_consent' }));
+    expect(result.ok).toBe(true);
+    expect((await getChart(viewer, patientIds[14]!)).kind).toBe('chart');
+    await endSession(viewer);
+    const [grant] = await grantsFor(viewer.userId);
+    expect(grant).toMatchObject({ endedReason: 'sign_out' });
+    expect(await lastAudit(viewer.userId)).toMatchObject({ actionType: 'auth.logout' });
+    const [ended] = await db.select().from(auditLog).where(and(eq(auditLog.userId, viewer.userId), eq(auditLog.actionType, 'break_glass.end')));
+    expect(ended).toMatchObject({ breakGlassGrantId: grant!.id, details: { reason: 'sign_out' } });
+    expect(await getChart(viewer, patientIds[14]!)).toMatchObject({ kind: 'denied' });
+  });
+});
+
+describe('the window setting', () => {
+  it('is for admins only, within bounds, audited, and applies to new grants', async () => {
+    const admin = await signIn('admin@vigil.test');
+    expect(await setWindowMinutes(physician2, 240)).toMatchObject({ ok: false, error: 'denied' });
+    expect(await lastAudit(physician2.userId)).toMatchObject({ actionType: 'settings.update', outcome: 'denied' });
+    for (const bad of [14, 241, 'soon', 30.5]) expect(await setWindowMinutes(admin, bad)).toMatchObject({ ok: false, error: 'invalid' });
+    expect(await setWindowMinutes(admin, '15')).toEqual({ ok: true, minutes: 15 });
+    expect(await lastAudit(admin.userId)).toMatchObject({ actionType: 'settings.update', outcome: 'allowed', details: { from: 60, to: 15 } });
+
+    const viewer = await signIn('staff08@vigil.test');
+    const result = await requestGrant(viewer, request(patientIds[15]!, { reasonCode: 'covering_clinician' }));
+    expect(result).toMatchObject({ ok: true, windowMinutes: 15 });
+    advanceClock(16 * 60_000);
+    expect((await getChart(viewer, patientIds[15]!)).kind).toBe('denied');
+    expect(await setWindowMinutes(admin, 60)).toEqual({ ok: true, minutes: 60 });
+  });
+});
+
+describe('repeated use', () => {
+  it('more than 3 grants in 24 hours by one user opens one HIGH incident and tells privacy officers', async () => {
+    const viewer = await signIn('staff07@vigil.test');
+    // staff07 already holds one grant (signed out, above); three more make four.
+    for (const index of [16, 17]) expect((await requestGrant(viewer, request(patientIds[index]!))).ok).toBe(true);
+    expect(await db.select().from(incidents).where(and(eq(incidents.userId, viewer.userId), eq(incidents.rule, 'repeated_break_glass')))).toHaveLength(0);
+    expect((await requestGrant(viewer, request(patientIds[18]!))).ok).toBe(true);
+    const ofRule = and(eq(incidents.userId, viewer.userId), eq(incidents.rule, 'repeated_break_glass'));
+    const [incident] = await db.select().from(incidents).where(ofRule);
+    expect(incident).toMatchObject({ severity: 'HIGH', rule: 'repeated_break_glass', status: 'open', details: { grants: 4, threshold: 3 } });
+    expect((incident!.details.patientIds as string[]).sort()).toEqual([14, 16, 17, 18].map((i) => patientIds[i]!).sort());
+    const [notice] = await db.select().from(notifications).where(eq(notifications.kind, 'incident.opened'));
+    expect(notice).toMatchObject({ link: `/admin/incidents/${incident!.id}` });
+    expect(await db.select().from(auditLog).where(and(eq(auditLog.actionType, 'incident.open'), eq(auditLog.resourceId, incident!.id)))).toHaveLength(1);
+    // HIGH, not CRITICAL: the account stays enabled.
+    expect((await db.select().from(users).where(eq(users.id, viewer.userId)))[0]!.disabledAt).toBeNull();
+
+    expect((await requestGrant(viewer, request(patientIds[19]!))).ok).toBe(true);
+    const all = await db.select().from(incidents).where(ofRule);
+    expect(all).toHaveLength(1);
+    expect(all[0]!.details.patientIds).toContain(patientIds[19]);
+  });
+});
+
+describe('review by a privacy officer', () => {
+  let grantId: string;
+
+  beforeAll(async () => {
+    const [first] = await db
+      .select({ id: breakGlassGrants.id })
+      .from(breakGlassGrants)
+      .where(and(eq(breakGlassGrants.userId, physician2.userId), eq(breakGlassGrants.patientId, patientIds[13]!)));
+    grantId = first!.id;
+  });
+
+  it('lists pending grants first; clinicians cannot see the queue', async () => {
+    const queue = await listReviewQueue(privacy);
+    expect(queue.ok).toBe(true);
+    if (!queue.ok) return;
+    const statuses = queue.value.map((item) => item.reviewStatus);
+    expect(statuses.every((s) => s === 'pending')).toBe(true);
+    const item = queue.value.find((i) => i.grantId === grantId)!;
+    expect(item).toMatchObject({ user: { email: 'physician2@vigil.test' }, patientId: patientIds[13], reasonCode: 'emergency_treatment' });
+    expect(item.activityCount).toBeGreaterThanOrEqual(4);
+    expect(await listReviewQueue(physician2)).toMatchObject({ ok: false, error: 'denied' });
+    expect(await lastAudit(physician2.userId)).toMatchObject({ actionType: 'break_glass.queue_view', outcome: 'denied' });
+  });
+
+  it('shows the justification, MRN and everything done under the grant, and audits the look', async () => {
+    const review = await getGrantReview(privacy, grantId);
+    expect(review.ok).toBe(true);
+    if (!review.ok) return;
+    expect(review.value.justification).toBe(JUSTIFICATION);
+    expect(review.value.mrn).toMatch(/\S/);
+    expect(review.value.sectionsViewed).toEqual(expect.arrayContaining(['demographics', 'progress_notes', 'medications', 'allergies']));
+    expect(review.value.activity.map((a) => a.action)).toEqual(['break_glass.grant', 'chart.view', 'progress_notes.create', 'chart.view', 'chart.view']);
+    expect(review.value.canReview).toBe(true);
+    expect(await lastAudit(privacy.userId)).toMatchObject({
+      actionType: 'break_glass.review_view',
+      resourceId: grantId,
+      patientId: patientIds[13],
+      breakGlassGrantId: null,
+    });
+  });
+
+  it('takes a verdict with a comment, once, audited; never from the grantee or a clinician', async () => {
+    expect(await reviewGrant(privacy, { grantId, verdict: 'appropriate', comment: '  ' })).toMatchObject({ ok: false, error: 'invalid' });
+    expect(await reviewGrant(privacy, { grantId, verdict: 'fine', comment: 'Looks right to me.' })).toMatchObject({ ok: false, error: 'invalid' });
+    expect(await reviewGrant(physician2, { grantId, verdict: 'appropriate', comment: 'I approve my own access.' })).toMatchObject({ ok: false, error: 'denied' });
+    expect(await lastAudit(physician2.userId)).toMatchObject({ actionType: 'break_glass.review', outcome: 'denied' });
+
+    const ok = await reviewGrant(privacy, { grantId, verdict: 'appropriate', comment: REVIEW_COMMENT });
+    expect(ok).toEqual({ ok: true, value: { grantId, verdict: 'appropriate', commentKept: true } });
+    const audited = await lastAudit(privacy.userId);
+    expect(audited).toMatchObject({
+      actionType: 'break_glass.review',
+      outcome: 'allowed',
+      resourceId: grantId,
+      details: { verdict: 'appropriate', reasonCode: 'emergency_treatment', commentLength: REVIEW_COMMENT.length, commentKept: true },
+    });
+    expect(JSON.stringify(audited)).not.toContain('Quillmoor');
+    expect(await reviewGrant(privacy, { grantId, verdict: 'referred', comment: 'Changed my mind about it.' })).toMatchObject({ ok: false, error: 'already_reviewed' });
+    const [grant] = await db.select().from(breakGlassGrants).where(eq(breakGlassGrants.id, grantId));
+    expect(grant).toMatchObject({ reviewStatus: 'appropriate', reviewerId: privacy.userId });
+    // Sealed with the patient's key, bound to this grant's row and column.
+    expect(grant!.sealedReviewComment).not.toContain('Quillmoor');
+    const { cipher } = await getPatientCipher(db, grant!.patientId);
+    expect(cipher!.open('break_glass_grants', 'sealed_review_comment', grantId, grant!.sealedReviewComment!)).toBe(REVIEW_COMMENT);
+    expect(() => cipher!.open('break_glass_grants', 'sealed_justification', grantId, grant!.sealedReviewComment!)).toThrow(DecryptionError);
+
+    const queue = await listReviewQueue(privacy);
+    if (!queue.ok) throw new Error('queue');
+    expect(queue.value.at(-1)?.grantId).toBe(grantId);
+  });
+
+  it('keeps the comment out of every table in plain text, and shows it on the review page', async () => {
+    const { text } = await dumpEverything(db);
+    expect(text).toContain(grantId);
+    expect(text).not.toMatch(/Quillmoor/i);
+
+    const review = await getGrantReview(privacy, grantId);
+    if (!review.ok) throw new Error(review.error);
+    expect(review.value.reviewComment).toEqual({ status: 'shown', text: REVIEW_COMMENT });
+    expect(review.value.canReview).toBe(false);
+    expect(await lastAudit(privacy.userId)).toMatchObject({
+      actionType: 'break_glass.review_view',
+      details: { fields: ['justification', 'mrn', 'review_comment'] },
+    });
+  });
+
+  it('cannot be done by the grantee even with the privacy role', async () => {
+    const [staff] = await db.select().from(users).where(eq(users.email, 'staff07@vigil.test'));
+    await db.insert(userRoles).values({ userId: staff!.id, roleName: 'privacy_officer' });
+    const both = await signIn('staff07@vigil.test');
+    const [own] = await grantsFor(both.userId);
+    expect(await reviewGrant(both, { grantId: own!.id, verdict: 'appropriate', comment: 'Reviewing my own access.' })).toMatchObject({ ok: false, error: 'own_grant' });
+    await db.delete(userRoles).where(and(eq(userRoles.userId, staff!.id), eq(userRoles.roleName, 'privacy_officer')));
+  });
+
+  it('lists refused requests, including forged ones from roles without the permission', async () => {
+    const refused = await listRefusedRequests(privacy, 200);
+    if (!refused.ok) throw new Error('refused');
+    const reasons = refused.value.map((r) => `${r.user?.email}:${r.reason}`);
+    expect(reasons).toEqual(expect.arrayContaining(['billing@vigil.test:not_permitted', 'admin@vigil.test:not_permitted', 'physician2@vigil.test:invalid', 'physician2@vigil.test:reauth_failed']));
+  });
+});
+
+describe('the review comment of a crypto-shredded patient', () => {
+  const patient = () => patientIds[10]!;
+
+  /** A grant made straight in the table: this patient is about to be shredded, so no chart use. */
+  async function insertGrant(): Promise<string> {
+    const id = randomUUID();
+    const { cipher } = await getPatientCipher(db, patient());
+    const sealedJustification = cipher
+      ? cipher.seal('break_glass_grants', 'sealed_justification', id, JUSTIFICATION)
+      : 'unreadable-after-shredding';
+    await db.insert(breakGlassGrants).values({ id, userId: physician2.userId, patientId: patient(), reasonCode: 'other', sealedJustification, expiresAt: now() });
+    return id;
+  }
+
+  it('reads as erased once the patient is shredded, like the justification beside it', async () => {
+    const grantId = await insertGrant();
+    expect((await reviewGrant(privacy, { grantId, verdict: 'referred', comment: REVIEW_COMMENT })).ok).toBe(true);
+    const before = await getGrantReview(privacy, grantId);
+    expect(before.ok && before.value.reviewComment).toEqual({ status: 'shown', text: REVIEW_COMMENT });
+
+    expect(await shredPatient(db, patient(), { userId: null, userAgent: 'vitest' })).toMatchObject({ status: 'shredded' });
+    const after = await getGrantReview(privacy, grantId);
+    if (!after.ok) throw new Error(after.error);
+    expect(after.value).toMatchObject({ reviewComment: { status: 'erased' }, justification: null, reviewStatus: 'referred' });
+    expect(await lastAudit(privacy.userId)).toMatchObject({ actionType: 'break_glass.review_view', details: { fields: ['justification', 'mrn'] } });
+  });
+
+  it('a verdict on a grant of an already shredded patient is recorded without its comment', async () => {
+    const grantId = await insertGrant();
+    const result = await reviewGrant(privacy, { grantId, verdict: 'appropriate', comment: REVIEW_COMMENT });
+    expect(result).toEqual({ ok: true, value: { grantId, verdict: 'appropriate', commentKept: false } });
+    const [grant] = await db.select().from(breakGlassGrants).where(eq(breakGlassGrants.id, grantId));
+    expect(grant).toMatchObject({ reviewStatus: 'appropriate', sealedReviewComment: null });
+    expect(await lastAudit(privacy.userId)).toMatchObject({ actionType: 'break_glass.review', details: { commentKept: false } });
+    const review = await getGrantReview(privacy, grantId);
+    expect(review.ok && review.value.reviewComment).toEqual({ status: 'erased' });
+  });
+});
+
+describe('the audit chain', () => {
+  it('holds the grant, every view under it and the review, unbroken', async () => {
+    const rows = await db.select().from(auditLog).orderBy(asc(auditLog.seq));
+    const verified = await verifyChain({ db });
+    expect(verified).toMatchObject({ ok: true, break: null, checked: rows.length, headSeq: rows.at(-1)!.seq });
+    const [grant] = await db
+      .select()
+      .from(breakGlassGrants)
+      .where(and(eq(breakGlassGrants.userId, physician2.userId), eq(breakGlassGrants.patientId, patientIds[13]!)));
+    const underGrant = rows.filter((r) => r.breakGlassGrantId === grant!.id).map((r) => r.actionType);
+    expect(underGrant).toContain('break_glass.grant');
+    expect(underGrant.filter((a) => a === 'chart.view').length).toBeGreaterThanOrEqual(3);
+    expect(rows.some((r) => r.actionType === 'break_glass.review' && r.resourceId === grant!.id && r.outcome === 'allowed')).toBe(true);
+    // The accounting of disclosures can name the reason of every access under a grant.
+    const withReason = await db
+      .select({ action: auditLog.actionType, reason: breakGlassGrants.reasonCode })
+      .from(auditLog)
+      .innerJoin(breakGlassGrants, eq(breakGlassGrants.id, auditLog.breakGlassGrantId))
+      .where(eq(auditLog.patientId, patientIds[13]!));
+    expect(withReason.filter((r) => r.action === 'chart.view').every((r) => r.reason === 'emergency_treatment')).toBe(true);
+  });
+});

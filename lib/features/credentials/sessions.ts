@@ -1,0 +1,165 @@
+import 'server-only';
+import { isUuid } from '@/lib/domain/ids';
+import { and, desc, eq, gt, isNull, ne } from 'drizzle-orm';
+import type { Queryable } from '@/db/client';
+import { sessions, users } from '@/db/schema';
+import { recordAudit, type AuditActor } from '@/lib/platform/audit';
+import { now as clockNow } from '@/lib/platform/clock';
+import { sessionPolicy } from '@/lib/features/credentials/config';
+
+export type SessionRow = typeof sessions.$inferSelect;
+export type SessionInvalidReason = 'missing' | 'revoked' | 'idle' | 'expired' | 'disabled';
+export type SessionCheck =
+  | { valid: true; session: SessionRow; user: typeof users.$inferSelect }
+  | { valid: false; reason: SessionInvalidReason; userId?: string };
+
+/**
+ * How a check treats last_seen_at: `throttled` for ordinary requests (written at most every
+ * touchIntervalMs), `always` for an explicit "Stay signed in", `never` for a look that must not
+ * count as activity (the browser asking whether its countdown really ran out).
+ */
+export type Touch = 'throttled' | 'always' | 'never';
+
+export interface CheckOptions {
+  touch?: Touch;
+  /** Who asked, for the audit entry written when the check ends a session. */
+  client?: Omit<AuditActor, 'userId'>;
+}
+
+/** A session id is a UUID; anything else is refused before it reaches a uuid column. */
+export const isSessionId = (value: unknown): value is string => isUuid(value);
+
+export async function createSession(
+  q: Queryable,
+  userId: string,
+  client: { ip: string | null; userAgent: string | null },
+  at = clockNow(),
+): Promise<SessionRow> {
+  const [row] = await q
+    .insert(sessions)
+    .values({
+      userId,
+      createdAt: at,
+      lastSeenAt: at,
+      reauthenticatedAt: at,
+      expiresAt: new Date(at.getTime() + sessionPolicy.absoluteLifetimeMs),
+      ip: client.ip,
+      userAgent: client.userAgent?.slice(0, 512) ?? null,
+    })
+    .returning();
+  return row!;
+}
+
+/** Pure: is this session row usable at `at`? Exactly at the idle limit is still usable. */
+export function sessionState(row: SessionRow, at: Date): SessionInvalidReason | 'active' {
+  if (row.revokedAt) return revokedAs(row.revokedReason);
+  if (at.getTime() >= row.expiresAt.getTime()) return 'expired';
+  if (at.getTime() - row.lastSeenAt.getTime() > sessionPolicy.idleTimeoutMs) return 'idle';
+  return 'active';
+}
+
+/** A session ended by a timeout keeps saying so, so the sign-in page can tell the user why. */
+function revokedAs(reason: string | null): SessionInvalidReason {
+  if (reason === REVOKE_REASON.idle) return 'idle';
+  if (reason === REVOKE_REASON.expired) return 'expired';
+  if (reason === REVOKE_REASON.disabled) return 'disabled';
+  return 'revoked';
+}
+
+const REVOKE_REASON = { idle: 'idle_timeout', expired: 'expired', disabled: 'user_disabled' } as const;
+const AUDIT_ACTION = { idle: 'session.timeout', expired: 'session.expired', disabled: 'session.revoked' } as const;
+
+/** What the browser and server both need to know about a live session's remaining time. */
+export interface SessionTiming {
+  /** Until the idle limit, from the last_seen_at the server decides on. */
+  idleRemainingMs: number;
+  /** Until the absolute lifetime ends, which no activity extends. */
+  absoluteRemainingMs: number;
+  idleTimeoutMs: number;
+  warningBeforeMs: number;
+}
+
+export function sessionTiming(row: Pick<SessionRow, 'lastSeenAt' | 'expiresAt'>, at: Date): SessionTiming {
+  return {
+    idleRemainingMs: Math.max(0, row.lastSeenAt.getTime() + sessionPolicy.idleTimeoutMs - at.getTime()),
+    absoluteRemainingMs: Math.max(0, row.expiresAt.getTime() - at.getTime()),
+    idleTimeoutMs: sessionPolicy.idleTimeoutMs,
+    warningBeforeMs: sessionPolicy.warningBeforeMs,
+  };
+}
+
+/**
+ * The server-side check behind every authenticated request: the row must exist, be neither
+ * revoked, idle past the limit nor past its absolute lifetime, and its user must be enabled.
+ * A valid session is touched (see Touch); an idle, expired or disabled user's one is revoked on
+ * the spot and the ending audited in the same transaction (once, by whichever request ends it).
+ */
+export async function checkSession(q: Queryable, sessionId: string, at = clockNow(), options: CheckOptions = {}): Promise<SessionCheck> {
+  const [found] = await q
+    .select({ session: sessions, user: users })
+    .from(sessions)
+    .innerJoin(users, eq(users.id, sessions.userId))
+    .where(eq(sessions.id, sessionId))
+    .limit(1);
+  if (!found) return { valid: false, reason: 'missing' };
+  const { session, user } = found;
+  const state = sessionState(session, at);
+  const ending = state === 'idle' || state === 'expired' ? state : state === 'active' && user.disabledAt ? 'disabled' : null;
+  if (ending) {
+    await q.transaction(async (tx) => {
+      if (!(await revokeSession(tx, session.id, REVOKE_REASON[ending], at))) return;
+      await recordAudit(tx, {
+        actor: { userId: user.id, ...options.client },
+        action: AUDIT_ACTION[ending],
+        resourceType: 'session',
+        resourceId: session.id,
+        outcome: 'denied',
+        details: { reason: REVOKE_REASON[ending], idleMs: at.getTime() - session.lastSeenAt.getTime() },
+      });
+    });
+    return { valid: false, reason: ending, userId: user.id };
+  }
+  if (state !== 'active') return { valid: false, reason: state, userId: user.id };
+  const touch = options.touch ?? 'throttled';
+  if (touch === 'always' || (touch === 'throttled' && at.getTime() - session.lastSeenAt.getTime() >= sessionPolicy.touchIntervalMs)) {
+    await q.update(sessions).set({ lastSeenAt: at }).where(eq(sessions.id, session.id));
+    session.lastSeenAt = at;
+  }
+  return { valid: true, session, user };
+}
+
+/** Ends one session; true when this call ended it (false if it was already ended). */
+export async function revokeSession(q: Queryable, sessionId: string, reason: string, at = clockNow()): Promise<boolean> {
+  const revoked = await q
+    .update(sessions)
+    .set({ revokedAt: at, revokedReason: reason })
+    .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)))
+    .returning({ id: sessions.id });
+  return revoked.length > 0;
+}
+
+/** Ends every open session of a user (disabling, "sign out everywhere", a changed factor). */
+export async function revokeUserSessions(
+  q: Queryable,
+  userId: string,
+  reason: string,
+  at = clockNow(),
+  options: { except?: string } = {},
+): Promise<number> {
+  const revoked = await q
+    .update(sessions)
+    .set({ revokedAt: at, revokedReason: reason })
+    .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), options.except ? ne(sessions.id, options.except) : undefined))
+    .returning({ id: sessions.id });
+  return revoked.length;
+}
+
+/** A user's sessions that could still serve a request at `at`, newest activity first. */
+export async function listOpenSessions(q: Queryable, userId: string, at = clockNow()): Promise<SessionRow[]> {
+  const rows = await q
+    .select()
+    .from(sessions)
+    .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, at)))
+    .orderBy(desc(sessions.lastSeenAt));
+  return rows.filter((row) => sessionState(row, at) === 'active');
+}

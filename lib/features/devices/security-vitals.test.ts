@@ -1,0 +1,128 @@
+/**
+ * The PHI machine API (`POST /api/phi/vitals`): message-level encryption inside TLS. Only a
+ * compact JWE to the portal's key from an issued, unrevoked client with an audit id is
+ * accepted; everything else is refused with the documented status and sentence, and audited.
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import { and, desc, eq, gt } from 'drizzle-orm';
+import { CompactEncrypt, importJWK } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { auditLog, vitals } from '@/db/schema';
+import type { Viewer } from '@/lib/domain/access/viewer';
+import { getChart } from '@/lib/features/records';
+import { accessTestDatabase, auditHead, patientOnTeamOf, signIn } from '@/test/access-fixtures';
+import type { TestDatabase } from '@/test/db';
+import { issueApiClient, portalPublicJwk, revokeApiClient } from '@/lib/features/devices/api-clients';
+import { handleVitalsRequest } from '@/lib/features/devices/vitals-endpoint';
+
+let handle: TestDatabase;
+let admin: Viewer;
+let nurse: Viewer;
+let patientId: string;
+let credential: string;
+let clientId: string;
+
+const reading = () => ({
+  takenAt: new Date().toISOString(),
+  heartRate: 61,
+  systolic: 121,
+  diastolic: 79,
+  temperatureC: 36.9,
+  respiratoryRate: 15,
+  spo2: 97,
+});
+
+async function encrypt(payload: unknown, jwk = portalPublicJwk()): Promise<string> {
+  const key = await importJWK(jwk, 'ECDH-ES+A256KW');
+  return new CompactEncrypt(new TextEncoder().encode(JSON.stringify(payload)))
+    .setProtectedHeader({ alg: 'ECDH-ES+A256KW', enc: 'A256GCM' })
+    .encrypt(key);
+}
+
+const send = (overrides: Partial<Parameters<typeof handleVitalsRequest>[0]>) =>
+  handleVitalsRequest({ authorization: `Bearer ${credential}`, auditId: 'device-42:msg-0001', body: '', ip: '10.0.0.9', userAgent: 'monitor/1.0', ...overrides });
+
+async function deniedAuditSince(seq: number) {
+  return handle.db
+    .select()
+    .from(auditLog)
+    .where(and(gt(auditLog.seq, seq), eq(auditLog.actionType, 'api.phi.vitals'), eq(auditLog.outcome, 'denied')))
+    .orderBy(desc(auditLog.seq));
+}
+
+beforeAll(async () => {
+  handle = await accessTestDatabase(12);
+  admin = await signIn(handle.db, 'admin@vigil.test');
+  nurse = await signIn(handle.db, 'nurse@vigil.test');
+  patientId = await patientOnTeamOf(handle.db, nurse.userId);
+  const issued = await issueApiClient(admin, { name: 'Ward 3 bedside monitors' });
+  if (!issued.ok) throw new Error(issued.message);
+  credential = issued.value.credential;
+  clientId = issued.value.client.id;
+});
+afterAll(async () => handle?.close());
+
+describe('POST /api/phi/vitals', () => {
+  it('accepts an encrypted reading from an issued client; it lands in the chart and the audit trail', async () => {
+    const response = await send({ body: await encrypt({ patientId, vitals: reading() }) });
+    expect(response.status).toBe(201);
+    const id = response.body.id as string;
+    const chart = await getChart(nurse, patientId);
+    if (chart.kind !== 'chart') throw new Error('nurse lost access');
+    const entry = chart.sections.vitals?.status === 'ok' ? chart.sections.vitals.entries.find((e) => e.id === id) : undefined;
+    expect(entry?.body.heartRate).toBe(61);
+    const [audit] = await handle.db.select().from(auditLog).where(eq(auditLog.resourceId, id));
+    expect(audit).toMatchObject({ actionType: 'vitals.device_create', outcome: 'allowed', patientId, userId: null });
+    expect(audit!.details).toMatchObject({ apiClientId: clientId, auditId: 'device-42:msg-0001' });
+  });
+
+  it('refuses a missing audit id with 403 "audit trail required", audited', async () => {
+    const since = await auditHead(handle.db);
+    const response = await send({ auditId: null, body: await encrypt({ patientId, vitals: reading() }) });
+    expect(response).toEqual({ status: 403, body: { error: 'audit trail required' } });
+    expect((await deniedAuditSince(since))[0]?.details).toMatchObject({ reason: 'no_audit_id' });
+  });
+
+  it('refuses plaintext PHI with 400 "unencrypted PHI rejected", audited, and stores nothing', async () => {
+    const since = await auditHead(handle.db);
+    const count = (await handle.db.select().from(vitals)).length;
+    for (const body of [JSON.stringify({ patientId, vitals: reading() }), 'heartRate=61&patientId=x', '', 'a.b.c']) {
+      const response = await send({ body });
+      expect(response).toEqual({ status: 400, body: { error: 'unencrypted PHI rejected' } });
+    }
+    expect(await deniedAuditSince(since)).toHaveLength(4);
+    expect((await handle.db.select().from(vitals)).length).toBe(count);
+  });
+
+  it('refuses unknown, malformed and revoked credentials with 401, audited', async () => {
+    const body = await encrypt({ patientId, vitals: reading() });
+    const since = await auditHead(handle.db);
+    for (const authorization of [null, 'Bearer nonsense', `Bearer ${clientId}.${'A'.repeat(43)}`, `Basic ${credential}`]) {
+      expect((await send({ authorization, body })).status).toBe(401);
+    }
+    const second = await issueApiClient(admin, { name: 'Temporary feed' });
+    if (!second.ok) throw new Error(second.message);
+    expect((await send({ authorization: `Bearer ${second.value.credential}`, body })).status).toBe(201);
+    expect((await revokeApiClient(admin, { clientId: second.value.client.id })).ok).toBe(true);
+    expect((await send({ authorization: `Bearer ${second.value.credential}`, body })).status).toBe(401);
+    expect(await deniedAuditSince(since)).toHaveLength(5);
+  });
+
+  it('refuses a JWE to another key, a tampered JWE and an invalid reading', async () => {
+    const { publicKey } = generateKeyPairSync('x25519');
+    const other = await encrypt({ patientId, vitals: reading() }, { ...publicKey.export({ format: 'jwk' }) });
+    expect((await send({ body: other })).status).toBe(400);
+    const good = await encrypt({ patientId, vitals: reading() });
+    const parts = good.split('.');
+    parts[3] = parts[3]!.slice(0, -2) + (parts[3]!.endsWith('AA') ? 'BB' : 'AA');
+    expect((await send({ body: parts.join('.') })).body).toEqual({ error: 'payload could not be decrypted' });
+    expect((await send({ body: await encrypt({ patientId, vitals: { ...reading(), heartRate: 999 } }) })).status).toBe(422);
+    expect((await send({ body: await encrypt({ patientId: crypto.randomUUID(), vitals: reading() }) })).status).toBe(404);
+  });
+
+  it('lets only admins issue and revoke clients', async () => {
+    expect((await issueApiClient(nurse, { name: 'Rogue feed' })).ok).toBe(false);
+    expect((await revokeApiClient(nurse, { clientId })).ok).toBe(false);
+    expect((await send({ body: await encrypt({ patientId, vitals: reading() }) })).status).toBe(201);
+  });
+});

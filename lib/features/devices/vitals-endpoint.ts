@@ -1,0 +1,68 @@
+import 'server-only';
+import { z } from 'zod';
+import { openPortalJwe } from '@/lib/platform/crypto/portal-jwe';
+import { addDeviceVitals } from '@/lib/features/devices/device-vitals';
+import { auditApiRejection, authenticateApiClient, type ApiClient, type ApiRejection } from '@/lib/features/devices/api-clients';
+
+/**
+ * `POST /api/phi/vitals`, framework-free so it can be tested directly. In order: an
+ * authenticated client, an `x-audit-id` correlation header, a body that is a compact JWE (never
+ * plaintext PHI, whatever its content type), a payload that decrypts with the portal key and
+ * parses, then the write. Every refusal is audited with its reason and no payload.
+ */
+export interface VitalsRequest {
+  authorization: string | null;
+  auditId: string | null;
+  body: string;
+  ip: string | null;
+  userAgent: string | null;
+}
+export interface VitalsResponse {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+export const VITALS_ENDPOINT = 'api.phi.vitals';
+export const MAX_BODY_BYTES = 64 * 1024;
+const compactJwe = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+const auditIdShape = /^[A-Za-z0-9._:-]{8,128}$/;
+const reading = z.object({ patientId: z.string().uuid(), vitals: z.unknown() });
+
+const refusals: Record<ApiRejection, VitalsResponse> = {
+  unauthenticated: { status: 401, body: { error: 'client not authenticated' } },
+  no_audit_id: { status: 403, body: { error: 'audit trail required' } },
+  unencrypted: { status: 400, body: { error: 'unencrypted PHI rejected' } },
+  undecryptable: { status: 400, body: { error: 'payload could not be decrypted' } },
+  invalid: { status: 422, body: { error: 'reading is not valid' } },
+  not_found: { status: 404, body: { error: 'patient not found' } },
+  too_large: { status: 413, body: { error: 'payload too large' } },
+};
+
+export async function handleVitalsRequest(request: VitalsRequest): Promise<VitalsResponse> {
+  const actor = { ip: request.ip, userAgent: request.userAgent };
+  const client = await authenticateApiClient(request.authorization);
+  const auditId = request.auditId && auditIdShape.test(request.auditId) ? request.auditId : null;
+  const refuse = async (reason: ApiRejection, who: ApiClient | null = client) => {
+    await auditApiRejection(actor, VITALS_ENDPOINT, reason, who, auditId);
+    return refusals[reason];
+  };
+  if (!client) return refuse('unauthenticated');
+  if (!auditId) return refuse('no_audit_id');
+  if (Buffer.byteLength(request.body, 'utf8') > MAX_BODY_BYTES) return refuse('too_large');
+  const body = request.body.trim();
+  if (!compactJwe.test(body)) return refuse('unencrypted');
+
+  let payload: unknown;
+  try {
+    payload = JSON.parse(new TextDecoder().decode(await openPortalJwe(body)));
+  } catch {
+    return refuse('undecryptable');
+  }
+  const parsed = reading.safeParse(payload);
+  if (!parsed.success) return refuse('invalid');
+  const result = await addDeviceVitals(client, actor, auditId, parsed.data.patientId, parsed.data.vitals);
+  if (result.ok) return { status: 201, body: { id: result.value.id, auditId } };
+  // addDeviceVitals audits its own not-found denial; an invalid reading is audited here.
+  if (result.error === 'invalid') return refuse('invalid');
+  return result.error === 'not_found' ? refusals.not_found : { status: 409, body: { error: 'reading could not be stored' } };
+}

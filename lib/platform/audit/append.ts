@@ -1,0 +1,121 @@
+import 'server-only';
+import { isUuid } from '@/lib/domain/ids';
+import { randomUUID } from 'node:crypto';
+import { desc, sql } from 'drizzle-orm';
+import type { Tx } from '@/db/client';
+import { auditLog } from '@/db/schema';
+import { now as clockNow } from '@/lib/platform/clock';
+import type { PatientCipher } from '@/lib/platform/crypto';
+import { GENESIS_HASH, chainHash, type ChainedFields } from '@/lib/platform/audit/chain';
+import { normaliseIp } from '@/lib/platform/audit/ip';
+
+/** Who did it and from where; filled from the signed-in session or the machine client. */
+export interface AuditActor {
+  userId: string | null;
+  ip?: string | null;
+  userAgent?: string | null;
+  /** The actor's roles at the time (a Viewer has them): kept so reports show the role then. */
+  roles?: readonly string[];
+}
+
+export interface AuditEvent {
+  actor: AuditActor;
+  action: string;
+  resourceType: string;
+  resourceId?: string | null;
+  patientId?: string | null;
+  outcome: 'allowed' | 'denied';
+  breakGlassGrantId?: string | null;
+  /** PHI-free facts only (section names, counts, reason codes). */
+  details?: Record<string, unknown>;
+  /** PHI state before/after a change: sealed with the patient's data key before storage. */
+  before?: unknown;
+  after?: unknown;
+  cipher?: PatientCipher;
+  occurredAt?: Date;
+}
+
+export interface AuditRecord {
+  seq: number;
+  logId: string;
+  hash: string;
+}
+
+/** Any number, so long as every writer of the chain takes the same one. */
+const AUDIT_CHAIN_LOCK = 0x76_69_67_69;
+const MAX_USER_AGENT = 512;
+
+export type AuditListener = (tx: Tx, event: AuditEvent, record: AuditRecord) => Promise<void>;
+const listeners: AuditListener[] = [];
+
+/** Lets lib/features/monitor evaluate its rules in the same transaction as each audited access. */
+export function onAudit(listener: AuditListener): void {
+  if (!listeners.includes(listener)) listeners.push(listener);
+}
+
+/**
+ * Appends one entry to the chain inside the caller's transaction, so the change and its audit
+ * entry commit together or not at all. The advisory lock serialises appends across every
+ * connection and app instance: the chain never forks.
+ */
+export async function recordAudit(tx: Tx, event: AuditEvent): Promise<AuditRecord> {
+  await tx.execute(sql`SELECT pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK})`);
+  const [head] = await tx
+    .select({ seq: auditLog.seq, hash: auditLog.hash })
+    .from(auditLog)
+    .orderBy(desc(auditLog.seq))
+    .limit(1);
+  const logId = randomUUID();
+  const seal = (column: 'sealed_before' | 'sealed_after', value: unknown) => {
+    if (value === undefined) return null;
+    if (!event.cipher) throw new Error('Audit state of a patient must be sealed with that patient’s key.');
+    return event.cipher.seal('audit_log', column, logId, value);
+  };
+  const actorRoles = event.actor.roles?.length ? [...event.actor.roles] : undefined;
+  const details = event.details || actorRoles ? { ...event.details, actorRoles } : null;
+  const fields: ChainedFields = {
+    seq: (head?.seq ?? 0) + 1,
+    logId,
+    userId: uuidOrNull(event.actor.userId),
+    actionType: cleanText(event.action),
+    resourceType: cleanText(event.resourceType),
+    resourceId: event.resourceId ? cleanText(event.resourceId) : null,
+    patientId: uuidOrNull(event.patientId),
+    occurredAt: event.occurredAt ?? clockNow(),
+    ip: normaliseIp(event.actor.ip),
+    userAgent: event.actor.userAgent ? cleanText(event.actor.userAgent, MAX_USER_AGENT) : null,
+    outcome: event.outcome,
+    breakGlassGrantId: uuidOrNull(event.breakGlassGrantId),
+    // Hash the JSON the jsonb column will give back (no undefined, Dates as strings, …).
+    details: details ? (JSON.parse(JSON.stringify(details)) as Record<string, unknown>) : null,
+    sealedBefore: seal('sealed_before', event.before),
+    sealedAfter: seal('sealed_after', event.after),
+  };
+  const prevHash = head?.hash ?? GENESIS_HASH;
+  const hash = chainHash(prevHash, fields);
+  await tx.insert(auditLog).values({ ...fields, prevHash, hash });
+  const record = { seq: fields.seq, logId, hash };
+  for (const listener of listeners) await listener(tx, event, record);
+  return record;
+}
+
+
+/**
+ * uuid columns come back lower-case. A value that is not a uuid is a bug in the caller; it
+ * throws (the change it belongs to is then rolled back) rather than being logged under no one.
+ */
+function uuidOrNull(value: string | null | undefined): string | null {
+  if (!value) return null;
+  if (!isUuid(value)) throw new Error('An audit entry was given an id that is not a uuid.');
+  return value.toLowerCase();
+}
+
+/**
+ * Text as PostgreSQL will store and return it: no NUL (refused by text columns) and no lone
+ * surrogate (re-encoded as U+FFFD, which would change the hash), cut at a code point boundary.
+ */
+function cleanText(value: string, max = 1_000): string {
+  const text = value.replaceAll('\0', '').toWellFormed();
+  const chars = [...text];
+  return chars.length > max ? chars.slice(0, max).join('') : text;
+}

@@ -1,0 +1,75 @@
+import 'server-only';
+import { timingSafeEqual } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { canonicalJson, checkpointSignature } from '@/lib/platform/audit/chain';
+
+/**
+ * A signed note of the chain's head, kept outside the database. Whoever controls the database
+ * can delete the newest entries and leave a chain that verifies; they cannot also rewrite this
+ * file's signature (its key is derived from the system key, which the database never sees), so
+ * the next verification against it notices the missing tail.
+ */
+export interface Checkpoint {
+  version: 1;
+  seq: number;
+  hash: string;
+  count: number;
+  createdAt: string;
+}
+
+const signedCheckpoint = z.object({
+  version: z.literal(1),
+  seq: z.number().int().min(0),
+  hash: z.string().regex(/^[0-9a-f]{64}$/),
+  count: z.number().int().min(0),
+  createdAt: z.string().datetime(),
+  signature: z.string().regex(/^[0-9a-f]{64}$/),
+});
+
+export type CheckpointRead =
+  | { status: 'none' }
+  | { status: 'invalid'; reason: string }
+  | { status: 'valid'; checkpoint: Checkpoint };
+
+export function checkpointPath(): string {
+  return path.resolve(
+    process.env.VIGIL_AUDIT_CHECKPOINT ?? path.join(process.env.VIGIL_DATA_DIR ?? '.data', 'audit-checkpoint.json'),
+  );
+}
+
+function sign(checkpoint: Checkpoint): string {
+  const { version, seq, hash, count, createdAt } = checkpoint;
+  return checkpointSignature(canonicalJson({ version, seq, hash, count, createdAt }));
+}
+
+export function writeCheckpoint(checkpoint: Checkpoint, file = checkpointPath()): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const temp = `${file}.${process.pid}.tmp`;
+  // Whole file then rename: a crash never leaves half a checkpoint.
+  writeFileSync(temp, `${JSON.stringify({ ...checkpoint, signature: sign(checkpoint) }, null, 2)}\n`, { mode: 0o600 });
+  renameSync(temp, file);
+}
+
+export function readCheckpoint(file = checkpointPath()): CheckpointRead {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { status: 'none' };
+    throw error;
+  }
+  let parsed: z.infer<typeof signedCheckpoint>;
+  try {
+    parsed = signedCheckpoint.parse(JSON.parse(text));
+  } catch {
+    return { status: 'invalid', reason: `The checkpoint file ${file} is not a valid checkpoint.` };
+  }
+  const { signature, ...checkpoint } = parsed;
+  const expected = Buffer.from(sign(checkpoint), 'hex');
+  if (!timingSafeEqual(expected, Buffer.from(signature, 'hex'))) {
+    return { status: 'invalid', reason: `The checkpoint file ${file} has a bad signature: it was altered or signed with another key.` };
+  }
+  return { status: 'valid', checkpoint };
+}
