@@ -57,7 +57,8 @@ export default tseslint.config(
     },
   },
   {
-    // app/ never reaches the database or keys directly (DESIGN.md, "Rules of the house").
+    // app/ never reaches the database or keys directly: pages and components get data only
+    // through lib/features, which authorise, decrypt and audit (docs/architecture.md).
     files: ['app/**/*.{ts,tsx}', 'components/**/*.{ts,tsx}'],
     rules: {
       'no-restricted-imports': [

@@ -1,4 +1,5 @@
 import { NextResponse, type NextRequest } from 'next/server';
+import { env } from '@/lib/platform/env';
 
 /**
  * Two jobs, on every request except static build assets:
@@ -62,7 +63,7 @@ export function proxy(request: NextRequest) {
   const { pathname } = request.nextUrl;
   const nonce = Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString('base64');
   const https = request.nextUrl.protocol === 'https:' || request.headers.get('x-forwarded-proto') === 'https';
-  const csp = contentSecurityPolicy(nonce, { https, dev: process.env.NODE_ENV === 'development' });
+  const csp = contentSecurityPolicy(nonce, { https, dev: env().NODE_ENV === 'development' });
   // A correlation id for logs and error pages; a client-supplied one is never trusted.
   const requestId = crypto.randomUUID();
 

@@ -16,6 +16,8 @@ export default defineConfig({
     environment: 'node',
     // One migrated PGlite database per run; test/db.ts starts each file's database from it.
     globalSetup: ['./test/global-setup.ts'],
+    // Per file, in its own module graph: monitoring on, as in the server (test/setup.ts).
+    setupFiles: ['./test/setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     fileParallelism: false,

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
 import type { ExtractTablesWithRelations } from 'drizzle-orm';
+import { env } from '@/lib/platform/env';
 import * as schema from './schema';
 
 export type Schema = typeof schema;
@@ -106,8 +107,7 @@ function isAlive(pid: number): boolean {
 }
 
 export function defaultDataDir(): string {
-  const base = process.env.VIGIL_DATA_DIR ?? path.join('.data');
-  return path.resolve(base, 'pglite');
+  return path.resolve(env().VIGIL_DATA_DIR, 'pglite');
 }
 
 /** Applies every pending migration; on PostgreSQL through its own single connection. */
@@ -146,7 +146,8 @@ export async function migrateHandle(handle: DatabaseHandle): Promise<void> {
 }
 
 export function optionsFromEnv(): OpenOptions {
-  return process.env.DATABASE_URL ? { url: process.env.DATABASE_URL } : {};
+  const url = env().DATABASE_URL;
+  return url ? { url } : {};
 }
 
 const globalForDb = globalThis as unknown as { vigilDb?: Promise<DatabaseHandle> };

@@ -2,7 +2,7 @@ import { expect, test, type Browser, type Page, type Response } from '@playwrigh
 import { alerts, DEMO_PASSWORD, expectNoStackTrace, login, loginAs, pathIs, submitLogin, USERS, UUID, type DemoUser } from './helpers';
 
 /**
- * Issue #4 end to end: each role sees its own lens of the chart and nothing else reaches the
+ * Role lenses end to end: each role sees its own lens of the chart and nothing else reaches the
  * browser — not in the DOM, not in the HTML, not in the RSC payload; denied charts show the 403
  * page; and an admin creates a nurse, puts them on a care team, and disables them mid-session.
  */

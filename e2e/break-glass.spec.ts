@@ -281,12 +281,14 @@ test.describe.serial('break-glass emergency access', () => {
     try {
       for (const [value, message] of [['5', 'at least 15'], ['500', 'at most 240']] as const) {
         await form.getByLabel('Minutes').fill(value);
+        await form.getByLabel('Your password').fill(DEMO_PASSWORD);
         // The browser's own min/max check would stop the post: the server's check is what counts.
         await form.evaluate((f) => ((f as HTMLFormElement).noValidate = true));
         await form.getByRole('button', { name: 'Save' }).click();
         await expect(form.getByRole('alert')).toContainText(message);
       }
       await form.getByLabel('Minutes').fill('45');
+      await form.getByLabel('Your password').fill(DEMO_PASSWORD);
       await form.getByRole('button', { name: 'Save' }).click();
       await expect(form.getByRole('status')).toHaveText('Saved: new grants last 45 minutes.');
       const privacy = await signedIn(browser, 'privacy');
@@ -297,6 +299,7 @@ test.describe.serial('break-glass emergency access', () => {
     } finally {
       await admin.goto('/admin/break-glass/settings');
       await admin.getByTestId('window-form').getByLabel('Minutes').fill('60');
+      await admin.getByTestId('window-form').getByLabel('Your password').fill(DEMO_PASSWORD);
       await admin.getByTestId('window-form').getByRole('button', { name: 'Save' }).click();
       await expect(admin.getByTestId('window-form').getByRole('status')).toHaveText('Saved: new grants last 60 minutes.');
     }

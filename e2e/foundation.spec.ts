@@ -119,25 +119,15 @@ test.describe('administrative roles land on their pages', () => {
 });
 
 test.describe('sign-in failures', () => {
-  /** The login form refused: still on /login, a visible message, nothing leaked. */
-  async function expectRefused(page: Page, opts: { allowNativeValidation: boolean }): Promise<string> {
+  /** The server refused the sign-in: still on /login, its message shown, nothing leaked. */
+  async function expectRefused(page: Page): Promise<string> {
     let message = '';
     await expect(async () => {
       expect(page.url()).toMatch(pathIs('/login'));
       await expectNoStackTrace(page); // fail with the leak itself, not "no alert"
       const alert = alerts(page).first();
-      if (await alert.isVisible()) {
-        message = (await alert.innerText()).replace(/\s+/g, ' ').trim();
-        return;
-      }
-      // Browser-side validation (required / type=email / maxlength) blocking the submit is also a
-      // clear message, shown by the browser; accept it only where the test allows.
-      const invalid = page.locator('input:invalid').first();
-      if (opts.allowNativeValidation && (await invalid.count()) > 0) {
-        message = await invalid.evaluate((el) => (el as HTMLInputElement).validationMessage);
-        if (message) return;
-      }
-      throw new Error('no role="alert" message shown');
+      if (!(await alert.isVisible())) throw new Error('no role="alert" message shown');
+      message = (await alert.innerText()).replace(/\s+/g, ' ').trim();
     }).toPass({ timeout: 15_000 });
     expect(message.length).toBeGreaterThan(0);
     await expect(page.getByLabel('Email', { exact: true })).toBeVisible();
@@ -148,25 +138,51 @@ test.describe('sign-in failures', () => {
   test('wrong password and unknown user get the same message', async ({ page }) => {
     // physician2 is not used by the happy-path tests, so a failed attempt can't lock them out.
     await submitLogin(page, USERS.physician2, `${DEMO_PASSWORD}-wrong`);
-    const wrongPassword = await expectRefused(page, { allowNativeValidation: false });
+    const wrongPassword = await expectRefused(page);
 
     await submitLogin(page, 'nobody-here@vigil.test', DEMO_PASSWORD);
-    const unknownUser = await expectRefused(page, { allowNativeValidation: false });
+    const unknownUser = await expectRefused(page);
 
     expect(unknownUser, 'must not reveal whether the account exists').toBe(wrongPassword);
     await expectRedirectedToLogin(page, '/patients');
   });
 
-  test('empty form is refused with a message', async ({ page }) => {
+  /**
+   * Submits the login form with the browser's own checks taken away (no required, maxlength or
+   * type=email constraints, noValidate), as a crafted post would arrive: only the server refuses.
+   */
+  async function submitUnchecked(page: Page, email: string, password: string): Promise<void> {
     await page.goto('/login');
+    await page.locator('form').evaluate((form: HTMLFormElement) => {
+      form.noValidate = true;
+      for (const input of Array.from(form.querySelectorAll('input'))) {
+        input.removeAttribute('required');
+        input.removeAttribute('maxlength');
+        input.removeAttribute('pattern');
+        if (input.type === 'email') input.type = 'text';
+      }
+    });
+    const emailField = page.getByLabel('Email', { exact: true });
+    await emailField.fill(email);
+    expect(await emailField.inputValue(), 'the whole value reaches the server').toHaveLength(email.length);
+    await page.getByLabel('Password', { exact: true }).fill(password);
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await expectRefused(page, { allowNativeValidation: true });
+  }
+
+  // The server's input messages: a refusal before any account is looked up, never the
+  // "email or password is incorrect" answer an attempt on an account gets.
+  test('empty form is refused by the server with a message', async ({ page }) => {
+    await submitUnchecked(page, '', '');
+    expect(await expectRefused(page)).toBe('Enter your email and password.');
     await expectRedirectedToLogin(page, '/patients');
   });
 
-  test('a 10,000-character email is refused cleanly', async ({ page }) => {
-    await submitLogin(page, `${'a'.repeat(10_000)}@vigil.test`, DEMO_PASSWORD);
-    await expectRefused(page, { allowNativeValidation: true });
+  test('a 10,000-character email is refused by the server cleanly', async ({ page }) => {
+    const email = `${'a'.repeat(10_000)}@vigil.test`;
+    await submitUnchecked(page, email, DEMO_PASSWORD);
+    const message = await expectRefused(page);
+    expect(message).toBe('That email address is too long.');
+    await expect(page.locator('body')).not.toContainText('a'.repeat(300));
     await expectRedirectedToLogin(page, '/patients');
   });
 

@@ -2,7 +2,7 @@ import { expect, test, type APIRequestContext } from '@playwright/test';
 import { alerts, login, loginAs, pathIs, submitLogin, UUID } from './helpers';
 
 /**
- * Access monitoring (issue 8), end to end: staff05 (a destructive-test account: a physician
+ * Access monitoring, end to end: staff05 (a destructive-test account: a physician
  * with no access history, so judged against the physician default: threshold max(30, 3 × 25)
  * = 75 accesses in an hour) opens charts as fast as a script would. The access that crosses
  * the threshold disables the account in its own transaction; the next request lands on the

@@ -4,7 +4,8 @@ import { E2E_DATA_DIR } from '../playwright.config';
 import { loginAs, UUID, type DemoUser } from './helpers';
 
 /**
- * Issue 9 attack suites in the browser, against the production build:
+ * Attacks in the browser, against the production build (the server-side suites are in
+ * lib/features/records/security-fuzz.test.ts):
  * XSS payloads saved as notes render inert; a PHI marker written by a physician never reaches
  * roles that may not read it (every page and RSC payload they can open); a server action POST
  * from a foreign Origin is refused; the server log holds no PHI seen during the run.

@@ -2,7 +2,7 @@ import { expect, test, type APIResponse, type Page } from '@playwright/test';
 import { loginAs, logout, pathIs, UUID } from './helpers';
 
 /**
- * Issue 9: every page and API response carries the security headers; PHI responses (pages, RSC
+ * Security headers: every page and API response carries them; PHI responses (pages, RSC
  * payloads, server action results, PHI APIs) carry `Cache-Control: no-store`; the CSP uses a
  * per-request nonce that Next stamps on its own scripts, and the browser reports no violation.
  */

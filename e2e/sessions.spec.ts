@@ -3,9 +3,9 @@ import { generate } from 'otplib';
 import { MFA_DEMO_ACCOUNT } from '../db/demo-mfa';
 import { alerts, DEMO_PASSWORD, login, loginAs, logout, pathIs, submitLogin, UUID } from './helpers';
 
-// Session security (issue 5). Destructive scenarios use this helper's own accounts: staff01 for
-// timeouts and sessions, staff02 for MFA enrolment, mfa@ for TOTP sign-in. Tests that move the
-// server clock reset it afterwards, whatever happens.
+// Session security: idle and absolute timeouts, revocation, MFA. Destructive scenarios use this
+// helper's own accounts: staff01 for timeouts and sessions, staff02 for MFA enrolment, mfa@ for
+// TOTP sign-in. Tests that move the server clock reset it afterwards, whatever happens.
 
 const STAFF = 'staff01@vigil.test';
 const ENROLLING = 'staff02@vigil.test';

@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { openDatabase, optionsFromEnv } from '@/db/client';
 import { countPatients, demoUsers, DEMO_PASSWORD, mfaDemoUser, seedDatabase } from '@/db/seed';
 import { ensureKeyFile } from '@/lib/platform/crypto';
+import { env } from '@/lib/platform/env';
 import { main, progressReporter } from './cli';
 import { upgradeDatabase } from './upgrade-database';
 
@@ -21,7 +22,7 @@ const { values } = parseArgs({
   },
 });
 
-const dataDir = path.resolve(process.env.VIGIL_DATA_DIR ?? '.data');
+const dataDir = path.resolve(env().VIGIL_DATA_DIR);
 const port = process.env.PORT ?? '3000';
 
 /** A per-installation AUTH_SECRET for the demo, kept beside the data (never in the repo). */
@@ -57,9 +58,9 @@ async function waitForHealth(url: string, child: ReturnType<typeof spawn>): Prom
 }
 
 await main(async () => {
-  if (values.fresh && !process.env.DATABASE_URL) rmSync(dataDir, { recursive: true, force: true });
+  if (values.fresh && !env().DATABASE_URL) rmSync(dataDir, { recursive: true, force: true });
   mkdirSync(dataDir, { recursive: true });
-  if (!process.env.VIGIL_MASTER_KEYS && ensureKeyFile()) console.log('Created a master key file (mode 0600).');
+  if (!env().VIGIL_MASTER_KEYS && ensureKeyFile()) console.log('Created a master key file (mode 0600).');
   await prepareDatabase();
 
   if (!values['skip-build']) {
@@ -68,8 +69,8 @@ await main(async () => {
     if (build.status !== 0) throw new Error('next build failed.');
   }
 
-  const env = { ...process.env, AUTH_SECRET: demoAuthSecret(), AUTH_TRUST_HOST: 'true', VIGIL_DATA_DIR: dataDir };
-  const server = spawn('npx', ['next', 'start', '-p', port], { stdio: 'inherit', env });
+  const serverEnv = { ...process.env, AUTH_SECRET: demoAuthSecret(), AUTH_TRUST_HOST: 'true', VIGIL_DATA_DIR: dataDir };
+  const server = spawn('npx', ['next', 'start', '-p', port], { stdio: 'inherit', env: serverEnv });
   const stop = (signal: NodeJS.Signals) => server.kill(signal);
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

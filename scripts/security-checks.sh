@@ -4,6 +4,9 @@
 #     eslint.config.mjs) — errors fail, heuristic warnings are printed for review
 #   2 npm audit --audit-level=high — a high or critical advisory in any installed dependency fails
 #   3 secretlint over the repository (.secretlintrc.json, .secretlintignore)
+#   4 dependency-cruiser: the layer rules of .dependency-cruiser.cjs (lib/domain imports nothing
+#     above it, app/ never reaches db/ or keys, no import cycles); test/architecture.test.ts
+#     proves each rule fails on a planted violation and checks that feature folders form no cycle
 #
 # A vulnerable *transitive* dependency: first upgrade the direct dependency that pulls it in
 # (`npm ls <pkg>` shows the path). If no fixed release of that parent exists yet, pin the fixed
@@ -25,10 +28,10 @@ failed=0
 notes=()
 stage() { printf '\n==== [security] %s ====\n' "$*"; }
 
-stage "1/3 ESLint"
+stage "1/4 ESLint"
 if npx eslint . --max-warnings=-1; then notes+=("ok: eslint"); else notes+=("FAILED: eslint"); failed=1; fi
 
-stage "2/3 npm audit --audit-level=high"
+stage "2/4 npm audit --audit-level=high"
 audit_out=$(npm audit --audit-level=high 2>&1)
 audit_rc=$?
 printf '%s\n' "$audit_out" | grep -v 'Unknown user config'
@@ -44,8 +47,15 @@ else
   notes+=("FAILED: npm audit found high or critical advisories"); failed=1
 fi
 
-stage "3/3 secretlint"
+stage "3/4 secretlint"
 if npx secretlint --secretlintignore .secretlintignore '**/*'; then notes+=("ok: secretlint"); else notes+=("FAILED: secretlint"); failed=1; fi
+
+stage "4/4 dependency-cruiser (layer boundaries, cycles)"
+if npx depcruise lib app components db instrumentation.ts proxy.ts --config .dependency-cruiser.cjs --output-type err; then
+  notes+=("ok: dependency boundaries")
+else
+  notes+=("FAILED: dependency boundaries (.dependency-cruiser.cjs)"); failed=1
+fi
 
 stage "summary"
 printf '  %s\n' "${notes[@]}"

@@ -1,6 +1,7 @@
 import { openDatabase, optionsFromEnv } from '@/db/client';
 import { seedDatabase } from '@/db/seed';
 import { ensureKeyFile } from '@/lib/platform/crypto';
+import { env } from '@/lib/platform/env';
 import { parseArgs } from 'node:util';
 import { main, progressReporter } from './cli';
 import { upgradeDatabase } from './upgrade-database';
@@ -12,7 +13,7 @@ const { values } = parseArgs({
 await main(async () => {
   const patients = Number(values.patients);
   if (!Number.isInteger(patients) || patients < 0 || patients > 1_000_000) throw new Error('--patients must be a whole number from 0 to 1,000,000.');
-  if (!process.env.VIGIL_MASTER_KEYS && ensureKeyFile()) console.log('Created a new master key file.');
+  if (!env().VIGIL_MASTER_KEYS && ensureKeyFile()) console.log('Created a new master key file.');
   const handle = await openDatabase(optionsFromEnv());
   try {
     await upgradeDatabase(handle);

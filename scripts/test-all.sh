@@ -79,7 +79,7 @@ fi
 stage "2/5 typecheck (tsc --noEmit)"
 if npx tsc --noEmit; then note "ok: typecheck"; else fail_stage "typecheck"; fi
 
-# --- 2b. static security checks (ESLint security rules, npm audit, secretlint) ----------------
+# --- 2b. static checks (ESLint security rules, npm audit, secretlint, layer boundaries) -------
 stage "2b/5 security checks (scripts/security-checks.sh)"
 if bash scripts/security-checks.sh; then note "ok: security checks"; else fail_stage "security checks"; fi
 

@@ -1,12 +1,17 @@
 'use server';
 
 import { getViewerState } from '@/lib/features/auth/current';
+import { publicEntry } from '@/lib/features/auth/entry';
 import { signOut } from '@/lib/features/auth/next-auth';
 import { endSession } from '@/lib/features/auth/sign-out';
 
-export async function signOutAction(): Promise<void> {
-  // The state, not getViewer(): an account still owing its MFA enrolment may sign out too.
-  const { viewer } = await getViewerState();
-  if (viewer) await endSession(viewer);
-  await signOut({ redirectTo: '/login?reason=signed_out' });
-}
+export const signOutAction = publicEntry(
+  'auth.sign-out',
+  'Signing out must work for any session, even one that has already ended or still owes its MFA set-up.',
+  async (): Promise<void> => {
+    // The state, not getViewer(): an account still owing its MFA enrolment may sign out too.
+    const { viewer } = await getViewerState();
+    if (viewer) await endSession(viewer);
+    await signOut({ redirectTo: '/login?reason=signed_out' });
+  },
+);

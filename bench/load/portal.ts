@@ -17,7 +17,7 @@ import type { Viewer } from '@/lib/domain/access/viewer';
 import { issueApiClient } from '@/lib/features/devices/api-clients';
 import { resetChainKey } from '@/lib/platform/audit/chain';
 import { createSession } from '@/lib/features/credentials/sessions';
-import { loadRolesAndPermissions } from '@/lib/features/credentials/users';
+import { loadRolesAndPermissions } from '@/lib/pipeline/actor';
 import { hashPassword } from '@/lib/features/credentials/passwords';
 import { evictDataKey, setKeyProvider } from '@/lib/platform/crypto';
 import { ensureKeyFile, loadKeyFileProvider } from '@/lib/platform/crypto/key-provider';

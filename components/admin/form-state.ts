@@ -1,3 +1,5 @@
+import type { Result } from '@/lib/domain/result';
+
 /**
  * What an admin form shows after its server action: the action's plain message, a message per
  * field, and the non-secret values to put back so a refused form is not retyped. Shared by the
@@ -16,11 +18,8 @@ export interface AdminFormState {
 
 export const emptyFormState: AdminFormState = { ok: true, message: null, fieldErrors: {}, values: {}, submittedAt: 0 };
 
-/** The result of a lib/features/admin call as form state; secrets (any field named *password*) are never echoed. */
-export function formStateOf(
-  result: { ok: true; message: string } | { ok: false; message: string; fieldErrors?: Record<string, string> },
-  form?: FormData,
-): AdminFormState {
+/** The Result of an admin operation as form state; secrets (any field named *password*) are never echoed. */
+export function formStateOf(result: Result<unknown, string>, form?: FormData): AdminFormState {
   const values: Record<string, string | string[]> = {};
   if (form && !result.ok) {
     for (const key of new Set(form.keys())) {
@@ -31,7 +30,7 @@ export function formStateOf(
   }
   return {
     ok: result.ok,
-    message: result.message || null,
+    message: result.message ?? null,
     fieldErrors: result.ok ? {} : (result.fieldErrors ?? {}),
     values,
     submittedAt: Date.now(),

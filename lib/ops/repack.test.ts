@@ -9,7 +9,7 @@ import type { Db } from '@/db/client';
 import { chartPages, chartSectionTables, patients } from '@/db/schema';
 import type { Viewer } from '@/lib/domain/access/viewer';
 import { getPatientCipher, shredPatientKey } from '@/lib/platform/crypto';
-import { openEveryPage, seededTestDatabase, viewerFor } from '@/test/crypto-fixtures';
+import { openEveryPage, testDatabase, viewer } from '@/test/fixtures';
 import type { TestDatabase } from '@/test/db';
 import { getChart, type ChartView } from '@/lib/features/records/chart';
 import { countLegacyPatients, repackLegacyEntries } from '@/lib/ops/repack';
@@ -20,9 +20,9 @@ let physician: Viewer;
 let ids: string[];
 
 beforeAll(async () => {
-  handle = await seededTestDatabase(8);
+  handle = await testDatabase({ patients: 8 });
   db = handle.db;
-  physician = await viewerFor(db, 'physician@vigil.test');
+  physician = await viewer(db, 'physician@vigil.test');
   ids = (await db.select({ id: patients.id }).from(patients).orderBy(patients.id)).map((p) => p.id);
 });
 afterAll(async () => handle?.close());
@@ -43,8 +43,9 @@ async function downgradeToLegacyRows(): Promise<void> {
 
 /** The chart's sections, entries sorted by id (seeded entries share a creation time, so their order is not stable). */
 async function chartSections(patientId: string): Promise<ChartView['sections']> {
-  const view = await getChart(physician, patientId);
-  if (view.kind !== 'chart') throw new Error('The physician should see the chart.');
+  const viewResult = await getChart(physician, patientId);
+  if (!viewResult.ok) throw new Error('The physician should see the chart.');
+  const view = viewResult.value;
   for (const section of Object.values(view.sections)) {
     if (section.status === 'ok') section.entries.sort((a, b) => a.id.localeCompare(b.id));
   }

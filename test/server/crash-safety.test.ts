@@ -13,7 +13,7 @@ import { ClinicianClient, DeviceClient, PortalError, type VitalsValues } from '@
 import { openPortalDatabase, userIdsByEmail } from '@/bench/load/portal';
 import { startPortal, type DatabaseKind, type RunningPortal } from '@/bench/load/stack';
 import { verifyChain } from '@/lib/platform/audit/verify';
-import { storedEntryBody } from '@/test/crypto-fixtures';
+import { storedEntryBody } from '@/test/fixtures';
 import { serverTestBuild } from './harness';
 
 const CLINICIANS = 6;

@@ -2,6 +2,7 @@
 
 import { AuthError, CredentialsSignin } from 'next-auth';
 import { credentialsSchema, INVALID_LOGIN_MESSAGE, LOGIN_MESSAGES } from '@/lib/features/auth/login';
+import { publicEntry } from '@/lib/features/auth/entry';
 import { signIn } from '@/lib/features/auth/next-auth';
 
 export interface LoginState {
@@ -17,13 +18,19 @@ export interface LoginState {
 
 const messages: Record<string, string> = LOGIN_MESSAGES;
 
-export async function signInAction(previous: LoginState, form: FormData): Promise<LoginState> {
+/** A field's text; a file posted in its place is left out, so the schema refuses it as missing. */
+function textField(form: FormData, name: string): string | undefined {
+  const value = form.get(name);
+  return typeof value === 'string' ? value : undefined;
+}
+
+export const signInAction = publicEntry('auth.sign-in', 'Signing in is how a viewer comes to exist: no one is signed in yet.', async (previous: LoginState, form: FormData): Promise<LoginState> => {
   const input = {
-    email: String(form.get('email') ?? ''),
-    password: String(form.get('password') ?? ''),
-    code: form.get('code') ? String(form.get('code')) : undefined,
+    email: textField(form, 'email'),
+    password: textField(form, 'password'),
+    code: textField(form, 'code') || undefined,
   };
-  const email = input.email.slice(0, 254);
+  const email = (input.email ?? '').slice(0, 254);
   const answer = (message: string, needsCode: boolean): LoginState => ({
     message,
     needsCode,
@@ -45,4 +52,4 @@ export async function signInAction(previous: LoginState, form: FormData): Promis
     throw error; // the success redirect travels as an error
   }
   return answer(INVALID_LOGIN_MESSAGE, false);
-}
+});

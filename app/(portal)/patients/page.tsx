@@ -1,6 +1,9 @@
 import Link from 'next/link';
 import { requireViewer } from '@/lib/features/auth/current';
-import { listPatients } from '@/lib/features/records';
+import { listPatients, type PatientList } from '@/lib/features/records';
+
+/** A search that was refused lists nothing and says why. */
+const nothingListed: PatientList = { rows: [], total: 0, page: 1, pageCount: 1, searchedBy: 'none', unavailable: 0 };
 
 const searchHints: Record<string, string> = {
   mrn: 'by MRN',
@@ -12,7 +15,9 @@ export default async function PatientsPage({ searchParams }: { searchParams: Pro
   const viewer = await requireViewer();
   const params = await searchParams;
   const q = typeof params.q === 'string' ? params.q : '';
-  const list = await listPatients(viewer, { q, page: params.page });
+  const result = await listPatients(viewer, { q, page: params.page });
+  const list = result.ok ? result.value : nothingListed;
+  const problem = result.ok ? null : result.message;
   const pageHref = (page: number) => `/patients?${new URLSearchParams({ ...(q ? { q } : {}), page: String(page) })}`;
 
   return (
@@ -29,7 +34,7 @@ export default async function PatientsPage({ searchParams }: { searchParams: Pro
           <button type="submit" className="rounded-md bg-calm px-4 py-2 text-sm text-white">Search</button>
         </form>
       </div>
-      {list.problem && <p role="alert" className="rounded-md bg-red-50 px-3 py-2 text-sm text-red-800">{list.problem}</p>}
+      {problem && <p role="alert" className="rounded-md bg-red-50 px-3 py-2 text-sm text-red-800">{problem}</p>}
       <div className="overflow-hidden rounded-lg border border-slate-200 bg-white">
         <table className="w-full text-sm">
           <thead className="bg-slate-100 text-left text-slate-600">

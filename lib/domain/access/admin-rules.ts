@@ -1,19 +1,7 @@
 import 'server-only';
 import { hasPermission, patternMatches, permissionCategories, type PermissionCategory, type PermissionSet } from '@/lib/domain/access/permissions';
-import { BILLING_STATUS_PERMISSION, chartSections, sectionPermission } from '@/lib/domain/access/roles';
-
-/** The admin permission each administrative action checks (the built-in admin role has them all). */
-export const adminPermission = {
-  readUsers: 'users.read',
-  createUsers: 'users.create',
-  disableUsers: 'users.disable',
-  resetPasswords: 'users.reset_password',
-  assignRoles: 'users.assign_roles',
-  readRoles: 'roles.read',
-  editRoles: 'roles.edit',
-  readCareTeams: 'care_teams.read',
-  assignCareTeams: 'care_teams.assign',
-} as const;
+import { adminPermission, permissionNames } from '@/lib/domain/access/permission-names';
+import { chartSections } from '@/lib/domain/access/roles';
 
 /*
  * The self-escalation rule, enforced by lib/features/admin (every refusal is audited as a denied action):
@@ -55,20 +43,22 @@ export function canAdminister(set: PermissionSet): boolean {
 
 /**
  * What each category's patterns can name, so a typo ("patient.vitalz") is refused instead of
- * silently granting nothing. Clinical patterns must match at least one real chart permission;
- * the other categories must start with an area the product knows.
+ * silently granting nothing. Clinical patterns must match at least one registered chart
+ * permission; the other categories must start with an area (first segment) of a registered one,
+ * so that a role may hold `incidents.*` before every incidents permission exists.
  */
+const areaOf = (name: string) => name.split('.')[0] ?? name;
+const areasOf = (names: readonly string[]) => [...new Set(names.map(areaOf))];
 const knownAreas: Record<Exclude<PermissionCategory, 'ehr_read' | 'ehr_write'>, readonly string[]> = {
-  emergency: ['break_glass'],
-  admin: ['users', 'roles', 'care_teams', 'settings', 'api_clients'],
-  audit: ['audit', 'break_glass', 'incidents', 'disclosures'],
+  emergency: areasOf(permissionNames.emergency),
+  admin: areasOf(permissionNames.admin),
+  audit: areasOf(permissionNames.audit),
 };
-const chartPermissions = [...chartSections.map(sectionPermission), BILLING_STATUS_PERMISSION];
 
 export function namesKnownPermission(category: PermissionCategory, pattern: string): boolean {
   if (pattern === '*') return true;
-  if (category === 'ehr_read' || category === 'ehr_write') return chartPermissions.some((p) => patternMatches(pattern, p));
-  return knownAreas[category].includes(pattern.split('.')[0]!);
+  if (category === 'ehr_read' || category === 'ehr_write') return permissionNames[category].some((p) => patternMatches(pattern, p));
+  return knownAreas[category].includes(areaOf(pattern));
 }
 
 /** A hint for the role editor: what a category's patterns may name. */

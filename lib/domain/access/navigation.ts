@@ -1,6 +1,7 @@
 import 'server-only';
 import { hasPermission } from '@/lib/domain/access/permissions';
 import type { Viewer } from '@/lib/domain/access/viewer';
+import { adminPermission, auditPermission } from '@/lib/domain/access/permission-names';
 
 /** The pages a viewer's permissions open, for the top bar (pages still check for themselves). */
 export function navigationFor(viewer: Viewer): { href: string; label: string }[] {
@@ -8,8 +9,8 @@ export function navigationFor(viewer: Viewer): { href: string; label: string }[]
   if (viewer.permissions.ehr_read?.length) links.push({ href: '/patients', label: 'Patients' });
   if (viewer.permissions.admin?.length) {
     links.push({ href: '/admin/users', label: 'Users' }, { href: '/admin/roles', label: 'Roles' }, { href: '/admin/care-teams', label: 'Care teams' });
-    if (hasPermission(viewer.permissions, 'admin', 'settings.break_glass')) links.push({ href: '/admin/break-glass/settings', label: 'Break-glass window' });
-    if (hasPermission(viewer.permissions, 'admin', 'api_clients.read')) links.push({ href: '/admin/api-clients', label: 'API clients' });
+    if (hasPermission(viewer.permissions, 'admin', adminPermission.breakGlassSettings)) links.push({ href: '/admin/break-glass/settings', label: 'Break-glass window' });
+    if (hasPermission(viewer.permissions, 'admin', adminPermission.readApiClients)) links.push({ href: '/admin/api-clients', label: 'API clients' });
   }
   if (viewer.permissions.audit?.length) {
     links.push(
@@ -19,7 +20,7 @@ export function navigationFor(viewer: Viewer): { href: string; label: string }[]
     );
   }
   // Administrators set the thresholds; privacy officers, who work the incidents they open, read them.
-  if (hasPermission(viewer.permissions, 'admin', 'settings.monitor') || hasPermission(viewer.permissions, 'audit', 'incidents.view')) {
+  if (hasPermission(viewer.permissions, 'admin', adminPermission.monitorSettings) || hasPermission(viewer.permissions, 'audit', auditPermission.viewIncidents)) {
     links.push({ href: '/admin/monitoring', label: 'Monitoring thresholds' });
   }
   if (viewer.permissions.admin?.length || viewer.permissions.audit?.length) links.push({ href: '/admin', label: 'Dashboard' });

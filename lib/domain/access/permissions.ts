@@ -1,5 +1,6 @@
 import 'server-only';
 import { z } from 'zod';
+import type { PermissionName } from '@/lib/domain/access/permission-names';
 
 /**
  * Permissions are patterns in star notation grouped by category, e.g.
@@ -30,7 +31,8 @@ export function patternMatches(pattern: string, permission: string): boolean {
   return pattern === permission;
 }
 
-export function hasPermission(set: PermissionSet, category: PermissionCategory, permission: string): boolean {
+/** `permission` must be registered for its category (lib/domain/access/permission-names.ts). */
+export function hasPermission<C extends PermissionCategory>(set: PermissionSet, category: C, permission: PermissionName<C>): boolean {
   return (set[category] ?? []).some((pattern) => patternMatches(pattern, permission));
 }
 

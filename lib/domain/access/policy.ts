@@ -1,4 +1,5 @@
 import { hasPermission } from '@/lib/domain/access/permissions';
+import { emergencyPermission, type AdminPermission, type AuditPermission, type ChartPermission } from '@/lib/domain/access/permission-names';
 import { sectionPermission, type ChartSection } from '@/lib/domain/access/roles';
 import type { Viewer } from '@/lib/domain/access/viewer';
 
@@ -25,7 +26,7 @@ export function decide(
   relationship: Relationship,
   action: ChartAction,
   section: ChartSection,
-  permission = sectionPermission(section),
+  permission: ChartPermission = sectionPermission(section),
 ): Decision {
   const category = action === 'read' ? 'ehr_read' : 'ehr_write';
   if (!hasPermission(viewer.permissions, category, permission)) return { allowed: false, reason: 'no_permission' };
@@ -37,13 +38,13 @@ export function decide(
 }
 
 export function canBreakGlass(viewer: Pick<Viewer, 'permissions'>): boolean {
-  return hasPermission(viewer.permissions, 'emergency', 'break_glass');
+  return hasPermission(viewer.permissions, 'emergency', emergencyPermission.breakGlass);
 }
 
-export function hasAdminPermission(viewer: Pick<Viewer, 'permissions'>, permission: string): boolean {
+export function hasAdminPermission(viewer: Pick<Viewer, 'permissions'>, permission: AdminPermission): boolean {
   return hasPermission(viewer.permissions, 'admin', permission);
 }
 
-export function hasAuditPermission(viewer: Pick<Viewer, 'permissions'>, permission: string): boolean {
+export function hasAuditPermission(viewer: Pick<Viewer, 'permissions'>, permission: AuditPermission): boolean {
   return hasPermission(viewer.permissions, 'audit', permission);
 }

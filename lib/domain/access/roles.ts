@@ -1,4 +1,5 @@
 import 'server-only';
+import { chartPermission, emergencyPermission, type ChartPermission } from '@/lib/domain/access/permission-names';
 import type { PermissionSet } from '@/lib/domain/access/permissions';
 
 /** The chart sections, in the order a chart shows them; each is the permission `patient.<section>`. */
@@ -15,9 +16,7 @@ export const chartSections = [
 ] as const;
 export type ChartSection = (typeof chartSections)[number];
 
-export const sectionPermission = (section: ChartSection) => `patient.${section}`;
-/** Billing may change one field of an encounter and nothing else. */
-export const BILLING_STATUS_PERMISSION = 'patient.encounters.billing_status';
+export const sectionPermission = (section: ChartSection): ChartPermission => chartPermission[section];
 
 export const roleNames = ['physician', 'nurse', 'billing', 'admin', 'privacy_officer'] as const;
 export type BuiltInRole = (typeof roleNames)[number];
@@ -32,30 +31,31 @@ export const defaultRoles: Record<BuiltInRole, { description: string; permission
     description: 'Reads every clinical section; writes progress notes, problems, medications and allergies.',
     permissions: {
       ehr_read: ['patient.*'],
-      ehr_write: ['patient.progress_notes', 'patient.problems', 'patient.medications', 'patient.allergies'],
-      emergency: ['break_glass'],
+      ehr_write: [chartPermission.progress_notes, chartPermission.problems, chartPermission.medications, chartPermission.allergies],
+      emergency: [emergencyPermission.breakGlass],
     },
   },
   nurse: {
     description: 'Reads demographics, allergies, medications, problems, vitals and nursing notes; records vitals and nursing notes.',
     permissions: {
       ehr_read: [
-        'patient.demographics',
-        'patient.allergies',
-        'patient.medications',
-        'patient.problems',
-        'patient.vitals',
-        'patient.nursing_notes',
+        chartPermission.demographics,
+        chartPermission.allergies,
+        chartPermission.medications,
+        chartPermission.problems,
+        chartPermission.vitals,
+        chartPermission.nursing_notes,
       ],
-      ehr_write: ['patient.vitals', 'patient.nursing_notes'],
-      emergency: ['break_glass'],
+      ehr_write: [chartPermission.vitals, chartPermission.nursing_notes],
+      emergency: [emergencyPermission.breakGlass],
     },
   },
   billing: {
     description: 'Reads demographics, insurance and encounters (codes and charges); sets an encounter’s billing status.',
     permissions: {
-      ehr_read: ['patient.demographics', 'patient.insurance', 'patient.encounters'],
-      ehr_write: [BILLING_STATUS_PERMISSION],
+      ehr_read: [chartPermission.demographics, chartPermission.insurance, chartPermission.encounters],
+      // Billing may change one field of an encounter and nothing else.
+      ehr_write: [chartPermission.billingStatus],
     },
   },
   admin: {

@@ -188,7 +188,7 @@ describe('what counts as a PHI access', () => {
   });
 
   it('marks break-glass accesses and no-relationship refusals as outside the care team', () => {
-    const base = { actor, action: 'chart.view', patientId: '22222222-2222-4222-8222-222222222222' };
+    const base = { actor, action: 'chart.view' as const, patientId: '22222222-2222-4222-8222-222222222222' };
     expect(classifyAccess({ ...base, outcome: 'allowed' })).toMatchObject({ kind: 'access', outsideCareTeam: false });
     expect(classifyAccess({ ...base, outcome: 'allowed', breakGlassGrantId: base.patientId })).toMatchObject({ outsideCareTeam: true });
     expect(classifyAccess({ ...base, outcome: 'denied', details: { reason: 'no_relationship' } })).toMatchObject({ kind: 'denial', outsideCareTeam: true });

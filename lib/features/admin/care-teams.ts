@@ -1,15 +1,15 @@
 import 'server-only';
 import { and, asc, desc, eq, gt, inArray, isNull, or } from 'drizzle-orm';
 import { z } from 'zod';
-import { getDb } from '@/db/client';
 import { careTeam, patients, userRoles, users } from '@/db/schema';
-import { adminPermission } from '@/lib/domain/access/admin-rules';
 import { careTeamRelationships, mayHoldRelationship, relationshipRoles, type CareTeamRelationship } from '@/lib/domain/access/care-team';
-import type { Viewer } from '@/lib/domain/access/viewer';
-import { now as clockNow } from '@/lib/platform/clock';
-import { findPatientByMrn, mrnQuerySchema, patientReference, type PatientReference } from '@/lib/features/records';
-import { adminChange, mayRead } from '@/lib/features/admin/change';
-import { done, fieldErrorsOf, invalidInput, refuse, type AdminResult } from '@/lib/features/admin/result';
+import { adminPermission } from '@/lib/domain/access/permission-names';
+import { auditActions } from '@/lib/domain/audit/actions';
+import { fail, ok, type Result } from '@/lib/domain/result';
+import { locks } from '@/lib/pipeline/locks';
+import { operation } from '@/lib/pipeline/operation';
+import { findPatientByMrn, mrnQuerySchema, patientReference } from '@/lib/features/records';
+import { adminMessages } from '@/lib/features/admin/messages';
 
 export interface CareTeamMember {
   assignmentId: string;
@@ -29,130 +29,175 @@ export interface Clinician {
 
 const activeAt = (at: Date) => or(isNull(careTeam.untilAt), gt(careTeam.untilAt, at));
 const uuid = z.string().uuid('Reload the page and try again.');
+const notFound = () => fail('not_found', adminMessages.not_found);
+
+/**
+ * Care-team pages read with `admin: care_teams.read`. The lists hold no PHI, so only a refusal
+ * is audited here; naming a patient (by MRN or id) is audited by lib/features/records/lookup.ts.
+ */
+const careTeamReading = {
+  action: auditActions.careTeam.view,
+  resourceType: 'care_team',
+  permission: { category: 'admin', name: adminPermission.readCareTeams },
+  denialReason: 'denied',
+  deniedMessage: adminMessages.denied,
+  audits: 'refusals',
+} as const;
 
 /** The patient an admin names by MRN (see lib/features/records/lookup.ts for why only the MRN). */
-export async function findPatient(viewer: Viewer, mrn: unknown): Promise<AdminResult<PatientReference>> {
-  const query = mrnQuerySchema.safeParse(mrn);
-  if (!query.success) {
-    const message = query.error.issues[0]?.message ?? 'Enter the patient’s MRN.';
-    return invalidInput({ mrn: message }, message);
-  }
-  if (!(await mayRead(viewer, adminPermission.readCareTeams, 'care_team'))) return refuse('denied');
-  const found = await findPatientByMrn(viewer, query.data);
-  return found ? done(found, '') : invalidInput({ mrn: 'No patient has that MRN.' }, 'No patient has that MRN.');
-}
+export const findPatient = operation({
+  ...careTeamReading,
+  name: 'admin.care-team.find-patient',
+  input: mrnQuerySchema,
+  invalid: (error) => {
+    const message = error.issues[0]?.message ?? 'Enter the patient’s MRN.';
+    return fail('invalid', message, { mrn: message });
+  },
+  run: async ({ tx, viewer, input }) => {
+    const found = await findPatientByMrn(tx, viewer, input);
+    return found ? ok(found) : fail('invalid', 'No patient has that MRN.', { mrn: 'No patient has that MRN.' });
+  },
+});
 
 /** A patient's current care team, named by id and MRN only. */
-export async function careTeamOf(viewer: Viewer, patientId: string): Promise<AdminResult<{ patient: PatientReference; members: CareTeamMember[] }>> {
-  if (!(await mayRead(viewer, adminPermission.readCareTeams, 'care_team'))) return refuse('denied');
-  const patient = await patientReference(viewer, patientId);
-  if (!patient) return refuse('not_found');
-  const db = await getDb();
-  const rows = await db
-    .select({
-      assignmentId: careTeam.id,
-      userId: users.id,
-      email: users.email,
-      displayName: users.displayName,
-      relationship: careTeam.relationship,
-      fromAt: careTeam.fromAt,
-    })
-    .from(careTeam)
-    .innerJoin(users, eq(users.id, careTeam.userId))
-    .where(and(eq(careTeam.patientId, patient.patientId), activeAt(clockNow())))
-    .orderBy(asc(careTeam.relationship), asc(users.email));
-  return done({ patient, members: rows.map((r) => ({ ...r, fromAt: r.fromAt.toISOString() })) }, '');
-}
+export const careTeamOf = operation({
+  ...careTeamReading,
+  name: 'admin.care-team.of-patient',
+  input: z.string(),
+  invalid: notFound,
+  run: async ({ tx, viewer, input, at }) => {
+    const patient = await patientReference(tx, viewer, input);
+    if (!patient) return notFound();
+    const rows = await tx
+      .select({
+        assignmentId: careTeam.id,
+        userId: users.id,
+        email: users.email,
+        displayName: users.displayName,
+        relationship: careTeam.relationship,
+        fromAt: careTeam.fromAt,
+      })
+      .from(careTeam)
+      .innerJoin(users, eq(users.id, careTeam.userId))
+      .where(and(eq(careTeam.patientId, patient.patientId), activeAt(at)))
+      .orderBy(asc(careTeam.relationship), asc(users.email));
+    const members: CareTeamMember[] = rows.map((r) => ({ ...r, fromAt: r.fromAt.toISOString() }));
+    return ok({ patient, members });
+  },
+});
 
 /** Enabled staff who may be given some care-team relationship, for the assignment form. */
-export async function assignableStaff(viewer: Viewer): Promise<AdminResult<Clinician[]>> {
-  if (!(await mayRead(viewer, adminPermission.readCareTeams, 'care_team'))) return refuse('denied');
-  const db = await getDb();
-  const eligibleRoles = [...new Set(Object.values(relationshipRoles).flat())];
-  const rows = await db
-    .select({ id: users.id, email: users.email, displayName: users.displayName, role: userRoles.roleName })
-    .from(users)
-    .innerJoin(userRoles, eq(userRoles.userId, users.id))
-    .where(and(isNull(users.disabledAt), inArray(userRoles.roleName, eligibleRoles)))
-    .orderBy(asc(users.displayName), asc(users.email));
-  const byId = new Map<string, Clinician>();
-  for (const row of rows) {
-    const entry = byId.get(row.id) ?? { id: row.id, email: row.email, displayName: row.displayName, roles: [] };
-    entry.roles.push(row.role);
-    byId.set(row.id, entry);
-  }
-  return done([...byId.values()], '');
-}
+export const assignableStaff = operation({
+  ...careTeamReading,
+  name: 'admin.care-team.assignable-staff',
+  input: z.unknown(),
+  run: async ({ tx }) => {
+    const eligibleRoles = [...new Set(Object.values(relationshipRoles).flat())];
+    const rows = await tx
+      .select({ id: users.id, email: users.email, displayName: users.displayName, role: userRoles.roleName })
+      .from(users)
+      .innerJoin(userRoles, eq(userRoles.userId, users.id))
+      .where(and(isNull(users.disabledAt), inArray(userRoles.roleName, eligibleRoles)))
+      .orderBy(asc(users.displayName), asc(users.email));
+    const byId = new Map<string, Clinician>();
+    for (const row of rows) {
+      const entry = byId.get(row.id) ?? { id: row.id, email: row.email, displayName: row.displayName, roles: [] };
+      entry.roles.push(row.role);
+      byId.set(row.id, entry);
+    }
+    return ok([...byId.values()]);
+  },
+});
 
 /** A user's current assignments, by patient id only (no lookup, no decryption). */
-export async function assignmentsOf(viewer: Viewer, userId: string): Promise<AdminResult<Array<{ assignmentId: string; patientId: string; relationship: string; fromAt: string }>>> {
-  if (!(await mayRead(viewer, adminPermission.readCareTeams, 'care_team'))) return refuse('denied');
-  if (!uuid.safeParse(userId).success) return refuse('not_found');
-  const db = await getDb();
-  const rows = await db
-    .select({ assignmentId: careTeam.id, patientId: careTeam.patientId, relationship: careTeam.relationship, fromAt: careTeam.fromAt })
-    .from(careTeam)
-    .where(and(eq(careTeam.userId, userId), activeAt(clockNow())))
-    .orderBy(desc(careTeam.fromAt), asc(careTeam.patientId))
-    .limit(200);
-  return done(rows.map((r) => ({ ...r, fromAt: r.fromAt.toISOString() })), '');
-}
+export const assignmentsOf = operation({
+  ...careTeamReading,
+  name: 'admin.care-team.of-user',
+  input: uuid,
+  invalid: notFound,
+  run: async ({ tx, input, at }) => {
+    const rows = await tx
+      .select({ assignmentId: careTeam.id, patientId: careTeam.patientId, relationship: careTeam.relationship, fromAt: careTeam.fromAt })
+      .from(careTeam)
+      .where(and(eq(careTeam.userId, input), activeAt(at)))
+      .orderBy(desc(careTeam.fromAt), asc(careTeam.patientId))
+      .limit(200);
+    return ok(rows.map((r) => ({ ...r, fromAt: r.fromAt.toISOString() })));
+  },
+});
 
-export const assignSchema = z.object({
+const assignSchema = z.object({
   patientId: uuid,
   userId: z.string().uuid('Choose a staff member from the list.'),
   relationship: z.enum(careTeamRelationships, { message: 'Choose a relationship from the list.' }),
 });
 
+/** Changing a care team: serialised with every other admin change, the admin re-read under the lock. */
+const careTeamChange = {
+  resourceType: 'care_team',
+  permission: { category: 'admin', name: adminPermission.assignCareTeams },
+  denialReason: 'denied',
+  deniedMessage: adminMessages.denied,
+  lock: () => locks.adminChange,
+  recheckActor: true,
+} as const;
+
 /**
  * Puts a staff member on a patient's care team, which opens the chart to them through the lens
  * of their role. The relationship must fit a role they hold, and nobody assigns themselves.
  */
-export async function assignToCareTeam(viewer: Viewer, input: unknown): Promise<AdminResult<{ assignmentId: string }>> {
-  const target = (input as { userId?: unknown } | null)?.userId;
-  return adminChange(viewer, { permission: adminPermission.assignCareTeams, action: 'care_team.assign', resourceType: 'care_team', target }, async (ctx) => {
-    const parsed = assignSchema.safeParse(input);
-    if (!parsed.success) return invalidInput(fieldErrorsOf(parsed.error));
-    const { patientId, userId, relationship } = parsed.data;
-    if (userId === viewer.userId) return refuse('self_change');
-    const [patient] = await ctx.tx.select({ id: patients.id }).from(patients).where(eq(patients.id, patientId)).limit(1);
-    if (!patient) return refuse('not_found');
-    const [user] = await ctx.tx.select().from(users).where(eq(users.id, userId)).limit(1);
-    if (!user || user.disabledAt) return invalidInput({ userId: 'Choose an active staff member from the list.' });
-    const held = (await ctx.tx.select({ name: userRoles.roleName }).from(userRoles).where(eq(userRoles.userId, userId))).map((r) => r.name);
+export const assignToCareTeam = operation({
+  ...careTeamChange,
+  name: 'admin.care-team.assign',
+  action: auditActions.careTeam.assign,
+  target: (raw) => (raw as { userId?: unknown } | null)?.userId,
+  input: assignSchema,
+  auditedFailures: ['self_change'],
+  run: async ({ tx, viewer, input, at, audit }): Promise<Result<{ assignmentId: string }, 'invalid' | 'not_found' | 'self_change' | 'duplicate'>> => {
+    const { patientId, userId, relationship } = input;
+    if (userId === viewer.userId) return fail('self_change', adminMessages.self_change);
+    const [patient] = await tx.select({ id: patients.id }).from(patients).where(eq(patients.id, patientId)).limit(1);
+    if (!patient) return notFound();
+    const [user] = await tx.select().from(users).where(eq(users.id, userId)).limit(1);
+    if (!user || user.disabledAt) return fail('invalid', adminMessages.invalid, { userId: 'Choose an active staff member from the list.' });
+    const held = (await tx.select({ name: userRoles.roleName }).from(userRoles).where(eq(userRoles.userId, userId))).map((r) => r.name);
     if (!mayHoldRelationship(held, relationship)) {
-      return invalidInput({ relationship: `A ${relationship} assignment needs the ${relationshipRoles[relationship as CareTeamRelationship].join(' or ')} role, which ${user.email} does not hold.` });
+      return fail('invalid', adminMessages.invalid, {
+        relationship: `A ${relationship} assignment needs the ${relationshipRoles[relationship as CareTeamRelationship].join(' or ')} role, which ${user.email} does not hold.`,
+      });
     }
-    const at = clockNow();
-    const [existing] = await ctx.tx
+    const [existing] = await tx
       .select({ id: careTeam.id })
       .from(careTeam)
       .where(and(eq(careTeam.patientId, patientId), eq(careTeam.userId, userId), activeAt(at)))
       .limit(1);
-    if (existing) return { ok: false, error: 'duplicate', message: `${user.email} is already on this care team.`, fieldErrors: { userId: 'Already on this care team.' } };
+    if (existing) return fail('duplicate', `${user.email} is already on this care team.`, { userId: 'Already on this care team.' });
     const assignmentId = crypto.randomUUID();
-    await ctx.tx.insert(careTeam).values({ id: assignmentId, patientId, userId, relationship, fromAt: at, assignedBy: viewer.userId });
-    await ctx.audit({ resourceId: assignmentId, patientId, details: { after: { userId, relationship } } });
-    return done({ assignmentId }, `${user.email} added to the care team as ${relationship}.`);
-  });
-}
+    await tx.insert(careTeam).values({ id: assignmentId, patientId, userId, relationship, fromAt: at, assignedBy: viewer.userId });
+    await audit({ resourceId: assignmentId, patientId, details: { after: { userId, relationship } } });
+    return ok({ assignmentId }, `${user.email} added to the care team as ${relationship}.`);
+  },
+});
 
 /** Ends an assignment now; the row stays (with its end time) as the record of who treated whom. */
-export async function removeFromCareTeam(viewer: Viewer, input: unknown): Promise<AdminResult<undefined>> {
-  const target = (input as { assignmentId?: unknown } | null)?.assignmentId;
-  return adminChange(viewer, { permission: adminPermission.assignCareTeams, action: 'care_team.unassign', resourceType: 'care_team', target }, async (ctx) => {
-    const parsed = z.object({ assignmentId: uuid }).safeParse(input);
-    if (!parsed.success) return refuse('not_found');
-    const at = clockNow();
-    const [row] = await ctx.tx
+export const removeFromCareTeam = operation({
+  ...careTeamChange,
+  name: 'admin.care-team.unassign',
+  action: auditActions.careTeam.unassign,
+  target: (raw) => (raw as { assignmentId?: unknown } | null)?.assignmentId,
+  input: z.object({ assignmentId: uuid }),
+  invalid: notFound,
+  auditedFailures: ['self_change'],
+  run: async ({ tx, viewer, input, at, audit }): Promise<Result<undefined, 'not_found' | 'self_change'>> => {
+    const [row] = await tx
       .select()
       .from(careTeam)
-      .where(and(eq(careTeam.id, parsed.data.assignmentId), activeAt(at)))
+      .where(and(eq(careTeam.id, input.assignmentId), activeAt(at)))
       .limit(1);
-    if (!row) return refuse('not_found');
-    if (row.userId === viewer.userId) return refuse('self_change');
-    await ctx.tx.update(careTeam).set({ untilAt: at }).where(eq(careTeam.id, row.id));
-    await ctx.audit({ resourceId: row.id, patientId: row.patientId, details: { before: { userId: row.userId, relationship: row.relationship }, after: null } });
-    return done(undefined, 'Removed from the care team.');
-  });
-}
+    if (!row) return notFound();
+    if (row.userId === viewer.userId) return fail('self_change', adminMessages.self_change);
+    await tx.update(careTeam).set({ untilAt: at }).where(eq(careTeam.id, row.id));
+    await audit({ resourceId: row.id, patientId: row.patientId, details: { before: { userId: row.userId, relationship: row.relationship }, after: null } });
+    return ok(undefined, 'Removed from the care team.');
+  },
+});

@@ -10,7 +10,7 @@ import { DEMO_PASSWORD } from '@/db/seed';
 import type { Viewer } from '@/lib/domain/access/viewer';
 import { advanceClock, resetClock } from '@/lib/platform/clock';
 import { defaultMonitorConfig, forgetMonitorConfig, getMonitorConfig, MONITOR_SETTING } from '@/lib/features/monitor/config';
-import { accessTestDatabase, auditHead, auditOfActionSince, signIn } from '@/test/access-fixtures';
+import { auditHead, auditOfActionSince, testDatabase, viewer as signIn } from '@/test/fixtures';
 import type { TestDatabase } from '@/test/db';
 import { getMonitorSettings, parseMonitorSettings, updateMonitorSettings, type MonitorNumberField } from '@/lib/features/admin/monitor-settings';
 
@@ -22,7 +22,7 @@ let privacy: Viewer;
 let physician: Viewer;
 
 beforeAll(async () => {
-  handle = await accessTestDatabase(10);
+  handle = await testDatabase({ patients: 10 });
   privacy = await signIn(handle.db, 'privacy@vigil.test');
   physician = await signIn(handle.db, 'physician@vigil.test');
 });

@@ -1,14 +1,16 @@
 import 'server-only';
 import { asc, eq } from 'drizzle-orm';
 import { z } from 'zod';
-import { getDb, type Queryable } from '@/db/client';
+import type { Queryable } from '@/db/client';
 import { roles, settings, users } from '@/db/schema';
+import { adminPermission, auditPermission } from '@/lib/domain/access/permission-names';
 import { hasAdminPermission, hasAuditPermission } from '@/lib/domain/access/policy';
-import type { Viewer } from '@/lib/domain/access/viewer';
-import { recordAudit } from '@/lib/platform/audit';
+import { auditActions } from '@/lib/domain/audit/actions';
+import { fail, ok, type Result } from '@/lib/domain/result';
+import { locks } from '@/lib/pipeline/locks';
+import { operation, stepUpMessages } from '@/lib/pipeline/operation';
 import { defaultMonitorConfig, forgetMonitorConfig, MONITOR_SETTING, monitorConfigSchema, saveMonitorConfig, type MonitorConfig } from '@/lib/features/monitor/config';
-import { adminChange } from '@/lib/features/admin/change';
-import { done, invalidInput, refuse, type AdminResult } from '@/lib/features/admin/result';
+import { adminMessages, adminStepUp } from '@/lib/features/admin/messages';
 
 /**
  * The access monitor's thresholds (settings row `monitor.rules`), for the admin page.
@@ -22,7 +24,6 @@ import { done, invalidInput, refuse, type AdminResult } from '@/lib/features/adm
  * of them: this module reads them off the schema), and is audited with the whole before and
  * after in the transaction that saves it. Any invalid field refuses the whole form.
  */
-export const monitorSettingsPermission = { edit: 'settings.monitor', view: 'incidents.view' } as const;
 
 export type MonitorSettingGroup = 'volume' | 'denials' | 'breadth' | 'night' | 'surname';
 export const monitorSettingGroups: Record<MonitorSettingGroup, { title: string; description: string }> = {
@@ -176,28 +177,35 @@ async function baselineRoles(q: Queryable, config: MonitorConfig): Promise<strin
   return [...new Set([...rows.map((r) => r.name), ...Object.keys(config.roleBaselines)])].filter((r) => roleNameShape.test(r)).sort();
 }
 
-export async function getMonitorSettings(viewer: Viewer): Promise<AdminResult<MonitorSettingsView>> {
-  const canEdit = hasAdminPermission(viewer, monitorSettingsPermission.edit);
-  const db = await getDb();
-  if (!canEdit && !hasAuditPermission(viewer, monitorSettingsPermission.view)) {
-    await db.transaction((tx) =>
-      recordAudit(tx, { actor: viewer, action: 'settings.view', resourceType: 'setting', resourceId: MONITOR_SETTING, outcome: 'denied', details: { reason: 'denied' } }),
-    );
-    return refuse('denied');
-  }
-  const stored = await readStored(db);
-  return done(
-    {
-      canEdit,
-      fields: fieldsOf(stored.config, await baselineRoles(db, stored.config)),
+/**
+ * The settings page. Two kinds of reader (an admin who edits, a privacy officer who reads), so
+ * the check is data-dependent rather than one permission; a refusal is audited against the row.
+ */
+export const getMonitorSettings = operation({
+  name: 'admin.setting.monitor-view',
+  action: auditActions.settings.view,
+  resourceType: 'setting',
+  deniedMessage: adminMessages.denied,
+  target: () => MONITOR_SETTING,
+  input: z.unknown(),
+  audits: 'refusals',
+  authorize: async ({ viewer }) => {
+    const canEdit = hasAdminPermission(viewer, adminPermission.monitorSettings);
+    if (canEdit || hasAuditPermission(viewer, auditPermission.viewIncidents)) return { allowed: true, facts: { canEdit } };
+    return { allowed: false, reason: 'denied' };
+  },
+  run: async ({ tx, facts }) => {
+    const stored = await readStored(tx);
+    return ok<MonitorSettingsView>({
+      canEdit: facts.canEdit,
+      fields: fieldsOf(stored.config, await baselineRoles(tx, stored.config)),
       source: stored.source,
       updatedAt: stored.updatedAt?.toISOString() ?? null,
       updatedBy: stored.updatedBy,
       version: stored.updatedAt?.toISOString() ?? '',
-    },
-    '',
-  );
-}
+    });
+  },
+});
 
 type FormInput = Record<string, unknown>;
 const text = (input: FormInput, name: string) => (typeof input[name] === 'string' ? (input[name] as string).trim() : undefined);
@@ -252,28 +260,40 @@ const changedPaths = (before: unknown, after: unknown, prefix = ''): string[] =>
 };
 
 /** Saves the whole form, or nothing. Needs `admin: settings.monitor` and a fresh re-authentication. */
-export async function updateMonitorSettings(viewer: Viewer, input: unknown): Promise<AdminResult<MonitorConfig>> {
-  const form: FormInput = input && typeof input === 'object' ? (input as FormInput) : {};
-  const password = z.string().max(1024).optional().catch(undefined).parse(form.adminPassword);
-  const result = await adminChange(viewer, { permission: monitorSettingsPermission.edit, action: 'settings.update', resourceType: 'setting', password }, async (ctx) => {
-    const stored = await readStored(ctx.tx);
-    const parsed = parseMonitorSettings(form, await baselineRoles(ctx.tx, stored.config), stored.config);
+export const updateMonitorSettings = operation({
+  name: 'admin.setting.monitor-update',
+  action: auditActions.settings.update,
+  resourceType: 'setting',
+  permission: { category: 'admin', name: adminPermission.monitorSettings },
+  denialReason: 'denied',
+  deniedMessage: adminMessages.denied,
+  // The form's fields are checked against the bounds in run, where the settings in force are read.
+  input: z.preprocess((v) => (v && typeof v === 'object' ? v : {}), z.record(z.string(), z.unknown())),
+  stepUp: adminStepUp,
+  lock: () => locks.adminChange,
+  recheckActor: true,
+  auditedFailures: ['reauth_required'],
+  run: async ({ tx, viewer, input: form, recentlyReauthenticated, audit, unchanged }): Promise<Result<MonitorConfig, 'invalid' | 'conflict' | 'reauth_required'>> => {
+    const stored = await readStored(tx);
+    const parsed = parseMonitorSettings(form, await baselineRoles(tx, stored.config), stored.config);
     if (!parsed.ok) {
       const errors = Object.values(parsed.fieldErrors);
       const more = errors.length > 1 ? ` (and ${errors.length - 1} more below)` : '';
-      return invalidInput(parsed.fieldErrors, `Nothing was saved. ${errors[0]}${more}`);
+      return fail('invalid', `Nothing was saved. ${errors[0]}${more}`, parsed.fieldErrors);
     }
-    if ((stored.updatedAt?.toISOString() ?? '') !== (text(form, 'version') ?? '')) return refuse('conflict');
+    if ((stored.updatedAt?.toISOString() ?? '') !== (text(form, 'version') ?? '')) return fail('conflict', adminMessages.conflict);
     const changed = changedPaths(stored.config, parsed.config);
-    if (changed.length === 0 && stored.source !== 'invalid') return done(stored.config, 'No change: the settings were already as entered.');
-    if (!ctx.recentlyReauthenticated) return refuse('reauth_required');
-    const config = await saveMonitorConfig(ctx.tx, parsed.config, viewer.userId);
-    await ctx.audit({ resourceId: MONITOR_SETTING, details: { changed, before: stored.config, after: config, replacedInvalid: stored.source === 'invalid' } });
+    if (changed.length === 0 && stored.source !== 'invalid') {
+      unchanged();
+      return ok(stored.config, 'No change: the settings were already as entered.');
+    }
+    if (!recentlyReauthenticated) return fail('reauth_required', stepUpMessages.reauth_required);
+    const config = await saveMonitorConfig(tx, parsed.config, viewer.userId);
+    await audit({ resourceId: MONITOR_SETTING, details: { changed, before: stored.config, after: config, replacedInvalid: stored.source === 'invalid' } });
     const count = changed.length ? `${changed.length} setting${changed.length === 1 ? '' : 's'} changed` : 'the ignored settings were replaced';
-    return done(config, `Saved: ${count}. Every server applies them within 30 seconds.`);
-  });
+    return ok(config, `Saved: ${count}. Every server applies them within 30 seconds.`);
+  },
   // saveMonitorConfig forgot this process's cache inside the transaction; forget again after it
   // commits, in case an access in between cached the old settings.
-  if (result.ok) forgetMonitorConfig();
-  return result;
-}
+  afterCommit: () => forgetMonitorConfig(),
+});

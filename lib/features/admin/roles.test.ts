@@ -11,7 +11,7 @@ import { defaultRoles } from '@/lib/domain/access/roles';
 import type { Viewer } from '@/lib/domain/access/viewer';
 import { advanceClock, resetClock } from '@/lib/platform/clock';
 import { getChart } from '@/lib/features/records/chart';
-import { accessTestDatabase, createStaff, patientOnTeamOf, signIn } from '@/test/access-fixtures';
+import { createStaff, patientOnTeamOf, testDatabase, viewer } from '@/test/fixtures';
 import type { TestDatabase } from '@/test/db';
 import { getRole, listRoles, updateRolePermissions, validatePermissions } from '@/lib/features/admin/roles';
 
@@ -19,11 +19,11 @@ let handle: TestDatabase;
 let admin: Viewer;
 
 beforeAll(async () => {
-  handle = await accessTestDatabase(10);
+  handle = await testDatabase({ patients: 10 });
 });
 
 beforeEach(async () => {
-  admin = await signIn(handle.db, 'admin@vigil.test');
+  admin = await viewer(handle.db, 'admin@vigil.test');
 });
 
 afterEach(() => resetClock());
@@ -72,10 +72,10 @@ describe('validating star patterns', () => {
 
 describe('updateRolePermissions', () => {
   it('saves valid patterns, audits before and after, and holders see the change on their next request', async () => {
-    const nurse = await signIn(handle.db, 'nurse@vigil.test');
+    const nurse = await viewer(handle.db, 'nurse@vigil.test');
     const patientId = await patientOnTeamOf(handle.db, nurse.userId);
     const before = await getChart(nurse, patientId);
-    expect(before.kind === 'chart' && 'progress_notes' in before.sections).toBe(false);
+    expect(before.ok && 'progress_notes' in before.value.sections).toBe(false);
 
     const result = await updateRolePermissions(admin, {
       name: 'nurse',
@@ -92,9 +92,9 @@ describe('updateRolePermissions', () => {
       details: { before: { permissions: nursePermissions }, after: { permissions: { ehr_read: [...nursePermissions.ehr_read!, 'patient.progress_notes'] } } },
     });
 
-    const nurseAgain = await signIn(handle.db, 'nurse@vigil.test');
+    const nurseAgain = await viewer(handle.db, 'nurse@vigil.test');
     const after = await getChart(nurseAgain, patientId);
-    expect(after.kind === 'chart' && 'progress_notes' in after.sections).toBe(true);
+    expect(after.ok && 'progress_notes' in after.value.sections).toBe(true);
 
     // Put it back (taking away needs no password, even after the window).
     advanceClock(6 * 60_000);
@@ -139,7 +139,7 @@ describe('updateRolePermissions', () => {
 
   it('rule 4: a role editor cannot take the power to assign roles from the last administrators', async () => {
     await handle.db.insert(roles).values({ name: 'role_editor', description: 'Edits roles', permissions: { admin: ['roles.*'] } });
-    const editor = await signIn(handle.db, (await createStaff(handle.db, { roles: ['role_editor'] })).email);
+    const editor = await viewer(handle.db, (await createStaff(handle.db, { roles: ['role_editor'] })).email);
     const result = await updateRolePermissions(editor, {
       name: 'admin',
       expectedUpdatedAt: await tokenOf('admin'),
@@ -150,7 +150,7 @@ describe('updateRolePermissions', () => {
   });
 
   it('two admins editing the same role: the second gets a conflict, not an overwrite', async () => {
-    const other = await signIn(handle.db, (await createStaff(handle.db, { roles: ['admin'] })).email);
+    const other = await viewer(handle.db, (await createStaff(handle.db, { roles: ['admin'] })).email);
     const token = await tokenOf('nurse');
     const first = await updateRolePermissions(admin, { name: 'nurse', expectedUpdatedAt: token, permissions: { ...nursePermissions, emergency: '' } });
     const second = await updateRolePermissions(other, { name: 'nurse', expectedUpdatedAt: token, permissions: { ...nursePermissions, ehr_write: 'patient.vitals' } });
@@ -161,7 +161,7 @@ describe('updateRolePermissions', () => {
   });
 
   it('is denied to non-admins and to a missing role', async () => {
-    const physician = await signIn(handle.db, 'physician@vigil.test');
+    const physician = await viewer(handle.db, 'physician@vigil.test');
     expect(await listRoles(physician)).toMatchObject({ ok: false, error: 'denied' });
     expect(await updateRolePermissions(physician, { name: 'nurse', expectedUpdatedAt: new Date().toISOString(), permissions: {} })).toMatchObject({ error: 'denied' });
     expect(await updateRolePermissions(admin, { name: 'surgeon', expectedUpdatedAt: new Date().toISOString(), permissions: {} })).toMatchObject({ error: 'not_found' });

@@ -1,14 +1,16 @@
 import 'server-only';
 import { asc, count, eq } from 'drizzle-orm';
 import { z } from 'zod';
-import { getDb } from '@/db/client';
+import type { Queryable } from '@/db/client';
 import { roles, userRoles } from '@/db/schema';
-import { addsPermissions, adminPermission, canAdminister, namesKnownPermission } from '@/lib/domain/access/admin-rules';
+import { addsPermissions, canAdminister, namesKnownPermission } from '@/lib/domain/access/admin-rules';
+import { adminPermission } from '@/lib/domain/access/permission-names';
 import { permissionCategories, permissionPattern, permissionSetSchema, type PermissionCategory, type PermissionSet } from '@/lib/domain/access/permissions';
-import type { Viewer } from '@/lib/domain/access/viewer';
-import { now as clockNow } from '@/lib/platform/clock';
-import { adminChange, mayRead } from '@/lib/features/admin/change';
-import { done, invalidInput, refuse, type AdminResult } from '@/lib/features/admin/result';
+import { auditActions } from '@/lib/domain/audit/actions';
+import { fail, ok, type Result } from '@/lib/domain/result';
+import { locks } from '@/lib/pipeline/locks';
+import { operation, stepUpMessages } from '@/lib/pipeline/operation';
+import { adminMessages, adminPassword, adminStepUp } from '@/lib/features/admin/messages';
 import { enabledAdministrators } from '@/lib/features/admin/users';
 
 export interface RoleView {
@@ -21,30 +23,47 @@ export interface RoleView {
   updatedAt: string;
 }
 
-export async function listRoles(viewer: Viewer): Promise<AdminResult<RoleView[]>> {
-  if (!(await mayRead(viewer, adminPermission.readRoles, 'role'))) return refuse('denied');
-  const db = await getDb();
-  const rows = await db.select().from(roles).orderBy(asc(roles.name));
-  const holders = await db.select({ name: userRoles.roleName, n: count() }).from(userRoles).groupBy(userRoles.roleName);
-  const held = new Map(holders.map((h) => [h.name, Number(h.n)]));
-  return done(
-    rows.map((r) => ({
-      name: r.name,
-      description: r.description,
-      permissions: r.permissions as PermissionSet,
-      builtIn: r.builtIn,
-      holders: held.get(r.name) ?? 0,
-      updatedAt: r.updatedAt.toISOString(),
-    })),
-    '',
-  );
-}
+const roleReading = {
+  action: auditActions.role.view,
+  resourceType: 'role',
+  permission: { category: 'admin', name: adminPermission.readRoles },
+  denialReason: 'denied',
+  deniedMessage: adminMessages.denied,
+  audits: 'refusals',
+} as const;
 
-export async function getRole(viewer: Viewer, name: string): Promise<AdminResult<RoleView>> {
-  const all = await listRoles(viewer);
-  if (!all.ok) return all;
-  const role = all.value.find((r) => r.name === name);
-  return role ? done(role, '') : refuse('not_found');
+/** Every role with how many people hold it. Only a refusal is audited: roles hold no PHI. */
+export const listRoles = operation({
+  ...roleReading,
+  name: 'admin.role.list',
+  input: z.unknown(),
+  run: async ({ tx }) => ok(await roleViews(tx)),
+});
+
+/** One role, by name. */
+export const getRole = operation({
+  ...roleReading,
+  name: 'admin.role.get',
+  input: z.string(),
+  invalid: () => fail('not_found', adminMessages.not_found),
+  run: async ({ tx, input }) => {
+    const role = (await roleViews(tx)).find((r) => r.name === input);
+    return role ? ok(role) : fail('not_found', adminMessages.not_found);
+  },
+});
+
+async function roleViews(q: Queryable): Promise<RoleView[]> {
+  const rows = await q.select().from(roles).orderBy(asc(roles.name));
+  const holders = await q.select({ name: userRoles.roleName, n: count() }).from(userRoles).groupBy(userRoles.roleName);
+  const held = new Map(holders.map((h) => [h.name, Number(h.n)]));
+  return rows.map((r) => ({
+    name: r.name,
+    description: r.description,
+    permissions: r.permissions as PermissionSet,
+    builtIn: r.builtIn,
+    holders: held.get(r.name) ?? 0,
+    updatedAt: r.updatedAt.toISOString(),
+  }));
 }
 
 /** Form text → patterns: one per line (commas also separate), blanks dropped. */
@@ -53,11 +72,11 @@ const patternLines = z.preprocess(
   z.array(z.string()).transform((lines) => lines.map((l) => l.trim()).filter(Boolean)),
 );
 
-export const editRoleSchema = z.object({
+const editRoleSchema = z.object({
   name: z.string().max(40),
   expectedUpdatedAt: z.iso.datetime({ message: 'Reload the page and try again.' }),
   permissions: z.object(Object.fromEntries(permissionCategories.map((c) => [c, patternLines.optional()]))),
-  adminPassword: z.string().max(1024).optional(),
+  adminPassword,
 });
 
 /**
@@ -66,29 +85,39 @@ export const editRoleSchema = z.object({
  * power to assign roles from the last administrators (rule 4). Two admins editing the same role
  * at once: the second gets a conflict instead of overwriting the first.
  */
-export async function updateRolePermissions(viewer: Viewer, input: unknown): Promise<AdminResult<{ permissions: PermissionSet }>> {
-  const raw = input as { name?: unknown; adminPassword?: unknown } | null;
-  const password = typeof raw?.adminPassword === 'string' && raw.adminPassword.length <= 1024 ? raw.adminPassword : null;
-  return adminChange(viewer, { permission: adminPermission.editRoles, action: 'role.update', resourceType: 'role', target: raw?.name, password }, async (ctx) => {
-    const parsed = editRoleSchema.safeParse(input);
-    if (!parsed.success) return invalidInput({ form: parsed.error.issues[0]?.message ?? 'Reload the page and try again.' });
-    const checked = validatePermissions(parsed.data.permissions as Record<PermissionCategory, string[] | undefined>);
-    if (!checked.ok) return invalidInput(checked.fieldErrors, 'Some permission patterns are not valid. Nothing was changed.');
+export const updateRolePermissions = operation({
+  name: 'admin.role.update-permissions',
+  action: auditActions.role.update,
+  resourceType: 'role',
+  permission: { category: 'admin', name: adminPermission.editRoles },
+  denialReason: 'denied',
+  deniedMessage: adminMessages.denied,
+  target: (raw) => (raw as { name?: unknown } | null)?.name,
+  input: editRoleSchema,
+  invalid: (error) => fail('invalid', adminMessages.invalid, { form: error.issues[0]?.message ?? 'Reload the page and try again.' }),
+  stepUp: adminStepUp,
+  lock: () => locks.adminChange,
+  recheckActor: true,
+  auditedFailures: ['self_change', 'reauth_required', 'last_admin'],
+  run: async ({ tx, viewer, input, actor, recentlyReauthenticated, at, audit }): Promise<Result<{ permissions: PermissionSet }, 'invalid' | 'not_found' | 'self_change' | 'conflict' | 'reauth_required' | 'last_admin'>> => {
+    const checked = validatePermissions(input.permissions as Record<PermissionCategory, string[] | undefined>);
+    if (!checked.ok) return fail('invalid', 'Some permission patterns are not valid. Nothing was changed.', checked.fieldErrors);
     const after = checked.permissions;
-    const [role] = await ctx.tx.select().from(roles).where(eq(roles.name, parsed.data.name)).limit(1);
-    if (!role) return refuse('not_found');
-    if (ctx.actorRoles.includes(role.name)) return refuse('self_change');
-    if (role.updatedAt.getTime() !== new Date(parsed.data.expectedUpdatedAt).getTime()) return refuse('conflict');
+    const [role] = await tx.select().from(roles).where(eq(roles.name, input.name)).limit(1);
+    if (!role) return fail('not_found', adminMessages.not_found);
+    // recheckActor: the editor's roles as they are now, under the lock.
+    if (actor!.roles.includes(role.name)) return fail('self_change', adminMessages.self_change);
+    if (role.updatedAt.getTime() !== new Date(input.expectedUpdatedAt).getTime()) return fail('conflict', adminMessages.conflict);
     const before = role.permissions as PermissionSet;
-    if (addsPermissions(before, after) && !ctx.recentlyReauthenticated) return refuse('reauth_required');
-    if (canAdminister(before) && !canAdminister(after) && (await enabledAdministrators(ctx.tx, { roleEdit: { name: role.name, permissions: after } })) === 0) {
-      return refuse('last_admin');
+    if (addsPermissions(before, after) && !recentlyReauthenticated) return fail('reauth_required', stepUpMessages.reauth_required);
+    if (canAdminister(before) && !canAdminister(after) && (await enabledAdministrators(tx, { roleEdit: { name: role.name, permissions: after } })) === 0) {
+      return fail('last_admin', adminMessages.last_admin);
     }
-    await ctx.tx.update(roles).set({ permissions: after, updatedAt: clockNow(), updatedBy: viewer.userId }).where(eq(roles.name, role.name));
-    await ctx.audit({ resourceId: role.name, details: { before: { permissions: before }, after: { permissions: after } } });
-    return done({ permissions: after }, `Permissions of the ${role.name} role saved. They apply to holders on their next request.`);
-  });
-}
+    await tx.update(roles).set({ permissions: after, updatedAt: at, updatedBy: viewer.userId }).where(eq(roles.name, role.name));
+    await audit({ resourceId: role.name, details: { before: { permissions: before }, after: { permissions: after } } });
+    return ok({ permissions: after }, `Permissions of the ${role.name} role saved. They apply to holders on their next request.`);
+  },
+});
 
 type Checked = { ok: true; permissions: PermissionSet } | { ok: false; fieldErrors: Record<string, string> };
 

@@ -11,7 +11,7 @@ import type { Viewer } from '@/lib/domain/access/viewer';
 import { signInWithPassword } from '@/lib/features/auth/login';
 import { checkSession, createSession } from '@/lib/features/credentials/sessions';
 import { advanceClock, resetClock } from '@/lib/platform/clock';
-import { accessTestDatabase, auditHead, createStaff, signIn } from '@/test/access-fixtures';
+import { auditHead, createStaff, testDatabase, viewer } from '@/test/fixtures';
 import type { TestDatabase } from '@/test/db';
 import { createUser, resetUserPassword, setUserDisabled, setUserRoles } from '@/lib/features/admin/users';
 
@@ -25,13 +25,13 @@ let counter = 0;
 const uniqueEmail = () => `new-user-${Date.now()}-${++counter}@vigil.test`;
 
 beforeAll(async () => {
-  handle = await accessTestDatabase(10);
-  physician = await signIn(handle.db, 'physician@vigil.test');
+  handle = await testDatabase({ patients: 10 });
+  physician = await viewer(handle.db, 'physician@vigil.test');
 });
 
 // A fresh sign-in per test: re-authentication is stamped on the session, so tests must not share one.
 beforeEach(async () => {
-  admin = await signIn(handle.db, 'admin@vigil.test');
+  admin = await viewer(handle.db, 'admin@vigil.test');
 });
 
 afterEach(() => resetClock());
@@ -183,7 +183,7 @@ describe('rule 4: the last enabled administrator stays', () => {
   it('a help-desk role that may disable accounts cannot disable the only administrator', async () => {
     await handle.db.insert(roles).values({ name: 'helpdesk', description: 'Disables accounts', permissions: { admin: ['users.read', 'users.disable'] } });
     const desk = await createStaff(handle.db, { roles: ['helpdesk'] });
-    const helpdesk = await signIn(handle.db, desk.email);
+    const helpdesk = await viewer(handle.db, desk.email);
     const result = await setUserDisabled(helpdesk, { userId: admin.userId, disabled: true, reason: 'security_concern' });
     expect(result).toMatchObject({ ok: false, error: 'last_admin' });
     expect((await lastAudit(helpdesk, 'user.disable'))?.details).toMatchObject({ reason: 'last_admin' });
@@ -191,15 +191,15 @@ describe('rule 4: the last enabled administrator stays', () => {
     // With a second administrator, the first may be disabled (and is re-enabled after).
     const second = await createStaff(handle.db, { roles: ['admin'] });
     expect(await setUserDisabled(helpdesk, { userId: admin.userId, disabled: true, reason: 'other' })).toMatchObject({ ok: true });
-    const secondAdmin = await signIn(handle.db, second.email);
+    const secondAdmin = await viewer(handle.db, second.email);
     expect(await setUserDisabled(secondAdmin, { userId: admin.userId, disabled: false })).toMatchObject({ ok: true });
-    admin = await signIn(handle.db, 'admin@vigil.test'); // disabling ended the old session
+    admin = await viewer(handle.db, 'admin@vigil.test'); // disabling ended the old session
     expect(await setUserDisabled(admin, { userId: second.id, disabled: true, reason: 'other' })).toMatchObject({ ok: true });
   });
 
   it('an admin whose own access was removed a moment ago is refused (permissions re-read under the lock)', async () => {
     const other = await createStaff(handle.db, { roles: ['admin'] });
-    const stale = await signIn(handle.db, other.email);
+    const stale = await viewer(handle.db, other.email);
     await handle.db.delete(userRoles).where(eq(userRoles.userId, other.id));
     const target = await createStaff(handle.db, { roles: ['nurse'] });
     expect(await setUserDisabled(stale, { userId: target.id, disabled: true, reason: 'other' })).toMatchObject({ error: 'denied' });

@@ -1,12 +1,14 @@
 import 'server-only';
 import { and, asc, eq, gt, gte, lt, or, sql, type SQL } from 'drizzle-orm';
 import { z } from 'zod';
-import { getDb } from '@/db/client';
 import { auditLog } from '@/db/schema';
-import type { Viewer } from '@/lib/domain/access/viewer';
+import { auditPermission } from '@/lib/domain/access/permission-names';
 import { reasonLabels, type BreakGlassReason } from '@/lib/domain/break-glass/justification';
-import { now as clockNow } from '@/lib/platform/clock';
-import { auditPermission, auditTrailUse, selectAuditEntries, type AuditListEntry, type AuditQueryResult } from '@/lib/features/audit-review/query';
+import { fail, ok, type Result } from '@/lib/domain/result';
+import { operation } from '@/lib/pipeline/operation';
+import { existingPatient } from '@/lib/features/break-glass/patient';
+import { selectAuditEntries, type AuditListEntry } from '@/lib/features/audit-review/query';
+import { auditActions } from '@/lib/domain/audit/actions';
 
 /**
  * The accounting of disclosures ("who viewed my chart"): every recorded access to one patient's
@@ -46,53 +48,52 @@ const inputSchema = z.object({
   to: z.date().optional(),
 });
 
-export async function accountingOfDisclosures(
-  viewer: Viewer,
-  input: { patientId: unknown; from?: Date; to?: Date },
-): Promise<AuditQueryResult<DisclosureReport>> {
-  const parsed = inputSchema.safeParse(input);
-  const db = await getDb();
-  const patientId = parsed.success ? parsed.data.patientId : null;
-  if (!(await auditTrailUse(viewer, auditPermission.disclosures, 'disclosures.report', { patientId, resourceId: patientId }, db))) {
-    return { ok: false, error: 'denied', message: 'You do not have access to disclosure reports.' };
-  }
-  if (!parsed.success) return { ok: false, error: 'invalid', message: 'That is not a patient id. Copy it from the audit trail.' };
-  const { from, to } = parsed.data;
+const patientOf = (raw: unknown) => {
+  const id = (raw as { patientId?: unknown } | null)?.patientId;
+  return typeof id === 'string' ? id.trim().toLowerCase() : null;
+};
 
-  const touches = or(
-    eq(auditLog.patientId, parsed.data.patientId),
-    // Lists and searches name every patient they showed (details.shown).
-    sql`${auditLog.details} @> jsonb_build_object('shown', jsonb_build_array(${parsed.data.patientId}::text))`,
-  )!;
-  const range: SQL[] = [...(from ? [gte(auditLog.occurredAt, from)] : []), ...(to ? [lt(auditLog.occurredAt, to)] : [])];
-  const rows: DisclosureRow[] = [];
-  let after = 0;
-  let truncated = false;
-  for (;;) {
-    const page = await selectAuditEntries(db, and(touches, gt(auditLog.seq, after), ...range), [asc(auditLog.seq)], 1_000);
-    for (const entry of page) {
-      if (rows.length === DISCLOSURE_REPORT_MAX) {
-        truncated = true;
-        break;
+/**
+ * Preparing the report is recorded against the patient first, so the report ends with its own
+ * preparation; a refusal names the patient too, and so shows in a later report.
+ */
+export const accountingOfDisclosures = operation({
+  name: 'audit-review.disclosures',
+  action: auditActions.disclosures.report,
+  resourceType: 'audit_log',
+  permission: { category: 'audit', name: auditPermission.disclosures },
+  deniedMessage: 'You do not have access to disclosure reports.',
+  target: patientOf,
+  targetPatient: existingPatient,
+  input: inputSchema,
+  invalid: () => fail('invalid', 'That is not a patient id. Copy it from the audit trail.'),
+  run: async ({ tx, input, at, audit }): Promise<Result<DisclosureReport, never>> => {
+    const { patientId, from, to } = input;
+    await audit({ patientId, resourceId: patientId });
+    const touches = or(
+      eq(auditLog.patientId, patientId),
+      // Lists and searches name every patient they showed (details.shown).
+      sql`${auditLog.details} @> jsonb_build_object('shown', jsonb_build_array(${patientId}::text))`,
+    )!;
+    const range: SQL[] = [...(from ? [gte(auditLog.occurredAt, from)] : []), ...(to ? [lt(auditLog.occurredAt, to)] : [])];
+    const rows: DisclosureRow[] = [];
+    let after = 0;
+    let truncated = false;
+    for (;;) {
+      const page = await selectAuditEntries(tx, and(touches, gt(auditLog.seq, after), ...range), [asc(auditLog.seq)], 1_000);
+      for (const entry of page) {
+        if (rows.length === DISCLOSURE_REPORT_MAX) {
+          truncated = true;
+          break;
+        }
+        rows.push(disclosureRow(entry));
       }
-      rows.push(disclosureRow(entry));
+      if (truncated || page.length < 1_000) break;
+      after = page.at(-1)!.seq;
     }
-    if (truncated || page.length < 1_000) break;
-    after = page.at(-1)!.seq;
-  }
-  return {
-    ok: true,
-    value: {
-      patientId: parsed.data.patientId,
-      generatedAt: clockNow().toISOString(),
-      from: from?.toISOString() ?? null,
-      to: to?.toISOString() ?? null,
-      rows,
-      truncated,
-    },
-  };
-}
-
+    return ok({ patientId, generatedAt: at.toISOString(), from: from?.toISOString() ?? null, to: to?.toISOString() ?? null, rows, truncated });
+  },
+});
 
 const refusalReasons: Record<string, string> = {
   no_relationship: 'not on the patient’s care team',
@@ -106,19 +107,19 @@ const roleLabel = (role: string) => `${role.charAt(0).toUpperCase()}${label(role
 function describe(entry: AuditListEntry): string {
   const [kind = '', verb = ''] = entry.action.split('.');
   const denied = entry.outcome === 'denied';
-  if (entry.action === 'chart.view') {
+  if (entry.action === auditActions.chart.view) {
     const sections = Array.isArray(entry.details?.sections) ? (entry.details.sections as string[]) : [];
     return denied ? 'Tried to open the chart' : `Viewed the chart${sections.length ? `: ${sections.map(label).join(', ')}` : ''}`;
   }
-  if (entry.action === 'patient.list') return 'Saw the patient’s name in their patient list';
-  if (entry.action === 'patient.search') return 'Found the patient in a search';
-  if (entry.action === 'disclosures.report') return 'Prepared an accounting of disclosures';
-  if (entry.action === 'audit.state.reveal') return 'Opened the recorded values of a change (privacy review)';
+  if (entry.action === auditActions.patient.list) return 'Saw the patient’s name in their patient list';
+  if (entry.action === auditActions.patient.search) return 'Found the patient in a search';
+  if (entry.action === auditActions.disclosures.report) return 'Prepared an accounting of disclosures';
+  if (entry.action === auditActions.audit.stateReveal) return 'Opened the recorded values of a change (privacy review)';
   if (kind === 'audit') return 'Reviewed the audit trail';
   if (kind === 'break_glass') return `Emergency access: ${label(verb)}`;
   if (verb === 'create') return denied ? `Tried to add to ${label(kind)}` : `Added to ${label(kind)}`;
   if (verb === 'update' || verb === 'write') return denied ? `Tried to change ${label(kind)}` : `Changed ${label(kind)}`;
-  if (entry.action === 'encounters.billing_status') return 'Changed the billing status of an encounter';
+  if (entry.action === auditActions.encounters.billingStatus) return 'Changed the billing status of an encounter';
   return label(entry.action);
 }
 

@@ -1,13 +1,16 @@
 import 'server-only';
 import { eq } from 'drizzle-orm';
 import { z } from 'zod';
-import { getDb } from '@/db/client';
+import type { Queryable } from '@/db/client';
 import { auditLog } from '@/db/schema';
-import type { Viewer } from '@/lib/domain/access/viewer';
+import { auditPermission } from '@/lib/domain/access/permission-names';
+import { fail, ok, type Result } from '@/lib/domain/result';
 import { DecryptionError, getPatientCipher } from '@/lib/platform/crypto';
 import { GENESIS_HASH, chainHash } from '@/lib/platform/audit/chain';
-import { auditListEntry, auditPermission, auditTrailUse, type AuditListEntry, type AuditQueryResult } from '@/lib/features/audit-review/query';
 import { chainedFieldsOf } from '@/lib/platform/audit/verify';
+import { operation } from '@/lib/pipeline/operation';
+import { auditListEntry, auditTrailDenied, type AuditListEntry } from '@/lib/features/audit-review/query';
+import { auditActions } from '@/lib/domain/audit/actions';
 
 /**
  * One audit entry in full, for a privacy officer's investigation. Its sealed before/after state
@@ -23,49 +26,76 @@ export interface AuditEntryView {
   entry: AuditListEntry;
   /** The entry's own hash recomputed, and its link to the entry before it. */
   chain: { hashValid: boolean; linked: boolean };
-  state: RevealedState | null;
+  /** The entry holds sealed values of a patient, which a reveal may open. */
   canReveal: boolean;
 }
 
 const seqSchema = z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
+const seqTarget = (raw: unknown) => {
+  const seq = seqSchema.safeParse((raw as { seq?: unknown } | null)?.seq);
+  return seq.success ? String(seq.data) : null;
+};
 
-export async function getAuditEntry(viewer: Viewer, seqInput: unknown, options: { reveal?: boolean } = {}): Promise<AuditQueryResult<AuditEntryView | null>> {
-  const seq = seqSchema.safeParse(seqInput);
-  const db = await getDb();
-  const resourceId = seq.success ? String(seq.data) : null;
-  if (!(await auditTrailUse(viewer, auditPermission.read, 'audit.entry.view', { resourceId }, db))) {
-    return { ok: false, error: 'denied', message: 'You do not have access to the audit trail.' };
-  }
-  if (!seq.success) return { ok: true, value: null };
-  const [row] = await db.select().from(auditLog).where(eq(auditLog.seq, seq.data)).limit(1);
-  if (!row) return { ok: true, value: null };
-  const [previous] = row.seq > 1 ? await db.select({ hash: auditLog.hash }).from(auditLog).where(eq(auditLog.seq, row.seq - 1)).limit(1) : [];
-  const entry = await auditListEntry(db, row.seq);
-  const hasState = Boolean(row.sealedBefore || row.sealedAfter);
-  const canReveal = hasState && Boolean(row.patientId);
-  let state: RevealedState | null = null;
-  if (options.reveal && canReveal) {
-    const allowed = await auditTrailUse(viewer, auditPermission.revealState, 'audit.state.reveal', { resourceId: String(row.seq), patientId: row.patientId }, db);
-    if (!allowed) return { ok: false, error: 'denied', message: 'You may not open the recorded values of this entry.' };
-    state = await openState(row);
-  }
-  return {
-    ok: true,
-    value: {
+type AuditRow = typeof auditLog.$inferSelect;
+const rowAt = async (q: Queryable, seq: number): Promise<AuditRow | undefined> => (await q.select().from(auditLog).where(eq(auditLog.seq, seq)).limit(1))[0];
+const revealable = (row: AuditRow) => Boolean(row.patientId && (row.sealedBefore || row.sealedAfter));
+
+/** One entry and its chain check; a seq that is no entry's (or no number) is answered with null. */
+export const getAuditEntry = operation({
+  name: 'audit-review.entry',
+  action: auditActions.audit.entryView,
+  resourceType: 'audit_log',
+  permission: { category: 'audit', name: auditPermission.read },
+  deniedMessage: auditTrailDenied,
+  target: seqTarget,
+  // A malformed seq is a missing entry, not a form error: the page answers "not found".
+  input: z.object({ seq: seqSchema.nullable().catch(null) }),
+  run: async ({ tx, input, audit }): Promise<Result<AuditEntryView | null, never>> => {
+    await audit({ resourceId: input.seq === null ? null : String(input.seq) });
+    const row = input.seq === null ? undefined : await rowAt(tx, input.seq);
+    if (!row) return ok(null);
+    const [previous] = row.seq > 1 ? await tx.select({ hash: auditLog.hash }).from(auditLog).where(eq(auditLog.seq, row.seq - 1)).limit(1) : [];
+    const entry = await auditListEntry(tx, row.seq);
+    return ok({
       entry: entry!,
       chain: {
         hashValid: chainHash(row.prevHash, chainedFieldsOf(row)) === row.hash,
         linked: row.seq === 1 ? row.prevHash === GENESIS_HASH : previous?.hash === row.prevHash,
       },
-      state,
-      canReveal,
-    },
-  };
-}
+      canReveal: revealable(row),
+    });
+  },
+});
 
-async function openState(row: typeof auditLog.$inferSelect): Promise<RevealedState> {
+/**
+ * Opens the recorded values of one entry. A refusal, like the reveal itself, is recorded against
+ * the entry's patient, so attempts show in that patient's accounting of disclosures too.
+ */
+export const revealAuditState = operation({
+  name: 'audit-review.reveal-state',
+  action: auditActions.audit.stateReveal,
+  resourceType: 'audit_log',
+  permission: { category: 'audit', name: auditPermission.revealState },
+  deniedMessage: 'You may not open the recorded values of this entry.',
+  target: seqTarget,
+  targetPatient: async (q, seq) => (await q.select({ patientId: auditLog.patientId }).from(auditLog).where(eq(auditLog.seq, Number(seq))).limit(1))[0]?.patientId ?? null,
+  input: z.object({ seq: seqSchema }),
+  authorize: async ({ tx, input }) => {
+    const row = await rowAt(tx, input.seq);
+    if (!row || !revealable(row)) {
+      return { allowed: false, reason: 'nothing_sealed', resourceId: String(input.seq), answer: fail('not_found', 'This entry holds no recorded values.') };
+    }
+    return { allowed: true, facts: row };
+  },
+  run: async ({ tx, facts: row, audit }): Promise<Result<RevealedState, 'not_found'>> => {
+    await audit({ resourceId: String(row.seq), patientId: row.patientId });
+    return ok(await openState(tx, row));
+  },
+});
+
+async function openState(q: Queryable, row: AuditRow): Promise<RevealedState> {
   if (!row.patientId || (!row.sealedBefore && !row.sealedAfter)) return { status: 'none' };
-  const { cipher } = await getPatientCipher(await getDb(), row.patientId);
+  const { cipher } = await getPatientCipher(q, row.patientId);
   if (!cipher) return { status: 'erased' };
   try {
     const open = (column: 'sealed_before' | 'sealed_after', sealed: string | null) =>

@@ -1,22 +1,19 @@
 import 'server-only';
+import { z } from 'zod';
+import { auditPermission } from '@/lib/domain/access/permission-names';
+import { ok, type Result } from '@/lib/domain/result';
 import { now as clockNow } from '@/lib/platform/clock';
-import type { Viewer } from '@/lib/domain/access/viewer';
-import {
-  auditFilterSchema,
-  auditPermission,
-  auditTrailUse,
-  describeFilter,
-  iterateAuditLog,
-  type AuditListEntry,
-  type AuditQueryResult,
-} from '@/lib/features/audit-review/query';
+import { operation } from '@/lib/pipeline/operation';
+import { auditFilterSchema, auditTrailDenied, describeFilter, invalidFilter, iterateAuditLog, type AuditListEntry } from '@/lib/features/audit-review/query';
+import { auditActions } from '@/lib/domain/audit/actions';
 
 /**
  * Exports of a filtered audit trail: CSV for spreadsheets, and a FHIR R4 Bundle of AuditEvent
  * resources for other systems. Both stream, newest entry first. Sealed before/after state is
  * never exported: it is PHI, and opening it is a separate, recorded act (the entry page).
  */
-export type ExportFormat = 'csv' | 'fhir';
+export const exportFormats = ['csv', 'fhir'] as const;
+export type ExportFormat = (typeof exportFormats)[number];
 
 export interface AuditExport {
   filename: string;
@@ -24,23 +21,32 @@ export interface AuditExport {
   chunks: AsyncIterable<string>;
 }
 
-export async function exportAuditLog(viewer: Viewer, input: Record<string, unknown>, format: ExportFormat): Promise<AuditQueryResult<AuditExport>> {
-  const parsed = auditFilterSchema.safeParse(input);
-  const details = { format, ...(parsed.success ? describeFilter(parsed.data) : { invalidFilter: true }) };
-  if (!(await auditTrailUse(viewer, auditPermission.export, 'audit.export', { details }))) {
-    return { ok: false, error: 'denied', message: 'You do not have access to the audit trail.' };
-  }
-  if (!parsed.success) return { ok: false, error: 'invalid', message: parsed.error.issues[0]?.message ?? 'Check the filter.' };
-  const stamp = clockNow().toISOString().replace(/[:.]/g, '-');
-  const entries = iterateAuditLog(parsed.data);
-  return {
-    ok: true,
-    value:
+/**
+ * The export is recorded when it is granted, before the first byte is read: the entries stream
+ * afterwards, a page at a time, outside the recording transaction (a long download never holds
+ * up the trail's other writers).
+ */
+export const exportAuditLog = operation({
+  name: 'audit-review.export',
+  action: auditActions.audit.export,
+  resourceType: 'audit_log',
+  permission: { category: 'audit', name: auditPermission.export },
+  deniedMessage: auditTrailDenied,
+  // An unknown format falls back to CSV, as a bare download link asks for.
+  input: auditFilterSchema.extend({ format: z.enum(exportFormats).catch('csv') }),
+  invalid: invalidFilter,
+  run: async ({ input, at, audit }): Promise<Result<AuditExport, never>> => {
+    const { format, ...filter } = input;
+    await audit({ details: { format, ...describeFilter(filter) } });
+    const stamp = at.toISOString().replace(/[:.]/g, '-');
+    const entries = iterateAuditLog(filter);
+    return ok(
       format === 'csv'
         ? { filename: `vigil-audit-${stamp}.csv`, contentType: 'text/csv; charset=utf-8', chunks: csvChunks(entries) }
         : { filename: `vigil-audit-${stamp}.fhir.json`, contentType: 'application/fhir+json; charset=utf-8', chunks: fhirBundleChunks(entries) },
-  };
-}
+    );
+  },
+});
 
 export const csvColumns = [
   'seq',
@@ -117,7 +123,7 @@ function eventType(entry: AuditListEntry) {
   if (['auth', 'session', 'mfa'].includes(kind)) return eventTypes.auth;
   if (entry.action.endsWith('.export')) return eventTypes.export;
   if (kind === 'audit' || kind === 'disclosures') return eventTypes.auditLog;
-  if (entry.action === 'patient.search' || entry.action === 'patient.list') return eventTypes.query;
+  if (entry.action === auditActions.patient.search || entry.action === auditActions.patient.list) return eventTypes.query;
   if (entry.patientId) return eventTypes.patientRecord;
   return eventTypes.application;
 }

@@ -3,9 +3,10 @@ import { and, asc, desc, eq, gte, isNotNull, like, lt, sql, type SQL } from 'dri
 import { z } from 'zod';
 import { getDb, type Queryable } from '@/db/client';
 import { auditLog, breakGlassGrants, users } from '@/db/schema';
-import { hasAuditPermission } from '@/lib/domain/access/policy';
-import type { Viewer } from '@/lib/domain/access/viewer';
-import { recordAudit } from '@/lib/platform/audit/append';
+import { auditPermission } from '@/lib/domain/access/permission-names';
+import { fail, ok, type Refusal, type Result } from '@/lib/domain/result';
+import { operation } from '@/lib/pipeline/operation';
+import { auditActions } from '@/lib/domain/audit/actions';
 
 /**
  * Searching the audit trail for privacy officers. Every search, export and entry view is itself
@@ -90,8 +91,6 @@ export interface AuditListEntry {
   hash: string;
 }
 
-export type AuditQueryResult<T> = { ok: true; value: T } | { ok: false; error: 'denied' | 'invalid'; message: string };
-
 export interface AuditPage {
   entries: AuditListEntry[];
   /** Cursor for older entries, if there may be more. */
@@ -102,42 +101,12 @@ export interface AuditPage {
   unknownUser: boolean;
 }
 
-const DENIED = 'You do not have access to the audit trail.';
+/** What anyone without the permission is told (the refusal is recorded). */
+export const auditTrailDenied = 'You do not have access to the audit trail.';
 
-export const auditPermission = {
-  read: 'audit.read',
-  export: 'audit.export',
-  verify: 'audit.verify',
-  /** Opening sealed before/after state of one entry: a PHI access of that entry's patient. */
-  revealState: 'audit.reveal_state',
-  disclosures: 'disclosures.read',
-} as const;
-
-/**
- * Records a privacy officer's use of the audit trail in the trail itself; a refusal is recorded
- * too. Returns whether the viewer holds the permission.
- */
-export async function auditTrailUse(
-  viewer: Viewer,
-  permission: string,
-  action: string,
-  facts: { patientId?: string | null; resourceId?: string | null; details?: Record<string, unknown> },
-  q?: Queryable,
-): Promise<boolean> {
-  const allowed = hasAuditPermission(viewer, permission);
-  const db = q ?? (await getDb());
-  await db.transaction((tx) =>
-    recordAudit(tx, {
-      actor: viewer,
-      action,
-      resourceType: 'audit_log',
-      resourceId: facts.resourceId ?? null,
-      patientId: facts.patientId ?? null,
-      outcome: allowed ? 'allowed' : 'denied',
-      details: allowed ? facts.details : { ...facts.details, reason: 'no_permission' },
-    }),
-  );
-  return allowed;
+/** A filter the schema refused: its first plain message (zod messages never echo the value). */
+export function invalidFilter(error: z.ZodError): Refusal<'invalid'> {
+  return fail('invalid', error.issues[0]?.message ?? 'Check the filter.');
 }
 
 /** Filter facts as they go into the audit entry of a search or export. */
@@ -250,32 +219,36 @@ export async function auditListEntry(db: Queryable, seq: number): Promise<AuditL
   return row && toEntry(row);
 }
 
-/** One page of the audit trail for a privacy officer (the search itself is recorded). */
-export async function searchAuditLog(viewer: Viewer, input: Record<string, unknown>): Promise<AuditQueryResult<AuditPage>> {
-  const parsed = auditFilterSchema.safeParse(input);
-  const page = pageSchema.parse(input);
-  const db = await getDb();
-  const details = parsed.success ? describeFilter(parsed.data) : { invalidFilter: true };
-  if (!(await auditTrailUse(viewer, auditPermission.read, 'audit.search', { details }, db))) return { ok: false, error: 'denied', message: DENIED };
-  if (!parsed.success) return { ok: false, error: 'invalid', message: parsed.error.issues[0]?.message ?? 'Check the filter.' };
-
-  const { where, unknownUser } = await conditions(db, parsed.data);
-  const rows = await selectPage(db, where, page, AUDIT_PAGE_SIZE + 1);
-  // One extra row says whether there is another page in the direction of travel.
-  const more = rows.length > AUDIT_PAGE_SIZE;
-  const entries = page.after ? rows.slice(more ? 1 : 0) : rows.slice(0, AUDIT_PAGE_SIZE);
-  const first = entries[0];
-  const last = entries.at(-1);
-  return {
-    ok: true,
-    value: {
+/**
+ * One page of the audit trail for a privacy officer. The search is recorded first, so a search
+ * of the trail's own use finds itself, as it did when the entry was written before searching.
+ */
+export const searchAuditLog = operation({
+  name: 'audit-review.search',
+  action: auditActions.audit.search,
+  resourceType: 'audit_log',
+  permission: { category: 'audit', name: auditPermission.read },
+  deniedMessage: auditTrailDenied,
+  input: auditFilterSchema.extend(pageSchema.shape),
+  invalid: invalidFilter,
+  run: async ({ tx, input, audit }): Promise<Result<AuditPage, never>> => {
+    const { before, after, ...filter } = input;
+    await audit({ details: describeFilter(filter) });
+    const { where, unknownUser } = await conditions(tx, filter);
+    const rows = await selectPage(tx, where, { before, after }, AUDIT_PAGE_SIZE + 1);
+    // One extra row says whether there is another page in the direction of travel.
+    const more = rows.length > AUDIT_PAGE_SIZE;
+    const entries = after ? rows.slice(more ? 1 : 0) : rows.slice(0, AUDIT_PAGE_SIZE);
+    const first = entries[0];
+    const last = entries.at(-1);
+    return ok({
       entries,
-      older: last && (page.after || more) ? cursorOf(last) : null,
-      newer: first && (page.before || (page.after && more)) ? cursorOf(first) : null,
+      older: last && (after || more) ? cursorOf(last) : null,
+      newer: first && (before || (after && more)) ? cursorOf(first) : null,
       unknownUser,
-    },
-  };
-}
+    });
+  },
+});
 
 /**
  * Every entry matching a filter, newest first, a page at a time (an export never holds the

@@ -1,10 +1,15 @@
 import 'server-only';
+import { z } from 'zod';
 import type { Queryable } from '@/db/client';
 import type { Viewer } from '@/lib/domain/access/viewer';
+import { auditPermission } from '@/lib/domain/access/permission-names';
+import { ok, type Result } from '@/lib/domain/result';
 import { now as clockNow } from '@/lib/platform/clock';
 import { readCheckpoint, writeCheckpoint, type Checkpoint } from '@/lib/platform/audit/checkpoint';
-import { auditPermission, auditTrailUse, type AuditQueryResult } from '@/lib/features/audit-review/query';
 import { describeVerification, verifyChain, type VerifyOptions, type VerifyResult } from '@/lib/platform/audit/verify';
+import { operation, type OperationError } from '@/lib/pipeline/operation';
+import { auditTrailDenied } from '@/lib/features/audit-review/query';
+import { auditActions } from '@/lib/domain/audit/actions';
 
 /**
  * The chain's state as the audit page shows it, cheaply: walked from the last signed checkpoint
@@ -48,16 +53,60 @@ export async function chainStatus(db?: Queryable): Promise<ChainStatus> {
   };
 }
 
-/** "Verify now" on the audit page: a full walk, recorded, and a new checkpoint when it passes. */
-export async function verifyNow(viewer: Viewer): Promise<AuditQueryResult<ChainStatus>> {
-  if (!(await auditTrailUse(viewer, auditPermission.verify, 'audit.verify', {}))) {
-    return { ok: false, error: 'denied', message: 'You do not have access to the audit trail.' };
-  }
+const verification = { category: 'audit', name: auditPermission.verify } as const;
+
+/** A granted "Verify now": the walk itself, run when the caller is ready for it. */
+export interface ChainWalk {
+  run(): Promise<Result<ChainStatus, OperationError<never>>>;
+}
+
+/**
+ * "Verify now" on the audit page: a full walk, recorded, and a new checkpoint when it passes.
+ * The request is recorded (and committed) before the walk, so even a walk that never finishes
+ * leaves its trace; the walk runs outside any transaction, because the trail's writers (every
+ * clinician's access) wait on a transaction that has appended to it.
+ */
+export const verifyNow = operation({
+  name: 'audit-review.verify',
+  action: auditActions.audit.verify,
+  resourceType: 'audit_log',
+  permission: verification,
+  deniedMessage: auditTrailDenied,
+  input: z.unknown(),
+  run: async ({ viewer, audit }): Promise<Result<ChainWalk, never>> => {
+    await audit();
+    return ok({ run: () => walkAndRecord(viewer) });
+  },
+});
+
+const walkOutcome = z.object({
+  state: z.enum(['ok', 'broken', 'partial', 'checkpoint_invalid']),
+  headSeq: z.number().optional(),
+  brokenSeq: z.number().optional(),
+  reason: z.string().optional(),
+});
+
+/** The walk's outcome goes into the trail too, after it. */
+const recordWalkOutcome = operation({
+  name: 'audit-review.verify-result',
+  action: auditActions.audit.verifyResult,
+  resourceType: 'audit_log',
+  permission: verification,
+  deniedMessage: auditTrailDenied,
+  input: walkOutcome,
+  run: async ({ input, audit }): Promise<Result<undefined, never>> => {
+    await audit({ details: input });
+    return ok(undefined);
+  },
+});
+
+async function walkAndRecord(viewer: Viewer): Promise<Result<ChainStatus, OperationError<never>>> {
   const status = await fullVerification({ writeCheckpoint: true });
   const { result } = status;
-  // The outcome goes into the trail too (the walk's entry above was written before it ran).
-  await auditTrailUse(viewer, auditPermission.verify, 'audit.verify.result', {
-    details: { state: status.state, headSeq: result?.headSeq, ...(result?.break ? { brokenSeq: result.break.seq, reason: result.break.reason } : {}) },
+  const recorded = await recordWalkOutcome(viewer, {
+    state: status.state,
+    headSeq: result?.headSeq,
+    ...(result?.break ? { brokenSeq: result.break.seq, reason: result.break.reason } : {}),
   });
-  return { ok: true, value: status };
+  return recorded.ok ? ok(status) : recorded;
 }

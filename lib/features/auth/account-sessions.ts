@@ -1,9 +1,13 @@
 import 'server-only';
+import { z } from 'zod';
 import { getDb } from '@/db/client';
 import type { Viewer } from '@/lib/domain/access/viewer';
-import { recordAudit } from '@/lib/platform/audit';
+import { fail, ok, type Result } from '@/lib/domain/result';
 import { now as clockNow } from '@/lib/platform/clock';
+import { operation } from '@/lib/pipeline/operation';
+import { passwordStepUp } from '@/lib/features/credentials/reauth';
 import { listOpenSessions, revokeUserSessions } from '@/lib/features/credentials/sessions';
+import { auditActions } from '@/lib/domain/audit/actions';
 
 /** One of the viewer's own sessions, as the account page lists it. */
 export interface OwnSession {
@@ -54,19 +58,45 @@ export async function listOwnSessions(viewer: Viewer, at = clockNow()): Promise<
   }));
 }
 
-/** "Sign out everywhere": ends every session of the viewer, this one included. */
-export async function signOutEverywhere(viewer: Viewer, at = clockNow()): Promise<number> {
-  const db = await getDb();
-  return db.transaction(async (tx) => {
+const ownSessions = 'Only you can end your own sessions.';
+
+/** "Sign out everywhere": ends every session of the viewer, this one included; answers how many. */
+export const signOutEverywhere = operation({
+  name: 'account.sign-out-everywhere',
+  action: auditActions.auth.logoutEverywhere,
+  resourceType: 'session',
+  deniedMessage: ownSessions,
+  input: z.object({}).optional(),
+  run: async ({ tx, viewer, at, audit }): Promise<Result<number, never>> => {
     const ended = await revokeUserSessions(tx, viewer.userId, 'signed_out_everywhere', at);
-    await recordAudit(tx, {
-      actor: viewer,
-      action: 'auth.logout_everywhere',
-      resourceType: 'session',
-      resourceId: viewer.sessionId,
-      outcome: 'allowed',
-      details: { sessionsEnded: ended },
-    });
-    return ended;
-  });
-}
+    await audit({ resourceId: viewer.sessionId, details: { sessionsEnded: ended } });
+    return ok(ended);
+  },
+});
+
+const secretOf = (raw: unknown) => {
+  const secret = (raw as { secret?: unknown } | null)?.secret;
+  return typeof secret === 'string' && secret.length <= 1024 ? secret : null;
+};
+
+/**
+ * The viewer confirms their password (or a current authenticator code) before changing how they
+ * sign in. The check itself records both outcomes and counts failures towards the lockout, so
+ * nothing else is recorded here: a second entry would count one mistake twice.
+ */
+export const reauthenticate = operation({
+  name: 'account.reauthenticate',
+  action: auditActions.auth.reauthenticate,
+  resourceType: 'session',
+  deniedMessage: ownSessions,
+  input: z.object({ secret: z.string().min(1, 'Enter your password or a code.').max(1024) }),
+  invalid: (error) => fail('invalid', error.issues[0]?.message ?? 'Enter your password or a code.'),
+  stepUp: {
+    by: passwordStepUp,
+    secret: secretOf,
+    selfAudited: true,
+    refusal: fail('reauth_failed', 'That did not match. Try again (repeated mistakes lock the account for a while).'),
+  },
+  audits: 'refusals',
+  run: async (): Promise<Result<undefined, never>> => ok(undefined),
+});

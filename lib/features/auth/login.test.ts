@@ -1,13 +1,13 @@
 import { eq } from 'drizzle-orm';
 import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditLog, recoveryCodes, users } from '@/db/schema';
+import { auditLog, loginAttempts, recoveryCodes, users } from '@/db/schema';
 import { DEMO_PASSWORD } from '@/db/seed';
 import { sealUserSecret } from '@/lib/platform/crypto';
-import { authTestDatabase, later, minutes, userRow } from '@/test/auth-fixtures';
+import { later, minutes, testDatabase, userRow } from '@/test/fixtures';
 import type { TestDatabase } from '@/test/db';
 import { lockoutPolicy } from '@/lib/features/credentials/config';
-import { INVALID_LOGIN_MESSAGE, signInWithPassword, type LoginResult } from '@/lib/features/auth/login';
+import { INVALID_LOGIN_MESSAGE, signInWithPassword, type Credentials, type LoginResult } from '@/lib/features/auth/login';
 import { replaceRecoveryCodes } from '@/lib/features/credentials/recovery-codes';
 import { checkSession } from '@/lib/features/credentials/sessions';
 
@@ -15,7 +15,7 @@ const T0 = new Date('2026-03-02T08:00:00Z');
 let handle: TestDatabase;
 
 beforeAll(async () => {
-  handle = await authTestDatabase();
+  handle = await testDatabase();
 });
 afterAll(async () => {
   await handle?.close();
@@ -64,6 +64,42 @@ describe('messages never reveal whether an account exists', () => {
     await handle.db.update(users).set({ disabledAt: T0 }).where(eq(users.id, disabledUser.id));
     expect(await signIn('staff07@vigil.test', DEMO_PASSWORD, ip, T0)).toEqual(unknown);
     await handle.db.update(users).set({ disabledAt: null }).where(eq(users.id, disabledUser.id));
+  });
+});
+
+describe('input is checked on the server before any account is looked up', () => {
+  // A crafted post skips whatever the browser checks; staff03 is a real account it must not reach.
+  const account = 'staff03@vigil.test';
+  const ip = '198.51.100.6';
+  const missing = 'Enter your email and password.';
+
+  /** What a sign-in attempt leaves behind: audit entries, attempt rows and the account's counters. */
+  async function traces() {
+    return {
+      audit: (await handle.db.select({ seq: auditLog.seq }).from(auditLog)).length,
+      attempts: (await handle.db.select({ id: loginAttempts.id }).from(loginAttempts)).length,
+      account: await userRow(handle.db, account),
+    };
+  }
+
+  it.each<[string, unknown, string]>([
+    ['an empty form', { email: '', password: '' }, missing],
+    ['a blank email', { email: '   ', password: DEMO_PASSWORD }, missing],
+    ['no password', { email: account, password: '' }, missing],
+    ['missing fields', {}, missing],
+    ['a 10,000-character email', { email: `${'a'.repeat(10_000)}@vigil.test`, password: DEMO_PASSWORD }, 'That email address is too long.'],
+    ['an oversized password', { email: account, password: 'x'.repeat(1_025) }, 'That password is too long.'],
+    ['an oversized code', { email: account, password: DEMO_PASSWORD, code: '1'.repeat(33) }, 'That code is too long.'],
+    ['a number as the email', { email: 42, password: DEMO_PASSWORD }, missing],
+    ['a list as the password', { email: account, password: [DEMO_PASSWORD] }, missing],
+    ['an object as the code', { email: account, password: DEMO_PASSWORD, code: { digits: '123456' } }, 'That code is not valid.'],
+    ['null instead of credentials', null, missing],
+    ['text instead of credentials', `email=${account}`, missing],
+  ])('refuses %s with a plain message, touching no account', async (_, input, message) => {
+    const before = await traces();
+    const result = await signInWithPassword(input as Credentials, client(ip), { at: T0 });
+    expect(result).toEqual({ ok: false, reason: 'bad_input', message });
+    expect(await traces()).toEqual(before);
   });
 });
 

@@ -10,17 +10,27 @@ import { verifySecondFactor } from '@/lib/features/credentials/mfa';
 import { verifyAgainstDummy, verifyPassword } from '@/lib/features/credentials/passwords';
 import { createSession, isSessionId, revokeSession } from '@/lib/features/credentials/sessions';
 import { normaliseEmail } from '@/lib/features/credentials/users';
+import { auditActions } from '@/lib/domain/audit/actions';
 
-export const credentialsSchema = z.object({
-  email: z.string().trim().min(1, 'Enter your email and password.').max(254, 'That email address is too long.'),
-  password: z.string().min(1, 'Enter your email and password.').max(1024, 'That password is too long.'),
-  code: z
-    .string()
-    .trim()
-    .max(32, 'That code is too long.')
-    .optional()
-    .transform((v) => (v ? v : undefined)),
-});
+const MISSING_CREDENTIALS_MESSAGE = 'Enter your email and password.';
+
+/**
+ * The sign-in input as the server accepts it, whatever the browser did or did not check: a
+ * crafted post can send anything, and every refusal is a plain message that never repeats it.
+ */
+export const credentialsSchema = z.object(
+  {
+    email: z.string({ error: MISSING_CREDENTIALS_MESSAGE }).trim().min(1, MISSING_CREDENTIALS_MESSAGE).max(254, 'That email address is too long.'),
+    password: z.string({ error: MISSING_CREDENTIALS_MESSAGE }).min(1, MISSING_CREDENTIALS_MESSAGE).max(1024, 'That password is too long.'),
+    code: z
+      .string({ error: 'That code is not valid.' })
+      .trim()
+      .max(32, 'That code is too long.')
+      .optional()
+      .transform((v) => (v ? v : undefined)),
+  },
+  { error: MISSING_CREDENTIALS_MESSAGE },
+);
 export type Credentials = z.input<typeof credentialsSchema>;
 
 export type LoginFailureReason = 'invalid' | 'mfa_required' | 'mfa_invalid' | 'throttled' | 'bad_input';
@@ -67,7 +77,7 @@ export async function signInWithPassword(input: Credentials, client: Client, opt
 
   if (client.ip && ipThrottled(await recentIpFailures(db, client.ip, at))) {
     await db.transaction((tx) =>
-      recordAudit(tx, { actor, action: 'auth.login', resourceType: 'session', outcome: 'denied', details: { reason: 'ip_throttled' } }),
+      recordAudit(tx, { actor, action: auditActions.auth.login, resourceType: 'session', outcome: 'denied', details: { reason: 'ip_throttled' } }),
     );
     return fail('throttled');
   }
@@ -80,7 +90,7 @@ export async function signInWithPassword(input: Credentials, client: Client, opt
     await db.transaction(async (tx) => {
       await recordAttempt(tx, client.ip, user?.id ?? null, false, at);
       const reason = !user ? 'unknown_user' : user.disabledAt ? 'disabled' : locked ? 'locked' : 'bad_password';
-      await recordAudit(tx, { actor: { ...actor, userId: user?.id ?? null }, action: 'auth.login', resourceType: 'session', outcome: 'denied', details: { reason } });
+      await recordAudit(tx, { actor: { ...actor, userId: user?.id ?? null }, action: auditActions.auth.login, resourceType: 'session', outcome: 'denied', details: { reason } });
       if (user && !passwordOk && !locked && !user.disabledAt) await countAccountFailure(tx, user.id, actor, at);
     });
     return fail('invalid');
@@ -93,7 +103,7 @@ export async function signInWithPassword(input: Credentials, client: Client, opt
     if (!factor.ok) {
       await db.transaction(async (tx) => {
         await recordAttempt(tx, client.ip, user.id, false, at);
-        await recordAudit(tx, { actor: { ...actor, userId: user.id }, action: 'auth.mfa', resourceType: 'session', outcome: 'denied', details: { reason: factor.reason } });
+        await recordAudit(tx, { actor: { ...actor, userId: user.id }, action: auditActions.auth.mfa, resourceType: 'session', outcome: 'denied', details: { reason: factor.reason } });
         await countAccountFailure(tx, user.id, actor, at);
       });
       return fail('mfa_invalid');
@@ -109,7 +119,7 @@ export async function signInWithPassword(input: Credentials, client: Client, opt
     const created = await createSession(tx, user.id, client, at);
     await recordAudit(tx, {
       actor: { ...actor, userId: user.id },
-      action: 'auth.login',
+      action: auditActions.auth.login,
       resourceType: 'session',
       resourceId: created.id,
       outcome: 'allowed',

@@ -3,7 +3,7 @@ import { generate } from 'otplib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { recoveryCodes, users } from '@/db/schema';
 import { DEMO_PASSWORD } from '@/db/seed';
-import { authTestDatabase, later, minutes, openSession, sessionRow, userRow } from '@/test/auth-fixtures';
+import { BROWSER, later, minutes, sessionRow, testDatabase, userRow, viewer as signIn } from '@/test/fixtures';
 import type { TestDatabase } from '@/test/db';
 import { listOwnSessions, signOutEverywhere } from '@/lib/features/auth/account-sessions';
 import { signInWithPassword } from '@/lib/features/auth/login';
@@ -16,7 +16,7 @@ const EMAIL = 'staff06@vigil.test';
 let handle: TestDatabase;
 
 beforeAll(async () => {
-  handle = await authTestDatabase();
+  handle = await testDatabase();
 });
 afterAll(async () => {
   await handle?.close();
@@ -29,77 +29,78 @@ const codeFor = (secret: string, at: Date) => generate({ secret, epoch: Math.flo
 
 describe('TOTP enrolment', () => {
   it('shows a QR code, enables MFA only after a right code, and returns ten recovery codes once', async () => {
-    const viewer = await openSession(handle.db, EMAIL, T0);
-    const other = await openSession(handle.db, EMAIL, T0);
+    const viewer = await signIn(handle.db, EMAIL, { at: T0, client: BROWSER });
+    const other = await signIn(handle.db, EMAIL, { at: T0, client: BROWSER });
     const at = later(T0, minutes(1));
-    const begun = await beginTotpEnrolment(viewer, at);
-    if (!begun.ok) throw new Error(begun.reason);
-    expect(begun.pending.qrDataUrl).toMatch(/^data:image\/png;base64,/);
-    expect(begun.pending.uri).toMatch(/^otpauth:\/\/totp\/Vigil:staff06%40vigil\.test\?secret=[A-Z2-7]{32}&issuer=Vigil$/);
-    expect(begun.pending.token).not.toContain(begun.pending.secret);
+    const begun = await beginTotpEnrolment(viewer, {}, at);
+    if (!begun.ok) throw new Error(begun.error);
+    const pending = begun.value;
+    expect(pending.qrDataUrl).toMatch(/^data:image\/png;base64,/);
+    expect(pending.uri).toMatch(/^otpauth:\/\/totp\/Vigil:staff06%40vigil\.test\?secret=[A-Z2-7]{32}&issuer=Vigil$/);
+    expect(pending.token).not.toContain(pending.secret);
     // Nothing is stored before the confirming code.
     expect((await getMfaStatus(viewer)).enabled).toBe(false);
 
-    expect(await confirmTotpEnrolment(viewer, begun.pending.token, '000000', at)).toEqual({ ok: false, reason: 'invalid_code' });
+    expect(await confirmTotpEnrolment(viewer, { token: pending.token, code: '000000' }, at)).toMatchObject({ ok: false, error: 'invalid_code' });
     expect((await getMfaStatus(viewer)).enabled).toBe(false);
 
-    const confirmed = await confirmTotpEnrolment(viewer, begun.pending.token, await codeFor(begun.pending.secret, at), at);
-    if (!confirmed.ok) throw new Error(confirmed.reason);
-    expect(confirmed.recoveryCodes).toHaveLength(10);
+    const confirmed = await confirmTotpEnrolment(viewer, { token: pending.token, code: await codeFor(pending.secret, at) }, at);
+    if (!confirmed.ok) throw new Error(confirmed.error);
+    expect(confirmed.value.recoveryCodes).toHaveLength(10);
     expect(await getMfaStatus(viewer)).toMatchObject({ enabled: true, recoveryCodesLeft: 10 });
     const user = await userRow(handle.db, EMAIL);
-    expect(user.sealedTotpSecret).not.toContain(begun.pending.secret);
+    expect(user.sealedTotpSecret).not.toContain(pending.secret);
     // The changed factor ends the user's other sessions, not this one.
     expect(await checkSession(handle.db, other.sessionId, later(at, 1_000))).toMatchObject({ valid: false, reason: 'revoked' });
     expect((await checkSession(handle.db, viewer.sessionId, later(at, 1_000))).valid).toBe(true);
 
     // The enrolment code cannot be replayed at sign-in; the next one signs in.
     const ip = '198.51.100.20';
-    const replay = await signInWithPassword({ email: EMAIL, password: DEMO_PASSWORD, code: await codeFor(begun.pending.secret, at) }, { ip, userAgent: null }, { at });
+    const replay = await signInWithPassword({ email: EMAIL, password: DEMO_PASSWORD, code: await codeFor(pending.secret, at) }, { ip, userAgent: null }, { at });
     expect(replay).toMatchObject({ ok: false, reason: 'mfa_invalid' });
     const next = later(at, 30_000);
-    const signedIn = await signInWithPassword({ email: EMAIL, password: DEMO_PASSWORD, code: await codeFor(begun.pending.secret, next) }, { ip, userAgent: null }, { at: next });
+    const signedIn = await signInWithPassword({ email: EMAIL, password: DEMO_PASSWORD, code: await codeFor(pending.secret, next) }, { ip, userAgent: null }, { at: next });
     expect(signedIn.ok).toBe(true);
   });
 
   it('refuses a pending secret from another session, a tampered one, or one left too long', async () => {
-    const viewer = await openSession(handle.db, EMAIL, T0);
-    const thief = await openSession(handle.db, 'staff05@vigil.test', T0);
+    const viewer = await signIn(handle.db, EMAIL, { at: T0, client: BROWSER });
+    const thief = await signIn(handle.db, 'staff05@vigil.test', { at: T0, client: BROWSER });
     const at = later(T0, minutes(1));
-    const begun = await beginTotpEnrolment(viewer, at);
-    if (!begun.ok) throw new Error(begun.reason);
-    const code = await codeFor(begun.pending.secret, at);
-    expect(await confirmTotpEnrolment(thief, begun.pending.token, code, at)).toEqual({ ok: false, reason: 'invalid_code' });
-    const { token } = begun.pending;
+    const begun = await beginTotpEnrolment(viewer, {}, at);
+    if (!begun.ok) throw new Error(begun.error);
+    const code = await codeFor(begun.value.secret, at);
+    expect(await confirmTotpEnrolment(thief, { token: begun.value.token, code }, at)).toMatchObject({ ok: false, error: 'invalid_code' });
+    const { token } = begun.value;
     const middle = Math.floor(token.length / 2);
     const tampered = `${token.slice(0, middle)}${token[middle] === 'A' ? 'B' : 'A'}${token.slice(middle + 1)}`;
-    expect(await confirmTotpEnrolment(viewer, tampered, code, at)).toEqual({ ok: false, reason: 'invalid_code' });
+    expect(await confirmTotpEnrolment(viewer, { token: tampered, code }, at)).toMatchObject({ ok: false, error: 'invalid_code' });
     await confirmReauthentication(viewer, DEMO_PASSWORD, later(T0, minutes(12)));
     const late = later(T0, minutes(12));
-    expect(await confirmTotpEnrolment(viewer, begun.pending.token, await codeFor(begun.pending.secret, late), late)).toEqual({ ok: false, reason: 'expired' });
+    expect(await confirmTotpEnrolment(viewer, { token, code: await codeFor(begun.value.secret, late) }, late)).toMatchObject({ ok: false, error: 'expired' });
   });
 });
 
 describe('changing MFA needs a fresh re-authentication', () => {
   it('refuses after the window and accepts again once the password is re-entered', async () => {
-    const viewer = await openSession(handle.db, EMAIL, T0);
+    const viewer = await signIn(handle.db, EMAIL, { at: T0, client: BROWSER });
     const stale = later(T0, minutes(6));
     expect(await isRecentlyReauthenticated(viewer, stale)).toBe(false);
-    expect(await beginTotpEnrolment(viewer, stale)).toEqual({ ok: false, reason: 'reauth_required' });
-    expect(await renewRecoveryCodes(viewer, stale)).toEqual({ ok: false, reason: 'reauth_required' });
-    expect(await disableTotp(viewer, stale)).toEqual({ ok: false, reason: 'reauth_required' });
+    expect(await beginTotpEnrolment(viewer, {}, stale)).toMatchObject({ ok: false, error: 'reauth_required' });
+    expect(await renewRecoveryCodes(viewer, {}, stale)).toMatchObject({ ok: false, error: 'reauth_required' });
+    expect(await disableTotp(viewer, {}, stale)).toMatchObject({ ok: false, error: 'reauth_required' });
 
     expect(await confirmReauthentication(viewer, 'Wrong-password-1', stale)).toBe(false);
     expect(await isRecentlyReauthenticated(viewer, stale)).toBe(false);
     expect(await confirmReauthentication(viewer, DEMO_PASSWORD, stale)).toBe(true);
     expect((await sessionRow(handle.db, viewer.sessionId)).reauthenticatedAt).toEqual(stale);
 
-    const renewed = await renewRecoveryCodes(viewer, later(stale, 1_000));
-    expect(renewed.ok && renewed.recoveryCodes).toHaveLength(10);
+    const renewed = await renewRecoveryCodes(viewer, {}, later(stale, 1_000));
+    expect(renewed.ok && renewed.value.recoveryCodes).toHaveLength(10);
   });
 
   it('counts failed re-authentications towards the lockout', async () => {
-    const viewer = await openSession(handle.db, 'staff07@vigil.test', T0);
+    const viewer = await signIn(handle.db, 'staff07@vigil.test', { at: T0, client: BROWSER });
     for (let i = 0; i < 5; i++) expect(await confirmReauthentication(viewer, `Wrong-password-${i}`, T0)).toBe(false);
     // Locked now: even the right password is refused until the lock lifts.
     expect(await confirmReauthentication(viewer, DEMO_PASSWORD, later(T0, 1_000))).toBe(false);
@@ -107,26 +108,26 @@ describe('changing MFA needs a fresh re-authentication', () => {
   });
 
   it('turns MFA off, unless MFA is required for every account', async () => {
-    const viewer = await openSession(handle.db, EMAIL, T0);
+    const viewer = await signIn(handle.db, EMAIL, { at: T0, client: BROWSER });
     const at = later(T0, minutes(1));
     process.env.VIGIL_REQUIRE_MFA = 'true';
-    expect(await disableTotp(viewer, at)).toEqual({ ok: false, reason: 'required' });
+    expect(await disableTotp(viewer, {}, at)).toMatchObject({ ok: false, error: 'required' });
     delete process.env.VIGIL_REQUIRE_MFA;
-    expect(await disableTotp(viewer, at)).toEqual({ ok: true });
+    expect(await disableTotp(viewer, {}, at)).toMatchObject({ ok: true });
     expect(await getMfaStatus(viewer)).toMatchObject({ enabled: false, recoveryCodesLeft: 0 });
     const user = await userRow(handle.db, EMAIL);
     expect(user.sealedTotpSecret).toBeNull();
     expect(await handle.db.select().from(recoveryCodes).where(eq(recoveryCodes.userId, user.id))).toEqual([]);
-    expect(await disableTotp(viewer, at)).toEqual({ ok: false, reason: 'not_enrolled' });
+    expect(await disableTotp(viewer, {}, at)).toMatchObject({ ok: false, error: 'not_enrolled' });
   });
 });
 
 describe('own sessions', () => {
   it('lists open sessions and signs out everywhere', async () => {
     const email = 'staff08@vigil.test';
-    const mine = await openSession(handle.db, email, T0);
-    const other = await openSession(handle.db, email, later(T0, 1_000));
-    await openSession(handle.db, email, later(T0, -minutes(30))); // already idle: not listed
+    const mine = await signIn(handle.db, email, { at: T0, client: BROWSER });
+    const other = await signIn(handle.db, email, { at: later(T0, 1_000), client: BROWSER });
+    await signIn(handle.db, email, { at: later(T0, -minutes(30)), client: BROWSER }); // already idle: not listed
     const listed = await listOwnSessions(mine, later(T0, minutes(1)));
     expect(listed.map((s) => [s.id, s.current])).toEqual([
       [other.sessionId, false],
@@ -134,7 +135,7 @@ describe('own sessions', () => {
     ]);
     expect(listed[0]!.browser).toBe('Chrome on Linux');
 
-    expect(await signOutEverywhere(mine, later(T0, minutes(2)))).toBe(3);
+    expect(await signOutEverywhere(mine, {}, later(T0, minutes(2)))).toMatchObject({ ok: true, value: 3 });
     for (const id of [mine.sessionId, other.sessionId]) {
       expect((await checkSession(handle.db, id, later(T0, minutes(3)))).valid).toBe(false);
     }

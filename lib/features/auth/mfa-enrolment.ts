@@ -5,14 +5,15 @@ import { z } from 'zod';
 import { getDb } from '@/db/client';
 import { users } from '@/db/schema';
 import type { Viewer } from '@/lib/domain/access/viewer';
-import { recordAudit } from '@/lib/platform/audit';
-import { now as clockNow } from '@/lib/platform/clock';
+import { fail, ok, type Refusal, type Result } from '@/lib/domain/result';
 import { openUserSecret, sealUserSecret } from '@/lib/platform/crypto';
+import { operation } from '@/lib/pipeline/operation';
 import { mfaRequired } from '@/lib/features/credentials/config';
 import { matchTotp, newTotpSecret } from '@/lib/features/credentials/mfa';
-import { isRecentlyReauthenticated } from '@/lib/features/credentials/reauth';
+import { passwordStepUp } from '@/lib/features/credentials/reauth';
 import { countUnusedRecoveryCodes, deleteRecoveryCodes, replaceRecoveryCodes } from '@/lib/features/credentials/recovery-codes';
 import { revokeUserSessions } from '@/lib/features/credentials/sessions';
+import { auditActions } from '@/lib/domain/audit/actions';
 
 /**
  * Setting up, replacing and turning off a viewer's authenticator. Every change needs a fresh
@@ -32,7 +33,28 @@ export interface MfaStatus {
 }
 
 export type MfaChangeRefusal = 'reauth_required' | 'invalid_code' | 'expired' | 'required' | 'not_enrolled';
-export type MfaChange<T> = ({ ok: true } & T) | { ok: false; reason: MfaChangeRefusal };
+
+/** What the MFA page tells the viewer when a change is refused. */
+export const mfaMessages: Record<MfaChangeRefusal, string> = {
+  reauth_required: 'For your security, confirm your password again first.',
+  invalid_code: 'That code did not match. Enter the current 6-digit code from your app.',
+  expired: 'The set-up took too long. Start again to get a new QR code.',
+  required: 'Two-factor authentication is required for every account here, so it cannot be turned off.',
+  not_enrolled: 'Two-factor authentication is not set up for this account.',
+};
+
+const refused = (reason: MfaChangeRefusal): Refusal<MfaChangeRefusal> => fail(reason, mfaMessages[reason]);
+
+/**
+ * Every change is the viewer's own, so no permission is asked for; the re-authentication window
+ * decides (the password is typed on the page's own form, never alongside a change).
+ */
+const ownAccount = {
+  resourceType: 'user',
+  deniedMessage: 'Only you can change your own sign-in settings.',
+  stepUp: { by: passwordStepUp, secret: () => null },
+} as const;
+const noInput = z.object({}).optional();
 
 export async function getMfaStatus(viewer: Viewer): Promise<MfaStatus> {
   const db = await getDb();
@@ -57,14 +79,21 @@ export interface PendingEnrolment {
 const pendingPurpose = (viewer: Viewer) => `totp_pending.${viewer.sessionId}`;
 const pendingSchema = z.object({ secret: z.string().min(16).max(128), expiresAt: z.number() });
 
-/** Step 1: a new secret and its QR code. Nothing is stored until a code confirms it. */
-export async function beginTotpEnrolment(viewer: Viewer, at = clockNow()): Promise<MfaChange<{ pending: PendingEnrolment }>> {
-  if (!(await isRecentlyReauthenticated(viewer, at))) return { ok: false, reason: 'reauth_required' };
-  const { secret, uri } = newTotpSecret(viewer.email);
-  const qrDataUrl = await QRCode.toDataURL(uri, { errorCorrectionLevel: 'M', margin: 1, width: 220 });
-  const token = sealUserSecret(viewer.userId, pendingPurpose(viewer), JSON.stringify({ secret, expiresAt: at.getTime() + PENDING_ENROLMENT_MS }));
-  return { ok: true, pending: { secret, uri, qrDataUrl, token } };
-}
+/** Step 1: a new secret and its QR code. Nothing is stored (or recorded) until a code confirms it. */
+export const beginTotpEnrolment = operation({
+  ...ownAccount,
+  name: 'account.mfa.begin',
+  action: auditActions.auth.mfaEnrol,
+  input: noInput,
+  audits: 'refusals',
+  run: async ({ viewer, at, recentlyReauthenticated }): Promise<Result<PendingEnrolment, MfaChangeRefusal>> => {
+    if (!recentlyReauthenticated) return refused('reauth_required');
+    const { secret, uri } = newTotpSecret(viewer.email);
+    const qrDataUrl = await QRCode.toDataURL(uri, { errorCorrectionLevel: 'M', margin: 1, width: 220 });
+    const token = sealUserSecret(viewer.userId, pendingPurpose(viewer), JSON.stringify({ secret, expiresAt: at.getTime() + PENDING_ENROLMENT_MS }));
+    return ok({ secret, uri, qrDataUrl, token });
+  },
+});
 
 function openPending(viewer: Viewer, token: string): z.infer<typeof pendingSchema> | null {
   try {
@@ -74,74 +103,78 @@ function openPending(viewer: Viewer, token: string): z.infer<typeof pendingSchem
   }
 }
 
+const confirmInput = z.object({
+  token: z.string().min(1).max(4096),
+  code: z
+    .string()
+    .transform((v) => v.replace(/\s/g, ''))
+    .pipe(z.string().regex(/^\d{6}$/, 'Enter the 6-digit code your app shows now.')),
+});
+
 /**
  * Step 2: the first code from the app proves it holds the secret; only then is MFA on (or the
  * new authenticator replaces the old one). Returns ten new recovery codes, to show once.
  */
-export async function confirmTotpEnrolment(
-  viewer: Viewer,
-  token: string,
-  code: string,
-  at = clockNow(),
-): Promise<MfaChange<{ recoveryCodes: string[] }>> {
-  if (!(await isRecentlyReauthenticated(viewer, at))) return { ok: false, reason: 'reauth_required' };
-  const pending = openPending(viewer, token);
-  if (!pending) return { ok: false, reason: 'invalid_code' };
-  if (at.getTime() > pending.expiresAt) return { ok: false, reason: 'expired' };
-  const step = await matchTotp(pending.secret, code, at);
-  const db = await getDb();
-  if (step === null) {
-    await db.transaction((tx) =>
-      recordAudit(tx, { actor: viewer, action: 'auth.mfa_enrol', resourceType: 'user', resourceId: viewer.userId, outcome: 'denied', details: { reason: 'invalid_code' } }),
-    );
-    return { ok: false, reason: 'invalid_code' };
-  }
-  const recoveryCodes = await db.transaction(async (tx) => {
+export const confirmTotpEnrolment = operation({
+  ...ownAccount,
+  name: 'account.mfa.confirm',
+  action: auditActions.auth.mfaEnrol,
+  input: confirmInput,
+  invalid: (error) => fail('invalid', error.issues[0]?.message ?? mfaMessages.invalid_code),
+  run: async ({ tx, viewer, input, at, recentlyReauthenticated, audit, auditRefusal }): Promise<Result<{ recoveryCodes: string[] }, MfaChangeRefusal>> => {
+    if (!recentlyReauthenticated) return refused('reauth_required');
+    const pending = openPending(viewer, input.token);
+    if (!pending) return refused('invalid_code');
+    if (at.getTime() > pending.expiresAt) return refused('expired');
+    const step = await matchTotp(pending.secret, input.code, at);
+    if (step === null) {
+      // A wrong code for a genuine pending secret is a failed proof of the factor: recorded.
+      await auditRefusal('invalid_code', { resourceId: viewer.userId });
+      return refused('invalid_code');
+    }
     const [before] = await tx.select({ enabledAt: users.totpEnabledAt }).from(users).where(eq(users.id, viewer.userId)).limit(1);
     await tx
       .update(users)
       .set({ sealedTotpSecret: sealUserSecret(viewer.userId, 'totp', pending.secret), totpEnabledAt: at, totpLastStep: step })
       .where(eq(users.id, viewer.userId));
-    const codes = await replaceRecoveryCodes(tx, viewer.userId);
+    const recoveryCodes = await replaceRecoveryCodes(tx, viewer.userId);
     const otherSessionsEnded = await revokeUserSessions(tx, viewer.userId, 'mfa_changed', at, { except: viewer.sessionId });
-    await recordAudit(tx, {
-      actor: viewer,
-      action: 'auth.mfa_enrol',
-      resourceType: 'user',
-      resourceId: viewer.userId,
-      outcome: 'allowed',
-      details: { replaced: Boolean(before?.enabledAt), recoveryCodes: codes.length, otherSessionsEnded },
-    });
-    return codes;
-  });
-  return { ok: true, recoveryCodes };
-}
+    await audit({ resourceId: viewer.userId, details: { replaced: Boolean(before?.enabledAt), recoveryCodes: recoveryCodes.length, otherSessionsEnded } });
+    return ok({ recoveryCodes });
+  },
+});
 
 /** Ten new recovery codes; the old ones stop working. */
-export async function renewRecoveryCodes(viewer: Viewer, at = clockNow()): Promise<MfaChange<{ recoveryCodes: string[] }>> {
-  if (!(await isRecentlyReauthenticated(viewer, at))) return { ok: false, reason: 'reauth_required' };
-  const db = await getDb();
-  return db.transaction(async (tx) => {
+export const renewRecoveryCodes = operation({
+  ...ownAccount,
+  name: 'account.mfa.recovery-codes',
+  action: auditActions.auth.mfaRecoveryCodes,
+  input: noInput,
+  run: async ({ tx, viewer, recentlyReauthenticated, audit }): Promise<Result<{ recoveryCodes: string[] }, MfaChangeRefusal>> => {
+    if (!recentlyReauthenticated) return refused('reauth_required');
     const [user] = await tx.select({ enabledAt: users.totpEnabledAt }).from(users).where(eq(users.id, viewer.userId)).limit(1);
-    if (!user?.enabledAt) return { ok: false as const, reason: 'not_enrolled' as const };
+    if (!user?.enabledAt) return refused('not_enrolled');
     const recoveryCodes = await replaceRecoveryCodes(tx, viewer.userId);
-    await recordAudit(tx, { actor: viewer, action: 'auth.mfa_recovery_codes', resourceType: 'user', resourceId: viewer.userId, outcome: 'allowed', details: { count: recoveryCodes.length } });
-    return { ok: true as const, recoveryCodes };
-  });
-}
+    await audit({ resourceId: viewer.userId, details: { count: recoveryCodes.length } });
+    return ok({ recoveryCodes });
+  },
+});
 
 /** Turns MFA off (refused while MFA is required for everyone). */
-export async function disableTotp(viewer: Viewer, at = clockNow()): Promise<MfaChange<object>> {
-  if (mfaRequired()) return { ok: false, reason: 'required' };
-  if (!(await isRecentlyReauthenticated(viewer, at))) return { ok: false, reason: 'reauth_required' };
-  const db = await getDb();
-  return db.transaction(async (tx) => {
+export const disableTotp = operation({
+  ...ownAccount,
+  name: 'account.mfa.disable',
+  action: auditActions.auth.mfaDisable,
+  input: noInput,
+  run: async ({ tx, viewer, at, recentlyReauthenticated, audit }): Promise<Result<undefined, MfaChangeRefusal>> => {
+    if (mfaRequired()) return refused('required');
+    if (!recentlyReauthenticated) return refused('reauth_required');
     const [user] = await tx.select({ enabledAt: users.totpEnabledAt }).from(users).where(eq(users.id, viewer.userId)).limit(1);
-    if (!user?.enabledAt) return { ok: false as const, reason: 'not_enrolled' as const };
+    if (!user?.enabledAt) return refused('not_enrolled');
     await tx.update(users).set({ sealedTotpSecret: null, totpEnabledAt: null, totpLastStep: null }).where(eq(users.id, viewer.userId));
     await deleteRecoveryCodes(tx, viewer.userId);
     const otherSessionsEnded = await revokeUserSessions(tx, viewer.userId, 'mfa_changed', at, { except: viewer.sessionId });
-    await recordAudit(tx, { actor: viewer, action: 'auth.mfa_disable', resourceType: 'user', resourceId: viewer.userId, outcome: 'allowed', details: { otherSessionsEnded } });
-    return { ok: true as const };
-  });
-}
+    await audit({ resourceId: viewer.userId, details: { otherSessionsEnded } });
+    return ok(undefined);
+  },
+});

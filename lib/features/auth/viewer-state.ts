@@ -4,7 +4,7 @@ import type { Viewer } from '@/lib/domain/access/viewer';
 import { now as clockNow } from '@/lib/platform/clock';
 import { mfaRequired } from '@/lib/features/credentials/config';
 import { checkSession, isSessionId, sessionTiming, type SessionInvalidReason, type SessionTiming, type Touch } from '@/lib/features/credentials/sessions';
-import { loadRolesAndPermissions } from '@/lib/features/credentials/users';
+import { loadRolesAndPermissions } from '@/lib/pipeline/actor';
 
 export type ViewerState =
   | {

@@ -10,14 +10,12 @@ import { alertOutbox, auditLog, breakGlassGrants, careTeam, incidents, notificat
 import { DEMO_PASSWORD } from '@/db/seed';
 import type { Viewer } from '@/lib/domain/access/viewer';
 import { verifyChain } from '@/lib/platform/audit/verify';
-import { createSession } from '@/lib/features/credentials/sessions';
 import { endSession } from '@/lib/features/auth/sign-out';
-import { loadRolesAndPermissions } from '@/lib/features/credentials/users';
 import { advanceClock, now, resetClock } from '@/lib/platform/clock';
 import { DecryptionError, getPatientCipher } from '@/lib/platform/crypto';
 import { shredPatient } from '@/lib/ops/keys/shred';
 import { addEntry, getChart } from '@/lib/features/records';
-import { dumpEverything, seededTestDatabase } from '@/test/crypto-fixtures';
+import { dumpEverything, testDatabase, viewer as signIn } from '@/test/fixtures';
 import type { TestDatabase } from '@/test/db';
 import {
   getBreakGlassPrompt,
@@ -41,14 +39,6 @@ const JUSTIFICATION = 'Unresponsive in ED resus 2, BP <80 & HR >130; treating te
 /** A reviewer may name the patient in a comment: "Quillmoor" marks it in dumps and logs. */
 const REVIEW_COMMENT = 'Confirmed with ED charge nurse: Mr Quillmoor was the resus patient.';
 
-/** A signed-in viewer with a real session row, as requireViewer() would build it. */
-async function signIn(email: string): Promise<Viewer> {
-  const [user] = await db.select().from(users).where(eq(users.email, email)).limit(1);
-  const session = await createSession(db, user!.id, { ip: '127.0.0.1', userAgent: 'vitest' });
-  const { roles, permissions } = await loadRolesAndPermissions(db, user!.id);
-  return { userId: user!.id, sessionId: session.id, email, displayName: user!.displayName, roles, permissions, ip: '127.0.0.1', userAgent: 'vitest' };
-}
-
 const request = (patientId: string, overrides: Record<string, unknown> = {}) => ({
   patientId,
   reasonCode: 'emergency_treatment',
@@ -67,7 +57,7 @@ async function lastAudit(userId: string) {
 }
 
 beforeAll(async () => {
-  handle = await seededTestDatabase(20);
+  handle = await testDatabase({ patients: 20 });
   db = handle.db;
   // staff07/08 are on the care team of 10 of the 20: put those first, so indexes 10-19 are off their team.
   const [staff] = await db.select({ id: users.id }).from(users).where(eq(users.email, 'staff07@vigil.test'));
@@ -75,20 +65,20 @@ beforeAll(async () => {
   const all = (await db.select({ id: patients.id }).from(patients).orderBy(asc(patients.id))).map((p) => p.id);
   patientIds = [...all.filter((id) => team.has(id)), ...all.filter((id) => !team.has(id))];
   expect(team.size).toBe(10);
-  physician2 = await signIn('physician2@vigil.test');
-  privacy = await signIn('privacy@vigil.test');
+  physician2 = await signIn(db, 'physician2@vigil.test');
+  privacy = await signIn(db, 'privacy@vigil.test');
 });
 afterAll(async () => handle?.close());
 afterEach(() => resetClock());
 
 describe('who may ask', () => {
   it.each(['billing@vigil.test', 'admin@vigil.test'])('%s is not offered emergency access, and a forged request is refused and audited', async (email) => {
-    const viewer = await signIn(email);
+    const viewer = await signIn(db, email);
     const patientId = patientIds[15]!;
     // Billing is on every seeded patient's team: take this one off it, so the chart is refused.
     await db.delete(careTeam).where(and(eq(careTeam.userId, viewer.userId), eq(careTeam.patientId, patientId)));
-    expect(await getChart(viewer, patientId)).toMatchObject({ kind: 'denied', breakGlassOffered: false });
-    expect((await getBreakGlassPrompt(viewer, patientId)).kind).toBe('not_permitted');
+    expect(await getChart(viewer, patientId)).toMatchObject({ ok: false, error: 'denied' });
+    expect(await getBreakGlassPrompt(viewer, patientId)).toMatchObject({ ok: false, error: 'not_permitted' });
 
     const result = await requestGrant(viewer, request(patientId));
     expect(result).toMatchObject({ ok: false, error: 'not_permitted', message: grantMessages.not_permitted });
@@ -99,15 +89,15 @@ describe('who may ask', () => {
 
   it('a clinician on no care team is refused the chart and offered emergency access', async () => {
     const chart = await getChart(physician2, patientIds[11]!);
-    expect(chart).toMatchObject({ kind: 'denied', breakGlassOffered: true });
+    expect(chart).toMatchObject({ ok: false, error: 'break_glass_offered' });
   });
 
   it('the prompt shows only name, date of birth and MRN, and the lookup is audited', async () => {
     const prompt = await getBreakGlassPrompt(physician2, patientIds[11]!);
-    expect(prompt.kind).toBe('prompt');
-    if (prompt.kind !== 'prompt') return;
-    expect(Object.keys(prompt.identity).sort()).toEqual(['dateOfBirth', 'mrn', 'name']);
-    expect(prompt.windowMinutes).toBe(60);
+    expect(prompt.ok).toBe(true);
+    if (!prompt.ok) return;
+    expect(Object.keys(prompt.value.identity).sort()).toEqual(['dateOfBirth', 'mrn', 'name']);
+    expect(prompt.value.windowMinutes).toBe(60);
     expect(await lastAudit(physician2.userId)).toMatchObject({
       actionType: 'break_glass.identity_view',
       outcome: 'allowed',
@@ -117,8 +107,8 @@ describe('who may ask', () => {
   });
 
   it('a care-team member does not need it, and unknown patients are refused', async () => {
-    const staff = await signIn('staff08@vigil.test');
-    expect(await getBreakGlassPrompt(staff, patientIds[0]!)).toEqual({ kind: 'has_access', patientId: patientIds[0] });
+    const staff = await signIn(db, 'staff08@vigil.test');
+    expect(await getBreakGlassPrompt(staff, patientIds[0]!)).toMatchObject({ ok: false, error: 'has_access' });
     expect(await requestGrant(staff, request(patientIds[0]!))).toMatchObject({ ok: false, error: 'has_access' });
     expect(await requestGrant(staff, request('00000000-0000-4000-8000-000000000000'))).toMatchObject({ ok: false, error: 'not_found' });
     expect(await requestGrant(staff, request('../../etc'))).toMatchObject({ ok: false, error: 'not_found' });
@@ -168,7 +158,7 @@ describe('what a request must contain', () => {
   });
 
   it('stops accepting secrets after repeated wrong ones in a session', async () => {
-    const viewer = await signIn('nurse@vigil.test');
+    const viewer = await signIn(db, 'nurse@vigil.test');
     // The nurse is on every seeded patient's team: take one off it for this test.
     await db.delete(careTeam).where(and(eq(careTeam.userId, viewer.userId), eq(careTeam.patientId, patientIds[19]!)));
     for (let i = 0; i < 5; i++) {
@@ -187,9 +177,9 @@ describe('a grant', () => {
     const result = await requestGrant(physician2, request(patient()));
     expect(result.ok).toBe(true);
     if (!result.ok) return;
-    grantId = result.grantId;
-    expect(result.windowMinutes).toBe(60);
-    expect(result.expiresAt.getTime() - now().getTime()).toBeGreaterThan(59 * 60_000);
+    grantId = result.value.grantId;
+    expect(result.value.windowMinutes).toBe(60);
+    expect(result.value.expiresAt.getTime() - now().getTime()).toBeGreaterThan(59 * 60_000);
 
     const [grant] = await db.select().from(breakGlassGrants).where(eq(breakGlassGrants.id, grantId));
     expect(grant).toMatchObject({ userId: physician2.userId, patientId: patient(), sessionId: physician2.sessionId, reasonCode: 'emergency_treatment', reviewStatus: 'pending' });
@@ -212,10 +202,11 @@ describe('a grant', () => {
 
   it('opens the chart with the banner, and every audit entry under it carries its id', async () => {
     const chart = await getChart(physician2, patient());
-    expect(chart.kind).toBe('chart');
-    if (chart.kind !== 'chart') return;
-    expect(chart.breakGlass).toMatchObject({ grantId, reasonCode: 'emergency_treatment' });
-    const note = await addEntry(physician2, patient(), 'progress_notes', { text: 'Seen in resus under emergency access.', author: 'Dr. Ben Okafor', writtenAt: now().toISOString() });
+    expect(chart.ok).toBe(true);
+    if (!chart.ok) return;
+    expect(chart.value.breakGlass).toMatchObject({ grantId, reasonCode: 'emergency_treatment' });
+    const body = { text: 'Seen in resus under emergency access.', author: 'Dr. Ben Okafor', writtenAt: now().toISOString() };
+    const note = await addEntry(physician2, { patientId: patient(), section: 'progress_notes', body });
     expect(note.ok).toBe(true);
     await getChart(physician2, patient());
 
@@ -234,57 +225,59 @@ describe('a grant', () => {
   });
 
   it('belongs to the session that asked for it', async () => {
-    const elsewhere = await signIn('physician2@vigil.test');
-    expect(await getChart(elsewhere, patient())).toMatchObject({ kind: 'denied', breakGlassOffered: true });
+    const elsewhere = await signIn(db, 'physician2@vigil.test');
+    expect(await getChart(elsewhere, patient())).toMatchObject({ ok: false, error: 'break_glass_offered' });
   });
 
   it('expires after its window: the next request is denied again, without a banner', async () => {
     advanceClock(59 * 60_000);
-    expect((await getChart(physician2, patient())).kind).toBe('chart');
+    expect((await getChart(physician2, patient())).ok).toBe(true);
     advanceClock(2 * 60_000);
     const chart = await getChart(physician2, patient());
-    expect(chart).toMatchObject({ kind: 'denied', breakGlassOffered: true });
-    expect('breakGlass' in chart).toBe(false);
+    expect(chart).toMatchObject({ ok: false, error: 'break_glass_offered' });
+    expect('value' in chart).toBe(false);
     expect(await lastAudit(physician2.userId)).toMatchObject({ actionType: 'chart.view', outcome: 'denied', breakGlassGrantId: null });
-    expect(await addEntry(physician2, patient(), 'progress_notes', { text: 'Too late.', author: 'x', writtenAt: now().toISOString() })).toMatchObject({ ok: false, error: 'denied' });
+    const late = { text: 'Too late.', author: 'x', writtenAt: now().toISOString() };
+    expect(await addEntry(physician2, { patientId: patient(), section: 'progress_notes', body: late })).toMatchObject({ ok: false, error: 'denied' });
   });
 
   it('ends when its session signs out', async () => {
-    const viewer = await signIn('staff07@vigil.test');
+    const viewer = await signIn(db, 'staff07@vigil.test');
     const result = await requestGrant(viewer, request(patientIds[14]!, { reasonCode: 'unable_to_consent' }));
     expect(result.ok).toBe(true);
-    expect((await getChart(viewer, patientIds[14]!)).kind).toBe('chart');
+    expect((await getChart(viewer, patientIds[14]!)).ok).toBe(true);
     await endSession(viewer);
     const [grant] = await grantsFor(viewer.userId);
     expect(grant).toMatchObject({ endedReason: 'sign_out' });
     expect(await lastAudit(viewer.userId)).toMatchObject({ actionType: 'auth.logout' });
     const [ended] = await db.select().from(auditLog).where(and(eq(auditLog.userId, viewer.userId), eq(auditLog.actionType, 'break_glass.end')));
     expect(ended).toMatchObject({ breakGlassGrantId: grant!.id, details: { reason: 'sign_out' } });
-    expect(await getChart(viewer, patientIds[14]!)).toMatchObject({ kind: 'denied' });
+    expect(await getChart(viewer, patientIds[14]!)).toMatchObject({ ok: false });
   });
 });
 
 describe('the window setting', () => {
   it('is for admins only, within bounds, audited, and applies to new grants', async () => {
-    const admin = await signIn('admin@vigil.test');
-    expect(await setWindowMinutes(physician2, 240)).toMatchObject({ ok: false, error: 'denied' });
+    const admin = await signIn(db, 'admin@vigil.test');
+    const change = (minutes: unknown) => ({ minutes, adminPassword: DEMO_PASSWORD });
+    expect(await setWindowMinutes(physician2, change(240))).toMatchObject({ ok: false, error: 'denied' });
     expect(await lastAudit(physician2.userId)).toMatchObject({ actionType: 'settings.update', outcome: 'denied' });
-    for (const bad of [14, 241, 'soon', 30.5]) expect(await setWindowMinutes(admin, bad)).toMatchObject({ ok: false, error: 'invalid' });
-    expect(await setWindowMinutes(admin, '15')).toEqual({ ok: true, minutes: 15 });
+    for (const bad of [14, 241, 'soon', 30.5]) expect(await setWindowMinutes(admin, change(bad))).toMatchObject({ ok: false, error: 'invalid' });
+    expect(await setWindowMinutes(admin, change('15'))).toEqual({ ok: true, value: { minutes: 15 } });
     expect(await lastAudit(admin.userId)).toMatchObject({ actionType: 'settings.update', outcome: 'allowed', details: { from: 60, to: 15 } });
 
-    const viewer = await signIn('staff08@vigil.test');
+    const viewer = await signIn(db, 'staff08@vigil.test');
     const result = await requestGrant(viewer, request(patientIds[15]!, { reasonCode: 'covering_clinician' }));
-    expect(result).toMatchObject({ ok: true, windowMinutes: 15 });
+    expect(result).toMatchObject({ ok: true, value: { windowMinutes: 15 } });
     advanceClock(16 * 60_000);
-    expect((await getChart(viewer, patientIds[15]!)).kind).toBe('denied');
-    expect(await setWindowMinutes(admin, 60)).toEqual({ ok: true, minutes: 60 });
+    expect((await getChart(viewer, patientIds[15]!)).ok).toBe(false);
+    expect(await setWindowMinutes(admin, change(60))).toEqual({ ok: true, value: { minutes: 60 } });
   });
 });
 
 describe('repeated use', () => {
   it('more than 3 grants in 24 hours by one user opens one HIGH incident and tells privacy officers', async () => {
-    const viewer = await signIn('staff07@vigil.test');
+    const viewer = await signIn(db, 'staff07@vigil.test');
     // staff07 already holds one grant (signed out, above); three more make four.
     for (const index of [16, 17]) expect((await requestGrant(viewer, request(patientIds[index]!))).ok).toBe(true);
     expect(await db.select().from(incidents).where(and(eq(incidents.userId, viewer.userId), eq(incidents.rule, 'repeated_break_glass')))).toHaveLength(0);
@@ -395,17 +388,20 @@ describe('review by a privacy officer', () => {
   it('cannot be done by the grantee even with the privacy role', async () => {
     const [staff] = await db.select().from(users).where(eq(users.email, 'staff07@vigil.test'));
     await db.insert(userRoles).values({ userId: staff!.id, roleName: 'privacy_officer' });
-    const both = await signIn('staff07@vigil.test');
+    const both = await signIn(db, 'staff07@vigil.test');
     const [own] = await grantsFor(both.userId);
     expect(await reviewGrant(both, { grantId: own!.id, verdict: 'appropriate', comment: 'Reviewing my own access.' })).toMatchObject({ ok: false, error: 'own_grant' });
     await db.delete(userRoles).where(and(eq(userRoles.userId, staff!.id), eq(userRoles.roleName, 'privacy_officer')));
   });
 
   it('lists refused requests, including forged ones from roles without the permission', async () => {
-    const refused = await listRefusedRequests(privacy, 200);
+    const refused = await listRefusedRequests(privacy, { limit: 200 });
     if (!refused.ok) throw new Error('refused');
     const reasons = refused.value.map((r) => `${r.user?.email}:${r.reason}`);
     expect(reasons).toEqual(expect.arrayContaining(['billing@vigil.test:not_permitted', 'admin@vigil.test:not_permitted', 'physician2@vigil.test:invalid', 'physician2@vigil.test:reauth_failed']));
+    // Like the queue beside it, a clinician's look at the list is refused and audited.
+    expect(await listRefusedRequests(physician2)).toMatchObject({ ok: false, error: 'denied' });
+    expect(await lastAudit(physician2.userId)).toMatchObject({ actionType: 'break_glass.queue_view', outcome: 'denied' });
   });
 });
 

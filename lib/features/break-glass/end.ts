@@ -5,6 +5,7 @@ import { breakGlassGrants } from '@/db/schema';
 import type { AuditActor } from '@/lib/platform/audit';
 import { recordAudit } from '@/lib/platform/audit';
 import { now as clockNow } from '@/lib/platform/clock';
+import { auditActions } from '@/lib/domain/audit/actions';
 
 /**
  * Ends the live grants of a session that is ending (sign-out, timeout), in the transaction that
@@ -20,7 +21,7 @@ export async function endSessionGrants(tx: Tx, actor: AuditActor, sessionId: str
   for (const grant of ended) {
     await recordAudit(tx, {
       actor,
-      action: 'break_glass.end',
+      action: auditActions.breakGlass.end,
       resourceType: 'break_glass_grant',
       resourceId: grant.id,
       patientId: grant.patientId,

@@ -1,16 +1,17 @@
 import 'server-only';
-import { isUuid } from '@/lib/domain/ids';
 import { eq } from 'drizzle-orm';
-import { getDb } from '@/db/client';
+import { z } from 'zod';
 import { patients } from '@/db/schema';
-import { canBreakGlass } from '@/lib/domain/access/policy';
-import { loadRelationship } from '@/lib/pipeline/relationship';
-import type { Viewer } from '@/lib/domain/access/viewer';
-import { recordAudit } from '@/lib/platform/audit';
-import { DecryptionError, getPatientCipher } from '@/lib/platform/crypto';
-import type { Demographics } from '@/lib/domain/chart/sections';
+import { emergencyPermission } from '@/lib/domain/access/permission-names';
+import { auditActions } from '@/lib/domain/audit/actions';
 import { breakGlassReasons, reasonLabels } from '@/lib/domain/break-glass/justification';
+import type { Demographics } from '@/lib/domain/chart/sections';
+import { fail, ok, type Result } from '@/lib/domain/result';
+import { existingPatient, patientTarget } from '@/lib/features/break-glass/patient';
 import { getWindowMinutes } from '@/lib/features/break-glass/settings';
+import { operation } from '@/lib/pipeline/operation';
+import { loadRelationship } from '@/lib/pipeline/relationship';
+import { DecryptionError, getPatientCipher } from '@/lib/platform/crypto';
 
 export interface PatientIdentity {
   name: string;
@@ -18,74 +19,70 @@ export interface PatientIdentity {
   mrn: string;
 }
 
-export type BreakGlassPrompt =
-  | { kind: 'not_permitted' }
-  | { kind: 'not_found' }
-  | { kind: 'has_access'; patientId: string }
-  | { kind: 'unavailable' }
-  | {
-      kind: 'prompt';
-      patientId: string;
-      identity: PatientIdentity;
-      reasons: Array<{ code: string; label: string }>;
-      windowMinutes: number;
-    };
+export interface BreakGlassPrompt {
+  patientId: string;
+  identity: PatientIdentity;
+  reasons: Array<{ code: string; label: string }>;
+  windowMinutes: number;
+}
 
+/** Why there is no prompt; `has_access` is no refusal: the chart opens without emergency access. */
+export type PromptError = 'not_permitted' | 'not_found' | 'has_access' | 'unavailable';
+
+export const promptMessages: Record<PromptError, string> = {
+  not_permitted: 'Emergency access is for physicians and nurses treating a patient. This attempt has been recorded.',
+  not_found: 'Check the link, or find the patient from the patient list.',
+  has_access: 'You can open this chart without emergency access.',
+  unavailable: 'Emergency access cannot be granted because the record cannot be read. Contact the service desk.',
+};
 
 /**
  * What the emergency-access prompt may show: the patient's name, date of birth and MRN, just
  * enough to confirm it is the right person, and nothing else of the chart. Showing them is a
  * disclosure, so it is audited; a viewer who may not break glass gets nothing and is audited too.
+ * Called with the patient id of the link.
  */
-export async function getBreakGlassPrompt(viewer: Viewer, patientId: string): Promise<BreakGlassPrompt> {
-  const db = await getDb();
-  const [patient] = isUuid(patientId)
-    ? await db.select().from(patients).where(eq(patients.id, patientId)).limit(1)
-    : [];
-  const audit = (outcome: 'allowed' | 'denied', details: Record<string, unknown>) =>
-    db.transaction((tx) =>
-      recordAudit(tx, {
-        actor: viewer,
-        action: 'break_glass.identity_view',
-        resourceType: 'patient',
-        resourceId: isUuid(patientId) ? patientId : null,
-        patientId: patient ? patientId : null,
-        outcome,
-        details,
-      }),
-    );
+export const getBreakGlassPrompt = operation({
+  name: 'break-glass.identity',
+  action: auditActions.breakGlass.identityView,
+  resourceType: 'patient',
+  permission: { category: 'emergency', name: emergencyPermission.breakGlass },
+  deniedMessage: promptMessages.not_permitted,
+  deniedError: 'not_permitted',
+  target: patientTarget,
+  targetPatient: existingPatient,
+  input: z.uuid(),
+  invalid: () => fail('not_found', promptMessages.not_found),
+  auditInvalid: true,
+  authorize: async ({ tx, input }) => {
+    const [patient] = await tx.select({ sealed: patients.sealedDemographics }).from(patients).where(eq(patients.id, input)).limit(1);
+    if (!patient) return { allowed: false, reason: 'not_found', answer: fail('not_found', promptMessages.not_found) };
+    return { allowed: true, facts: { sealedDemographics: patient.sealed } };
+  },
+  auditedFailures: ['unavailable'],
+  run: async ({ tx, viewer, input: patientId, facts, at, audit }): Promise<Result<BreakGlassPrompt, 'has_access' | 'unavailable'>> => {
+    const relationship = await loadRelationship(tx, viewer, patientId, at);
+    if (relationship.careTeam || relationship.breakGlassGrantId) return fail('has_access', promptMessages.has_access);
 
-  if (!canBreakGlass(viewer)) {
-    await audit('denied', { reason: 'no_permission' });
-    return { kind: 'not_permitted' };
-  }
-  if (!patient) {
-    await audit('denied', { reason: 'not_found' });
-    return { kind: 'not_found' };
-  }
-  const relationship = await loadRelationship(db, viewer, patientId);
-  if (relationship.careTeam || relationship.breakGlassGrantId) return { kind: 'has_access', patientId };
-
-  const { cipher, unwrapped } = await getPatientCipher(db, patientId);
-  let demographics: Demographics;
-  try {
-    if (!cipher) throw new DecryptionError('patients.sealed_demographics');
-    demographics = cipher.open<Demographics>('patients', 'sealed_demographics', patientId, patient.sealedDemographics);
-  } catch (error) {
-    if (!(error instanceof DecryptionError)) throw error;
-    await audit('denied', { reason: 'unavailable' });
-    return { kind: 'unavailable' };
-  }
-  await audit('allowed', { fields: ['name', 'date_of_birth', 'mrn'], keyUnwrapped: unwrapped });
-  return {
-    kind: 'prompt',
-    patientId,
-    identity: {
-      name: `${demographics.familyName}, ${demographics.givenName}`,
-      dateOfBirth: demographics.dateOfBirth,
-      mrn: demographics.mrn,
-    },
-    reasons: breakGlassReasons.map((code) => ({ code, label: reasonLabels[code] })),
-    windowMinutes: await getWindowMinutes(db),
-  };
-}
+    const { cipher, unwrapped } = await getPatientCipher(tx, patientId);
+    let demographics: Demographics;
+    try {
+      if (!cipher) throw new DecryptionError('patients.sealed_demographics');
+      demographics = cipher.open<Demographics>('patients', 'sealed_demographics', patientId, facts.sealedDemographics);
+    } catch (error) {
+      if (!(error instanceof DecryptionError)) throw error;
+      return fail('unavailable', promptMessages.unavailable);
+    }
+    await audit({ resourceId: patientId, patientId, details: { fields: ['name', 'date_of_birth', 'mrn'], keyUnwrapped: unwrapped } });
+    return ok({
+      patientId,
+      identity: {
+        name: `${demographics.familyName}, ${demographics.givenName}`,
+        dateOfBirth: demographics.dateOfBirth,
+        mrn: demographics.mrn,
+      },
+      reasons: breakGlassReasons.map((code) => ({ code, label: reasonLabels[code] })),
+      windowMinutes: await getWindowMinutes(tx),
+    });
+  },
+});

@@ -9,22 +9,20 @@ export {
   JUSTIFICATION_MIN,
   type BreakGlassReason,
 } from '@/lib/domain/break-glass/justification';
-export { requestGrant, grantMessages, type GrantError, type GrantField, type GrantResult } from '@/lib/features/break-glass/request';
-export { getBreakGlassPrompt, type BreakGlassPrompt, type PatientIdentity } from '@/lib/features/break-glass/identity';
+export { requestGrant, grantMessages, type Grant, type GrantError, type GrantField } from '@/lib/features/break-glass/request';
+export { getBreakGlassPrompt, promptMessages, type BreakGlassPrompt, type PatientIdentity, type PromptError } from '@/lib/features/break-glass/identity';
 export {
-  getGrantReview,
-  listRefusedRequests,
-  listReviewQueue,
-  reviewGrant,
+  reviewMessages,
   reviewVerdicts,
   verdictLabels,
-  type GrantActivity,
-  type GrantReview,
-  type RefusedRequest,
+  type GrantState,
   type ReviewQueueItem,
-  type ReviewRecorded,
   type ReviewVerdict,
-} from '@/lib/features/break-glass/review';
+  type StaffRef,
+} from '@/lib/features/break-glass/review-rows';
+export { listRefusedRequests, listReviewQueue, type RefusedRequest } from '@/lib/features/break-glass/review-queue';
+export { getGrantReview, type GrantActivity, type GrantReview } from '@/lib/features/break-glass/grant-review';
+export { reviewGrant, type ReviewRecorded } from '@/lib/features/break-glass/verdict';
 export { openReviewComment, sealReviewComment, type ReviewComment } from '@/lib/features/break-glass/review-comment';
 export { getBreakGlassWindow, getWindowMinutes, setWindowMinutes, windowBounds, WINDOW_SETTING } from '@/lib/features/break-glass/settings';
 export { endSessionGrants } from '@/lib/features/break-glass/end';

@@ -1,20 +1,22 @@
 import 'server-only';
 import { randomUUID } from 'node:crypto';
-import { and, count, eq, gt, sql } from 'drizzle-orm';
+import { and, count, eq, gt } from 'drizzle-orm';
 import { z } from 'zod';
-import { getDb, type Queryable, type Tx } from '@/db/client';
-import { auditLog, breakGlassGrants, patients } from '@/db/schema';
-import { canBreakGlass } from '@/lib/domain/access/policy';
-import { loadRelationship } from '@/lib/pipeline/relationship';
-import type { Viewer } from '@/lib/domain/access/viewer';
-import { recordAudit } from '@/lib/platform/audit';
-import { confirmReauthentication } from '@/lib/features/credentials/reauth';
-import { now as clockNow } from '@/lib/platform/clock';
-import { getPatientCipher } from '@/lib/platform/crypto';
-import { kickAlertDelivery, notifyPrivacyOfficers } from '@/lib/features/notify';
-import { flagRepeatedUse } from '@/lib/features/break-glass/incident';
+import type { Queryable } from '@/db/client';
+import { auditLog, breakGlassGrants } from '@/db/schema';
+import { emergencyPermission } from '@/lib/domain/access/permission-names';
+import { auditActions } from '@/lib/domain/audit/actions';
 import { justificationSchema, reasonCodeSchema, reasonLabels } from '@/lib/domain/break-glass/justification';
+import { fail, ok, type Result } from '@/lib/domain/result';
+import { passwordStepUp } from '@/lib/features/credentials/reauth';
+import { flagRepeatedUse } from '@/lib/features/break-glass/incident';
+import { existingPatient, patientTarget } from '@/lib/features/break-glass/patient';
 import { getWindowMinutes } from '@/lib/features/break-glass/settings';
+import { kickAlertDelivery, notifyPrivacyOfficers } from '@/lib/features/notify';
+import { locks } from '@/lib/pipeline/locks';
+import { operation } from '@/lib/pipeline/operation';
+import { loadRelationship } from '@/lib/pipeline/relationship';
+import { getPatientCipher } from '@/lib/platform/crypto';
 
 export type GrantField = 'reasonCode' | 'justification' | 'secret';
 export type GrantError =
@@ -27,10 +29,6 @@ export type GrantError =
   | 'too_many_attempts'
   | 'unavailable';
 
-export type GrantResult =
-  | { ok: true; grantId: string; patientId: string; expiresAt: Date; windowMinutes: number }
-  | { ok: false; error: GrantError; message: string; fieldErrors?: Partial<Record<GrantField, string>> };
-
 export const grantMessages: Record<Exclude<GrantError, 'invalid'>, string> = {
   not_permitted: 'Emergency access is available to physicians and nurses only. This attempt has been recorded.',
   not_found: 'No patient matches this link.',
@@ -42,6 +40,7 @@ export const grantMessages: Record<Exclude<GrantError, 'invalid'>, string> = {
 };
 
 const requestSchema = z.object({
+  patientId: z.uuid(),
   reasonCode: reasonCodeSchema,
   justification: justificationSchema,
   secret: z
@@ -49,71 +48,78 @@ const requestSchema = z.object({
     .min(1, 'Enter your password or authentication code.')
     .max(1024, 'Your password or authentication code was not accepted. Enter it again.'),
 });
-const patientIdSchema = z.string().uuid();
 
-/** Failed step-up attempts per session before the prompt stops accepting secrets. */
+/** Failed step-ups of a session lately before the prompt stops accepting secrets. */
 const MAX_REAUTH_FAILURES = 5;
 const REAUTH_FAILURE_WINDOW_MS = 15 * 60_000;
-const ADVISORY_NAMESPACE = 'break_glass:';
+
+export interface Grant {
+  grantId: string;
+  patientId: string;
+  expiresAt: Date;
+  windowMinutes: number;
+}
+
+/** A malformed patient id is a link to nobody; the other fields are answered field by field. */
+function invalidRequest(error: z.ZodError) {
+  if (error.issues.some((issue) => issue.path[0] === 'patientId')) return fail('not_found', grantMessages.not_found);
+  const fieldErrors: Partial<Record<GrantField, string>> = {};
+  for (const issue of error.issues) fieldErrors[issue.path[0] as GrantField] ??= issue.message;
+  const message = fieldErrors.reasonCode ?? fieldErrors.justification ?? fieldErrors.secret ?? 'Check the form and try again.';
+  return fail('invalid', message, fieldErrors);
+}
 
 /**
  * Grants a clinician outside the care team time-boxed access to one patient's chart. Every
  * refusal is audited with its reason (never the justification text), so forged posts from
- * roles without the permission show up in the trail. In order:
- * permission → patient exists → no relationship and no live grant → well-formed reason and
- * justification → step-up re-authentication → the grant, its audit entry, the privacy notice
+ * roles without the permission show up in the trail. In order: permission → a well-formed
+ * request for a patient that exists → no relationship, no live grant and not too many wrong
+ * passwords lately → the password (only for a request that would otherwise be granted) → under
+ * a per-user lock, the same checks again, then the grant, its audit entry, the privacy notice
  * and the repeated-use check, in one transaction. Alert delivery runs after, off the request.
  */
-export async function requestGrant(viewer: Viewer, input: unknown, at = clockNow()): Promise<GrantResult> {
-  const db = await getDb();
-  const raw = (typeof input === 'object' && input !== null ? input : {}) as Record<string, unknown>;
-  const patientId = patientIdSchema.safeParse(raw.patientId).success ? (raw.patientId as string) : null;
-  const known = patientId
-    ? (await db.select({ id: patients.id }).from(patients).where(eq(patients.id, patientId)).limit(1)).length > 0
-    : false;
-  const refuse = async (error: Exclude<GrantError, 'invalid'>, details: Record<string, unknown> = {}) => {
-    await db.transaction((tx) => auditRefusal(tx, viewer, patientId, known, { reason: error, ...details }));
-    return { ok: false as const, error, message: grantMessages[error] };
-  };
-
-  if (!canBreakGlass(viewer)) return refuse('not_permitted');
-  if (!patientId || !known) return refuse('not_found');
-  const relationship = await loadRelationship(db, viewer, patientId, at);
-  if (relationship.careTeam) return refuse('has_access');
-  if (relationship.breakGlassGrantId) return refuse('already_active', { activeGrantId: relationship.breakGlassGrantId });
-
-  const parsed = requestSchema.safeParse(raw);
-  if (!parsed.success) {
-    const fieldErrors: Partial<Record<GrantField, string>> = {};
-    for (const issue of parsed.error.issues) {
-      const field = issue.path[0] as GrantField;
-      fieldErrors[field] ??= issue.message;
+export const requestGrant = operation({
+  name: 'break-glass.request',
+  action: auditActions.breakGlass.request,
+  resourceType: 'patient',
+  permission: { category: 'emergency', name: emergencyPermission.breakGlass },
+  deniedMessage: grantMessages.not_permitted,
+  deniedError: 'not_permitted',
+  denialReason: 'not_permitted',
+  target: patientTarget,
+  targetPatient: existingPatient,
+  input: requestSchema,
+  invalid: invalidRequest,
+  auditInvalid: true,
+  stepUp: {
+    by: passwordStepUp,
+    secret: (raw) => (raw as { secret?: unknown } | null)?.secret as string | undefined,
+    afterChecks: true,
+    refusal: fail('reauth_failed', grantMessages.reauth_failed, { secret: grantMessages.reauth_failed }),
+  },
+  lock: (_input, viewer) => locks.breakGlassRequest(viewer.userId),
+  authorize: async ({ tx, viewer, input, at }) => {
+    if (!(await existingPatient(tx, input.patientId))) return { allowed: false, reason: 'not_found', answer: fail('not_found', grantMessages.not_found) };
+    const relationship = await loadRelationship(tx, viewer, input.patientId, at);
+    if (relationship.careTeam) return { allowed: false, reason: 'has_access', answer: fail('has_access', grantMessages.has_access) };
+    if (relationship.breakGlassGrantId) {
+      return {
+        allowed: false,
+        reason: 'already_active',
+        details: { activeGrantId: relationship.breakGlassGrantId },
+        answer: fail('already_active', grantMessages.already_active),
+      };
     }
-    await db.transaction((tx) => auditRefusal(tx, viewer, patientId, true, { reason: 'invalid', fields: Object.keys(fieldErrors).sort() }));
-    const message = fieldErrors.reasonCode ?? fieldErrors.justification ?? fieldErrors.secret ?? 'Check the form and try again.';
-    return { ok: false, error: 'invalid', message, fieldErrors };
-  }
-
-  if ((await recentReauthFailures(db, viewer.sessionId)) >= MAX_REAUTH_FAILURES) return refuse('too_many_attempts');
-  if (!(await confirmReauthentication(viewer, parsed.data.secret, at))) {
-    const refused = await refuse('reauth_failed');
-    return { ...refused, fieldErrors: { secret: refused.message } };
-  }
-
-  const { reasonCode, justification } = parsed.data;
-  const outcome = await db.transaction(async (tx): Promise<GrantResult> => {
-    // One request at a time per user: two tabs posting at once cannot stack two grants.
-    await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtext(${ADVISORY_NAMESPACE + viewer.userId}))`);
-    const again = await loadRelationship(tx, viewer, patientId, at);
-    if (again.breakGlassGrantId) {
-      await auditRefusal(tx, viewer, patientId, true, { reason: 'already_active', activeGrantId: again.breakGlassGrantId });
-      return { ok: false, error: 'already_active', message: grantMessages.already_active };
+    if ((await recentReauthFailures(tx, viewer.sessionId)) >= MAX_REAUTH_FAILURES) {
+      return { allowed: false, reason: 'too_many_attempts', answer: fail('too_many_attempts', grantMessages.too_many_attempts) };
     }
+    return { allowed: true, facts: undefined };
+  },
+  auditedFailures: ['unavailable'],
+  run: async ({ tx, viewer, input, at, audit }): Promise<Result<Grant, 'unavailable'>> => {
+    const { patientId, reasonCode, justification } = input;
     const { cipher } = await getPatientCipher(tx, patientId);
-    if (!cipher) {
-      await auditRefusal(tx, viewer, patientId, true, { reason: 'unavailable' });
-      return { ok: false, error: 'unavailable', message: grantMessages.unavailable };
-    }
+    if (!cipher) return fail('unavailable', grantMessages.unavailable);
     const windowMinutes = await getWindowMinutes(tx);
     const grantId = randomUUID();
     const expiresAt = new Date(at.getTime() + windowMinutes * 60_000);
@@ -127,13 +133,11 @@ export async function requestGrant(viewer: Viewer, input: unknown, at = clockNow
       grantedAt: at,
       expiresAt,
     });
-    await recordAudit(tx, {
-      actor: viewer,
-      action: 'break_glass.grant',
+    await audit({
+      action: auditActions.breakGlass.grant,
       resourceType: 'break_glass_grant',
       resourceId: grantId,
       patientId,
-      outcome: 'allowed',
       breakGlassGrantId: grantId,
       details: { reasonCode, windowMinutes, expiresAt: expiresAt.toISOString(), justificationLength: justification.length },
     });
@@ -143,26 +147,13 @@ export async function requestGrant(viewer: Viewer, input: unknown, at = clockNow
       link: `/admin/break-glass/${grantId}`,
     });
     await flagRepeatedUse(tx, viewer.userId, at);
-    return { ok: true, grantId, patientId, expiresAt, windowMinutes };
-  });
-  if (outcome.ok) kickAlertDelivery();
-  return outcome;
-}
-
-async function auditRefusal(tx: Tx, viewer: Viewer, patientId: string | null, known: boolean, details: Record<string, unknown>) {
-  await recordAudit(tx, {
-    actor: viewer,
-    action: 'break_glass.request',
-    resourceType: 'patient',
-    resourceId: patientId,
-    patientId: known ? patientId : null,
-    outcome: 'denied',
-    details,
-  });
-}
+    return ok({ grantId, patientId, expiresAt, windowMinutes });
+  },
+  afterCommit: () => kickAlertDelivery(),
+});
 
 /**
- * Failed step-ups of this session lately, read from the audit trail that confirmReauthentication
+ * Failed step-ups of this session lately, read from the audit trail that the password check
  * writes. Audit timestamps are wall-clock, so the window is too.
  */
 async function recentReauthFailures(q: Queryable, sessionId: string): Promise<number> {
@@ -171,7 +162,7 @@ async function recentReauthFailures(q: Queryable, sessionId: string): Promise<nu
     .from(auditLog)
     .where(
       and(
-        eq(auditLog.actionType, 'auth.reauthenticate'),
+        eq(auditLog.actionType, auditActions.auth.reauthenticate),
         eq(auditLog.resourceId, sessionId),
         eq(auditLog.outcome, 'denied'),
         gt(auditLog.occurredAt, new Date(Date.now() - REAUTH_FAILURE_WINDOW_MS)),

@@ -3,10 +3,12 @@ import { eq } from 'drizzle-orm';
 import { z } from 'zod';
 import { getDb, type Queryable } from '@/db/client';
 import { settings } from '@/db/schema';
-import { hasAdminPermission } from '@/lib/domain/access/policy';
-import type { Viewer } from '@/lib/domain/access/viewer';
-import { recordAudit } from '@/lib/platform/audit';
-import { now as clockNow } from '@/lib/platform/clock';
+import { fail, ok, type Result } from '@/lib/domain/result';
+import { passwordStepUp } from '@/lib/features/credentials/reauth';
+import { locks } from '@/lib/pipeline/locks';
+import { operation, stepUpMessages } from '@/lib/pipeline/operation';
+import { auditActions } from '@/lib/domain/audit/actions';
+import { adminPermission } from '@/lib/domain/access/permission-names';
 
 export const WINDOW_SETTING = 'break_glass.window_minutes';
 export const windowBounds = { min: 15, max: 240, default: 60 } as const;
@@ -32,41 +34,34 @@ export async function getBreakGlassWindow(): Promise<number> {
   return getWindowMinutes(await getDb());
 }
 
-export type SettingResult = { ok: true; minutes: number } | { ok: false; error: 'denied' | 'invalid'; message: string };
+const windowChange = z.object({ minutes: windowSchema, adminPassword: z.string().max(1024).optional() });
 
-/** Admins tune the window within the bounds; the change (old and new value) is audited. */
-export async function setWindowMinutes(viewer: Viewer, input: unknown, at = clockNow()): Promise<SettingResult> {
-  const db = await getDb();
-  if (!hasAdminPermission(viewer, 'settings.break_glass')) {
-    await db.transaction((tx) =>
-      recordAudit(tx, {
-        actor: viewer,
-        action: 'settings.update',
-        resourceType: 'setting',
-        resourceId: WINDOW_SETTING,
-        outcome: 'denied',
-        details: { reason: 'no_permission' },
-      }),
-    );
-    return { ok: false, error: 'denied', message: 'You do not have permission to change this setting.' };
-  }
-  const parsed = windowSchema.safeParse(input);
-  if (!parsed.success) return { ok: false, error: 'invalid', message: parsed.error.issues[0]?.message ?? 'Enter a number of minutes.' };
-  const minutes = parsed.data;
-  await db.transaction(async (tx) => {
+/**
+ * Admins tune the window within the bounds. Like every admin change it is serialised with the
+ * others, re-reads the admin under the lock and needs a fresh password; the old and new value
+ * are audited.
+ */
+export const setWindowMinutes = operation({
+  name: 'admin.setting.break-glass-window',
+  action: auditActions.settings.update,
+  resourceType: 'setting',
+  permission: { category: 'admin', name: adminPermission.breakGlassSettings },
+  deniedMessage: 'You do not have permission to change this setting.',
+  target: () => WINDOW_SETTING,
+  input: windowChange,
+  invalid: (error) => fail('invalid', error.issues[0]?.message ?? 'Enter a number of minutes.'),
+  stepUp: { by: passwordStepUp, secret: (raw) => (raw as { adminPassword?: string } | null)?.adminPassword },
+  lock: () => locks.adminChange,
+  recheckActor: true,
+  auditedFailures: ['reauth_required'],
+  run: async ({ tx, viewer, input, recentlyReauthenticated, at, audit }): Promise<Result<{ minutes: number }, 'reauth_required'>> => {
+    if (!recentlyReauthenticated) return fail('reauth_required', stepUpMessages.reauth_required);
     const from = await getWindowMinutes(tx);
     await tx
       .insert(settings)
-      .values({ key: WINDOW_SETTING, value: minutes, updatedBy: viewer.userId, updatedAt: at })
-      .onConflictDoUpdate({ target: settings.key, set: { value: minutes, updatedBy: viewer.userId, updatedAt: at } });
-    await recordAudit(tx, {
-      actor: viewer,
-      action: 'settings.update',
-      resourceType: 'setting',
-      resourceId: WINDOW_SETTING,
-      outcome: 'allowed',
-      details: { from, to: minutes },
-    });
-  });
-  return { ok: true, minutes };
-}
+      .values({ key: WINDOW_SETTING, value: input.minutes, updatedBy: viewer.userId, updatedAt: at })
+      .onConflictDoUpdate({ target: settings.key, set: { value: input.minutes, updatedBy: viewer.userId, updatedAt: at } });
+    await audit({ resourceId: WINDOW_SETTING, details: { from, to: input.minutes } });
+    return ok({ minutes: input.minutes });
+  },
+});

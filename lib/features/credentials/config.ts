@@ -1,4 +1,5 @@
 import 'server-only';
+import { env } from '@/lib/platform/env';
 
 const MINUTE = 60_000;
 
@@ -17,7 +18,7 @@ export function idleTimeoutMsFrom(raw: string | undefined): number {
 
 /** Session policy. */
 export const sessionPolicy = {
-  idleTimeoutMs: idleTimeoutMsFrom(process.env.VIGIL_IDLE_TIMEOUT_MINUTES),
+  idleTimeoutMs: idleTimeoutMsFrom(env().VIGIL_IDLE_TIMEOUT_MINUTES),
   absoluteLifetimeMs: 12 * 60 * MINUTE,
   /** last_seen_at is written at most this often per session, to spare the database. */
   touchIntervalMs: 15_000,
@@ -56,7 +57,7 @@ export const lockoutPolicy = {
   ipMaxFailures: 30,
 } as const;
 
-export const mfaRequired = (): boolean => process.env.VIGIL_REQUIRE_MFA === 'true';
+export const mfaRequired = (): boolean => env().VIGIL_REQUIRE_MFA;
 
 /**
  * Cookies carry `Secure` in production. Browsers accept Secure cookies from http://localhost and
@@ -64,4 +65,4 @@ export const mfaRequired = (): boolean => process.env.VIGIL_REQUIRE_MFA === 'tru
  * http on this machine; VIGIL_INSECURE_COOKIES=true exists only for a demo reached over plain
  * http from another machine.
  */
-export const secureCookies = (): boolean => process.env.NODE_ENV === 'production' && process.env.VIGIL_INSECURE_COOKIES !== 'true';
+export const secureCookies = (): boolean => env().NODE_ENV === 'production' && !env().VIGIL_INSECURE_COOKIES;

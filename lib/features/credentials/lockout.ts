@@ -4,6 +4,7 @@ import type { Queryable, Tx } from '@/db/client';
 import { loginAttempts, users } from '@/db/schema';
 import { recordAudit, type AuditActor } from '@/lib/platform/audit';
 import { lockoutPolicy } from '@/lib/features/credentials/config';
+import { auditActions } from '@/lib/domain/audit/actions';
 
 /** The policy itself is documented beside its numbers, in ./config.ts (lockoutPolicy). */
 
@@ -47,7 +48,7 @@ export async function countAccountFailure(tx: Tx, userId: string, actor: AuditAc
     .where(eq(users.id, userId));
   await recordAudit(tx, {
     actor: { ...actor, userId },
-    action: 'auth.lockout',
+    action: auditActions.auth.lockout,
     resourceType: 'user',
     resourceId: userId,
     outcome: 'denied',

@@ -9,6 +9,8 @@ import { sessionPolicy } from '@/lib/features/credentials/config';
 import { countAccountFailure, isLocked } from '@/lib/features/credentials/lockout';
 import { isTotpFormat, verifySecondFactor } from '@/lib/features/credentials/mfa';
 import { verifyPassword } from '@/lib/features/credentials/passwords';
+import type { StepUp } from '@/lib/pipeline/operation';
+import { auditActions } from '@/lib/domain/audit/actions';
 
 /**
  * Step-up authentication before sensitive actions (MFA changes, role changes, break-glass):
@@ -31,7 +33,7 @@ export async function confirmReauthentication(viewer: Viewer, secret: string, at
     else if (!locked) await countAccountFailure(tx, user.id, viewer, at);
     await recordAudit(tx, {
       actor: viewer,
-      action: 'auth.reauthenticate',
+      action: auditActions.auth.reauthenticate,
       resourceType: 'session',
       resourceId: viewer.sessionId,
       outcome: ok ? 'allowed' : 'denied',
@@ -53,3 +55,6 @@ export async function isRecentlyReauthenticated(viewer: Viewer, at = clockNow())
   const age = at.getTime() - row.reauthenticatedAt.getTime();
   return age >= 0 && age <= sessionPolicy.reauthWindowMs;
 }
+
+/** The step-up every operation that asks for a fresh password uses (lib/pipeline). */
+export const passwordStepUp: StepUp = { confirm: confirmReauthentication, isFresh: isRecentlyReauthenticated };

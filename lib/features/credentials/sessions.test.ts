@@ -1,7 +1,7 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditLog, users } from '@/db/schema';
-import { authTestDatabase, CLIENT, later, minutes, openSession, sessionRow, userRow } from '@/test/auth-fixtures';
+import { BROWSER, later, minutes, sessionRow, testDatabase, userRow, viewer as signIn } from '@/test/fixtures';
 import type { TestDatabase } from '@/test/db';
 import { idleTimeoutMsFrom, sessionPolicy } from '@/lib/features/credentials/config';
 import { checkSession, revokeSession, revokeUserSessions, sessionTiming } from '@/lib/features/credentials/sessions';
@@ -12,7 +12,7 @@ const STAFF = 'staff03@vigil.test';
 let handle: TestDatabase;
 
 beforeAll(async () => {
-  handle = await authTestDatabase();
+  handle = await testDatabase();
 });
 afterAll(async () => {
   await handle?.close();
@@ -37,7 +37,7 @@ describe('idle limit configuration', () => {
 
 describe('checkSession: the server decides from sessions.last_seen_at', () => {
   it('accepts a session idle 14:59 and bumps last_seen_at', async () => {
-    const viewer = await openSession(handle.db, STAFF, T0);
+    const viewer = await signIn(handle.db, STAFF, { at: T0, client: BROWSER });
     const at = later(T0, minutes(15) - 1_000);
     const check = await checkSession(handle.db, viewer.sessionId, at);
     expect(check.valid).toBe(true);
@@ -47,9 +47,9 @@ describe('checkSession: the server decides from sessions.last_seen_at', () => {
   });
 
   it('rejects a session idle 15:01, revokes it and audits session.timeout once', async () => {
-    const viewer = await openSession(handle.db, STAFF, T0);
+    const viewer = await signIn(handle.db, STAFF, { at: T0, client: BROWSER });
     const at = later(T0, minutes(15) + 1_000);
-    expect(await checkSession(handle.db, viewer.sessionId, at, { client: CLIENT })).toEqual({ valid: false, reason: 'idle', userId: viewer.userId });
+    expect(await checkSession(handle.db, viewer.sessionId, at, { client: BROWSER })).toEqual({ valid: false, reason: 'idle', userId: viewer.userId });
     const row = await sessionRow(handle.db, viewer.sessionId);
     expect(row.revokedAt).toEqual(at);
     expect(row.revokedReason).toBe('idle_timeout');
@@ -59,7 +59,7 @@ describe('checkSession: the server decides from sessions.last_seen_at', () => {
   });
 
   it('rejects a session older than 12 hours however active it was', async () => {
-    const viewer = await openSession(handle.db, STAFF, T0);
+    const viewer = await signIn(handle.db, STAFF, { at: T0, client: BROWSER });
     for (let t = 10; t < 12 * 60; t += 10) {
       expect((await checkSession(handle.db, viewer.sessionId, later(T0, minutes(t)))).valid).toBe(true);
     }
@@ -69,7 +69,7 @@ describe('checkSession: the server decides from sessions.last_seen_at', () => {
   });
 
   it('rejects a revoked session', async () => {
-    const viewer = await openSession(handle.db, STAFF, T0);
+    const viewer = await signIn(handle.db, STAFF, { at: T0, client: BROWSER });
     expect(await revokeSession(handle.db, viewer.sessionId, 'sign_out', later(T0, 1_000))).toBe(true);
     expect(await revokeSession(handle.db, viewer.sessionId, 'sign_out', later(T0, 2_000))).toBe(false);
     expect(await checkSession(handle.db, viewer.sessionId, later(T0, 5_000))).toMatchObject({ valid: false, reason: 'revoked' });
@@ -81,8 +81,8 @@ describe('checkSession: the server decides from sessions.last_seen_at', () => {
 
   it('rejects the sessions of a disabled user, and revokeUserSessions ends them all at once', async () => {
     const email = 'staff04@vigil.test';
-    const a = await openSession(handle.db, email, T0);
-    const b = await openSession(handle.db, email, T0);
+    const a = await signIn(handle.db, email, { at: T0, client: BROWSER });
+    const b = await signIn(handle.db, email, { at: T0, client: BROWSER });
     const user = await userRow(handle.db, email);
     await handle.db.update(users).set({ disabledAt: later(T0, 1_000) }).where(eq(users.id, user.id));
     expect(await checkSession(handle.db, a.sessionId, later(T0, 2_000))).toMatchObject({ valid: false, reason: 'disabled' });
@@ -94,7 +94,7 @@ describe('checkSession: the server decides from sessions.last_seen_at', () => {
   });
 
   it('touches last_seen_at at most every 15 s, always on "Stay signed in", never on a peek', async () => {
-    const viewer = await openSession(handle.db, STAFF, T0);
+    const viewer = await signIn(handle.db, STAFF, { at: T0, client: BROWSER });
     await checkSession(handle.db, viewer.sessionId, later(T0, 10_000));
     expect((await sessionRow(handle.db, viewer.sessionId)).lastSeenAt).toEqual(T0);
     await checkSession(handle.db, viewer.sessionId, later(T0, 11_000), { touch: 'always' });
@@ -111,25 +111,25 @@ describe('checkSession: the server decides from sessions.last_seen_at', () => {
 
 describe('resolveViewerState and the requireViewer decision', () => {
   it('builds the viewer with roles and the session timing', async () => {
-    const viewer = await openSession(handle.db, STAFF, T0);
-    const state = await resolveViewerState(handle.db, viewer.sessionId, CLIENT, { at: later(T0, minutes(1)), requireMfa: false });
+    const viewer = await signIn(handle.db, STAFF, { at: T0, client: BROWSER });
+    const state = await resolveViewerState(handle.db, viewer.sessionId, BROWSER, { at: later(T0, minutes(1)), requireMfa: false });
     expect(state.viewer).toMatchObject({ userId: viewer.userId, sessionId: viewer.sessionId, roles: ['physician'] });
     expect(state.viewer && state.session.idleRemainingMs).toBe(minutes(15));
     expect(gateViewer(state)).toEqual({ allow: true, viewer: state.viewer });
   });
 
   it('sends a signed-out, idle or revoked request to sign-in with the reason', async () => {
-    expect(gateViewer(await resolveViewerState(handle.db, null, CLIENT))).toEqual({ allow: false, redirectTo: '/login' });
-    expect(gateViewer(await resolveViewerState(handle.db, 'not-a-session-id', CLIENT))).toEqual({ allow: false, redirectTo: '/login' });
-    const viewer = await openSession(handle.db, STAFF, T0);
-    const idle = await resolveViewerState(handle.db, viewer.sessionId, CLIENT, { at: later(T0, minutes(16)) });
+    expect(gateViewer(await resolveViewerState(handle.db, null, BROWSER))).toEqual({ allow: false, redirectTo: '/login' });
+    expect(gateViewer(await resolveViewerState(handle.db, 'not-a-session-id', BROWSER))).toEqual({ allow: false, redirectTo: '/login' });
+    const viewer = await signIn(handle.db, STAFF, { at: T0, client: BROWSER });
+    const idle = await resolveViewerState(handle.db, viewer.sessionId, BROWSER, { at: later(T0, minutes(16)) });
     expect(gateViewer(idle)).toEqual({ allow: false, redirectTo: '/login?reason=timeout' });
     expect(loginPathFor('disabled')).toBe('/login?reason=disabled');
   });
 
   it('with MFA required, sends an account without TOTP to enrolment except where enrolment is allowed', async () => {
-    const viewer = await openSession(handle.db, STAFF, T0);
-    const state = await resolveViewerState(handle.db, viewer.sessionId, CLIENT, { at: T0, requireMfa: true });
+    const viewer = await signIn(handle.db, STAFF, { at: T0, client: BROWSER });
+    const state = await resolveViewerState(handle.db, viewer.sessionId, BROWSER, { at: T0, requireMfa: true });
     expect(state.viewer && state.mfaEnrolmentPending).toBe(true);
     expect(gateViewer(state)).toEqual({ allow: false, redirectTo: '/account/mfa' });
     expect(gateViewer(state, { allowPendingMfa: true })).toMatchObject({ allow: true });

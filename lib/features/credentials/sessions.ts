@@ -6,6 +6,7 @@ import { sessions, users } from '@/db/schema';
 import { recordAudit, type AuditActor } from '@/lib/platform/audit';
 import { now as clockNow } from '@/lib/platform/clock';
 import { sessionPolicy } from '@/lib/features/credentials/config';
+import { auditActions } from '@/lib/domain/audit/actions';
 
 export type SessionRow = typeof sessions.$inferSelect;
 export type SessionInvalidReason = 'missing' | 'revoked' | 'idle' | 'expired' | 'disabled';
@@ -67,7 +68,7 @@ function revokedAs(reason: string | null): SessionInvalidReason {
 }
 
 const REVOKE_REASON = { idle: 'idle_timeout', expired: 'expired', disabled: 'user_disabled' } as const;
-const AUDIT_ACTION = { idle: 'session.timeout', expired: 'session.expired', disabled: 'session.revoked' } as const;
+const AUDIT_ACTION = { idle: auditActions.session.timeout, expired: auditActions.session.expired, disabled: auditActions.session.revoked } as const;
 
 /** What the browser and server both need to know about a live session's remaining time. */
 export interface SessionTiming {

@@ -11,7 +11,7 @@ import { apiClients } from '@/db/schema';
 import { DEMO_PASSWORD } from '@/db/seed';
 import type { Viewer } from '@/lib/domain/access/viewer';
 import { advanceClock, resetClock } from '@/lib/platform/clock';
-import { accessTestDatabase, auditHead, auditOfActionSince, signIn } from '@/test/access-fixtures';
+import { auditHead, auditOfActionSince, testDatabase, viewer as signIn } from '@/test/fixtures';
 import type { TestDatabase } from '@/test/db';
 import { authenticateApiClient, issueApiClient, listApiClients, revokeApiClient } from '@/lib/features/devices/api-clients';
 import { handleVitalsRequest, VITALS_ENDPOINT } from '@/lib/features/devices/vitals-endpoint';
@@ -24,7 +24,7 @@ let nurse: Viewer;
 let privacy: Viewer;
 
 beforeAll(async () => {
-  handle = await accessTestDatabase(10);
+  handle = await testDatabase({ patients: 10 });
   nurse = await signIn(handle.db, 'nurse@vigil.test');
   privacy = await signIn(handle.db, 'privacy@vigil.test');
 });

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditLog, vitals } from '@/db/schema';
 import type { Viewer } from '@/lib/domain/access/viewer';
 import { getChart } from '@/lib/features/records';
-import { accessTestDatabase, auditHead, patientOnTeamOf, signIn } from '@/test/access-fixtures';
+import { auditHead, patientOnTeamOf, testDatabase, viewer } from '@/test/fixtures';
 import type { TestDatabase } from '@/test/db';
 import { issueApiClient, portalPublicJwk, revokeApiClient } from '@/lib/features/devices/api-clients';
 import { handleVitalsRequest } from '@/lib/features/devices/vitals-endpoint';
@@ -51,9 +51,9 @@ async function deniedAuditSince(seq: number) {
 }
 
 beforeAll(async () => {
-  handle = await accessTestDatabase(12);
-  admin = await signIn(handle.db, 'admin@vigil.test');
-  nurse = await signIn(handle.db, 'nurse@vigil.test');
+  handle = await testDatabase({ patients: 12 });
+  admin = await viewer(handle.db, 'admin@vigil.test');
+  nurse = await viewer(handle.db, 'nurse@vigil.test');
   patientId = await patientOnTeamOf(handle.db, nurse.userId);
   const issued = await issueApiClient(admin, { name: 'Ward 3 bedside monitors' });
   if (!issued.ok) throw new Error(issued.message);
@@ -68,8 +68,9 @@ describe('POST /api/phi/vitals', () => {
     expect(response.status).toBe(201);
     const id = response.body.id as string;
     const chart = await getChart(nurse, patientId);
-    if (chart.kind !== 'chart') throw new Error('nurse lost access');
-    const entry = chart.sections.vitals?.status === 'ok' ? chart.sections.vitals.entries.find((e) => e.id === id) : undefined;
+    if (!chart.ok) throw new Error('nurse lost access');
+    const { vitals: section } = chart.value.sections;
+    const entry = section?.status === 'ok' ? section.entries.find((e) => e.id === id) : undefined;
     expect(entry?.body.heartRate).toBe(61);
     const [audit] = await handle.db.select().from(auditLog).where(eq(auditLog.resourceId, id));
     expect(audit).toMatchObject({ actionType: 'vitals.device_create', outcome: 'allowed', patientId, userId: null });

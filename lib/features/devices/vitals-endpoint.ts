@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { openPortalJwe } from '@/lib/platform/crypto/portal-jwe';
 import { addDeviceVitals } from '@/lib/features/devices/device-vitals';
 import { auditApiRejection, authenticateApiClient, type ApiClient, type ApiRejection } from '@/lib/features/devices/api-clients';
+import { auditActions } from '@/lib/domain/audit/actions';
 
 /**
  * `POST /api/phi/vitals`, framework-free so it can be tested directly. In order: an
@@ -22,7 +23,7 @@ export interface VitalsResponse {
   body: Record<string, unknown>;
 }
 
-export const VITALS_ENDPOINT = 'api.phi.vitals';
+export const VITALS_ENDPOINT = auditActions.api.phiVitals;
 export const MAX_BODY_BYTES = 64 * 1024;
 const compactJwe = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const auditIdShape = /^[A-Za-z0-9._:-]{8,128}$/;

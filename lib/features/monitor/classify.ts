@@ -1,10 +1,11 @@
 import 'server-only';
-import { chartSections } from '@/lib/domain/access/roles';
+import { auditActions, isPhiAccess } from '@/lib/domain/audit/actions';
 import type { AuditEvent } from '@/lib/platform/audit';
 
 /**
- * Which audited events count as a PHI access for monitoring:
- * - `chart.*` (a chart view, export or print) — one access per chart;
+ * Which audited events count as a PHI access for monitoring: those the action registry
+ * (lib/domain/audit/actions.ts) flags `phi`, namely
+ * - `chart.view` (one access per chart) and `chart.write` (a write to no known section);
  * - `patient.list` and `patient.search` — one access per page of results (each shows a page
  *   of names, dates of birth and MRNs); `patient.lookup` (an MRN or id resolved);
  * - `break_glass.identity_view` — the emergency-access prompt's name, date of birth and MRN
@@ -22,16 +23,9 @@ export interface AccessFacts {
   outsideCareTeam: boolean;
 }
 
-/** Only offered for a patient outside the care team: a disclosure outside it by definition. */
-export const IDENTITY_VIEW = 'break_glass.identity_view';
-const sectionNames = new Set<string>(chartSections);
-const writeVerbs = new Set(['create', 'update', 'write', 'billing_status']);
-
+/** Takes any string: the listener also reads back names stored in the trail. */
 export function isPhiAction(action: string): boolean {
-  if (action.startsWith('chart.')) return true;
-  if (action === 'patient.list' || action === 'patient.search' || action === 'patient.lookup' || action === IDENTITY_VIEW) return true;
-  const dot = action.indexOf('.');
-  return dot > 0 && sectionNames.has(action.slice(0, dot)) && writeVerbs.has(action.slice(dot + 1));
+  return isPhiAccess(action);
 }
 
 export function classifyAccess(event: Pick<AuditEvent, 'actor' | 'action' | 'outcome' | 'patientId' | 'breakGlassGrantId' | 'details'>): AccessFacts | null {
@@ -39,7 +33,7 @@ export function classifyAccess(event: Pick<AuditEvent, 'actor' | 'action' | 'out
   if (!userId || !isPhiAction(event.action)) return null;
   const patientId = event.patientId ?? null;
   if (event.outcome === 'allowed') {
-    return { kind: 'access', userId, patientId, outsideCareTeam: Boolean(patientId && (event.breakGlassGrantId || event.action === IDENTITY_VIEW)) };
+    return { kind: 'access', userId, patientId, outsideCareTeam: Boolean(patientId && (event.breakGlassGrantId || event.action === auditActions.breakGlass.identityView)) };
   }
   return { kind: 'denial', userId, patientId, outsideCareTeam: Boolean(patientId && event.details?.reason === 'no_relationship') };
 }

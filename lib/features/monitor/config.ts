@@ -12,16 +12,22 @@ export { MONITOR_SETTING, defaultMonitorConfig, monitorConfigSchema, type Monito
  * everywhere within CACHE_MS without a query per access.
  */
 const CACHE_MS = 30_000;
-let cached: { config: MonitorConfig; loadedAt: number } | undefined;
+/*
+ * On globalThis: the listener evaluating accesses may be a different copy of this module (the
+ * one instrumentation.ts registered) from the one an admin's save runs in, and the save must
+ * reach it.
+ */
+const shared = globalThis as unknown as { vigilMonitorConfig?: { config: MonitorConfig; loadedAt: number } };
 
 export async function getMonitorConfig(q: Queryable): Promise<MonitorConfig> {
+  const cached = shared.vigilMonitorConfig;
   if (cached && Date.now() - cached.loadedAt < CACHE_MS) return cached.config;
   const [row] = await q.select({ value: settings.value }).from(settings).where(eq(settings.key, MONITOR_SETTING)).limit(1);
   const parsed = row ? monitorConfigSchema.safeParse(row.value) : null;
   const loaded = parsed?.success ? parsed.data : defaultMonitorConfig;
   // Same settings → same object, so per-user profiles keyed on it stay valid across reloads.
   const config = cached && JSON.stringify(cached.config) === JSON.stringify(loaded) ? cached.config : loaded;
-  cached = { config, loadedAt: Date.now() };
+  shared.vigilMonitorConfig = { config, loadedAt: Date.now() };
   return config;
 }
 
@@ -32,11 +38,11 @@ export async function saveMonitorConfig(q: Queryable, value: unknown, updatedBy:
     .insert(settings)
     .values({ key: MONITOR_SETTING, value: config, updatedBy })
     .onConflictDoUpdate({ target: settings.key, set: { value: config, updatedBy, updatedAt: clockNow() } });
-  cached = undefined;
+  shared.vigilMonitorConfig = undefined;
   return config;
 }
 
 /** Forget the cached settings (tests, and after an update in this process). */
 export function forgetMonitorConfig(): void {
-  cached = undefined;
+  shared.vigilMonitorConfig = undefined;
 }

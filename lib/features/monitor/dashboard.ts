@@ -8,7 +8,7 @@ import { describeVerification, verifyChain } from '@/lib/platform/audit/verify';
 import { now as clockNow } from '@/lib/platform/clock';
 import { MONITOR_DISABLE_PREFIX } from '@/lib/features/monitor/incidents';
 import { HOUR_MS, hourStart, severityRank, type Severity } from '@/lib/domain/monitor/rules';
-import type { HourPoint } from '@/lib/features/monitor/review';
+import type { HourPoint } from '@/lib/features/monitor/case-rows';
 
 export interface AdminDashboard {
   /** Accesses and refusals by everyone, per hour, for the last 24 hours (oldest first). */

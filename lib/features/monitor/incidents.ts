@@ -7,6 +7,7 @@ import { revokeUserSessions } from '@/lib/features/credentials/sessions';
 import { now as clockNow } from '@/lib/platform/clock';
 import { kickAlertDelivery, notifyPrivacyOfficers } from '@/lib/features/notify';
 import { ruleLabel, severityRank, type Severity } from '@/lib/domain/monitor/rules';
+import { auditActions } from '@/lib/domain/audit/actions';
 
 export interface IncidentInput {
   userId: string;
@@ -70,7 +71,7 @@ export async function openIncident(tx: Tx, input: IncidentInput): Promise<Incide
   const opened = Boolean(row.inserted);
   await recordAudit(tx, {
     actor: { userId: null },
-    action: opened ? 'incident.open' : 'incident.escalate',
+    action: opened ? auditActions.incident.open : auditActions.incident.escalate,
     resourceType: 'incident',
     resourceId: row.id,
     outcome: 'allowed',
@@ -116,7 +117,7 @@ async function containUser(tx: Tx, userId: string, incidentId: string, rule: str
   const sessionsRevoked = await revokeUserSessions(tx, userId, 'incident', at);
   await recordAudit(tx, {
     actor: { userId: null },
-    action: 'user.disable',
+    action: auditActions.user.disable,
     resourceType: 'user',
     resourceId: userId,
     outcome: 'allowed',

@@ -1,5 +1,4 @@
 import 'server-only';
-import '@/lib/features/monitor/register';
 
 /**
  * Access monitoring. Every audited PHI access (see classify.ts: chart views, patient lists and
@@ -23,17 +22,12 @@ import '@/lib/features/monitor/register';
 
 export { openIncident, MONITOR_DISABLE_PREFIX, type IncidentInput, type IncidentOutcome } from '@/lib/features/monitor/incidents';
 export { monitorAccess } from '@/lib/features/monitor/listener';
+export { registerMonitoring } from '@/lib/features/monitor/register';
 export { getMonitorConfig, saveMonitorConfig, defaultMonitorConfig, MONITOR_SETTING, type MonitorConfig } from '@/lib/features/monitor/config';
 export { ruleLabel, ruleLabels, severityRank, type Severity, type RuleName } from '@/lib/domain/monitor/rules';
-export {
-  getIncidentCase,
-  getIncidentQueue,
-  resolveIncident,
-  type CaseSummary,
-  type HourPoint,
-  type IncidentCase,
-  type QueueFilter,
-  type QueueGroup,
-  type ResolveResult,
-} from '@/lib/features/monitor/review';
+export { type CaseSummary, type HourPoint, type SubjectUser } from '@/lib/features/monitor/case-rows';
+export { getIncidentQueue, queueFilters, type QueueFilter, type QueueGroup } from '@/lib/features/monitor/queue';
+export { getIncidentCase, type EvidenceItem, type IncidentCase } from '@/lib/features/monitor/case-view';
+export { resolveIncident, resolveIncidentSchema, type Resolution } from '@/lib/features/monitor/resolution';
+export { openResolutionComment, sealResolutionComment, type ResolutionComment } from '@/lib/features/monitor/resolution-comment';
 export { canViewDashboard, getAdminDashboard, type AdminDashboard } from '@/lib/features/monitor/dashboard';

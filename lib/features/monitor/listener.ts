@@ -4,7 +4,7 @@ import type { Tx } from '@/db/client';
 import { accessCounters, auditLog, incidents } from '@/db/schema';
 import type { AuditEvent, AuditRecord } from '@/lib/platform/audit';
 import { now as clockNow } from '@/lib/platform/clock';
-import { classifyAccess, IDENTITY_VIEW, isPhiAction, type AccessFacts } from '@/lib/features/monitor/classify';
+import { classifyAccess, isPhiAction, type AccessFacts } from '@/lib/features/monitor/classify';
 import { getMonitorConfig } from '@/lib/features/monitor/config';
 import { openIncident } from '@/lib/features/monitor/incidents';
 import { falseMatchOneIn, getPatientSurnameIndex, getUserProfile } from '@/lib/features/monitor/profile';
@@ -18,6 +18,7 @@ import {
   hourStart,
   type Finding,
 } from '@/lib/domain/monitor/rules';
+import { auditActions } from '@/lib/domain/audit/actions';
 
 /** Transactions the monitor is evaluating right now: entries it writes itself are not re-evaluated. */
 const evaluating = new WeakSet<Tx>();
@@ -169,7 +170,7 @@ async function patientsOutsideCareTeam(tx: Tx, userId: string, from: Date): Prom
         isNotNull(auditLog.patientId),
         or(
           and(isNotNull(auditLog.breakGlassGrantId), eq(auditLog.outcome, 'allowed')),
-          and(eq(auditLog.actionType, IDENTITY_VIEW), eq(auditLog.outcome, 'allowed')),
+          and(eq(auditLog.actionType, auditActions.breakGlass.identityView), eq(auditLog.outcome, 'allowed')),
           and(eq(auditLog.outcome, 'denied'), sql`${auditLog.details}->>'reason' = 'no_relationship'`),
         ),
       ),

@@ -16,13 +16,14 @@ import { getPatientCipher, openSystemField, systemDigest } from '@/lib/platform/
 import type { Demographics } from '@/lib/domain/chart/sections';
 import { getBreakGlassPrompt } from '@/lib/features/break-glass';
 import { getChart } from '@/lib/features/records';
-import { accessTestDatabase, auditHead, createStaff, signIn, strangerPatients, userId } from '@/test/access-fixtures';
-import { dumpEverything } from '@/test/crypto-fixtures';
+import { auditHead, createStaff, dumpEverything, strangerPatients, testDatabase, userId, viewer as signIn } from '@/test/fixtures';
 import type { TestDatabase } from '@/test/db';
 import { forgetMonitorConfig, saveMonitorConfig } from '@/lib/features/monitor/config';
 import { openIncident } from '@/lib/features/monitor/incidents';
 import { forgetProfiles } from '@/lib/features/monitor/profile';
-import { getIncidentCase, getIncidentQueue, resolveIncident } from '@/lib/features/monitor/review';
+import { getIncidentCase } from '@/lib/features/monitor/case-view';
+import { getIncidentQueue } from '@/lib/features/monitor/queue';
+import { resolveIncident } from '@/lib/features/monitor/resolution';
 import { getAdminDashboard } from '@/lib/features/monitor/dashboard';
 import { HOUR_MS } from '@/lib/domain/monitor/rules';
 
@@ -44,7 +45,7 @@ const RESOLUTION_COMMENT = 'Mass-casualty drill: reviewed every chart, incl. Mrs
 beforeAll(async () => {
   // A checkpoint file left by a local `npm run audit:verify` must not leak into the dashboard test.
   process.env.VIGIL_AUDIT_CHECKPOINT = path.join(os.tmpdir(), `vigil-monitor-test-${process.pid}.json`);
-  handle = await accessTestDatabase(demoCaseload.billing + 30);
+  handle = await testDatabase({ patients: demoCaseload.billing + 30 });
   db = handle.db;
   strangers = await strangerPatients(db);
 });
@@ -107,7 +108,7 @@ async function auditedView(viewer: Viewer, patientId: string, at: Date, outcome:
 describe('compromised account: a user with a normal baseline suddenly opens many charts', () => {
   it('opens a CRITICAL case, disables the account and revokes its sessions in the transaction of the access that crossed the threshold', async () => {
     setClock(`${DAY}T10:05:00Z`);
-    const viewer = await signIn(db, 'staff01@vigil.test', now());
+    const viewer = await signIn(db, 'staff01@vigil.test', { at: now() });
     await seedDaytimeHistory(viewer.userId);
     const team = await teamOf(viewer.userId);
 
@@ -116,7 +117,7 @@ describe('compromised account: a user with a normal baseline suddenly opens many
     for (let access = 1; access <= 40; access++) {
       const before = await auditHead(db);
       const chart = await getChart(viewer, team[access % team.length]!);
-      expect(chart.kind).toBe('chart'); // the access that crosses is itself served: it was authorized
+      expect(chart.ok).toBe(true); // the access that crosses is itself served: it was authorized
       const session = await checkSession(db, viewer.sessionId);
       const open = (await incidentsOf(viewer.userId)).length;
       timeline.push({ access, sessionValid: session.valid, incidents: open });
@@ -162,7 +163,7 @@ describe('compromised account: a user with a normal baseline suddenly opens many
 
 describe('false positives', () => {
   it('a simulated week of normal activity at baseline opens no case', async () => {
-    const viewer = await signIn(db, 'staff02@vigil.test', new Date(`${DAY}T08:00:00Z`));
+    const viewer = await signIn(db, 'staff02@vigil.test', { at: new Date(`${DAY}T08:00:00Z`) });
     await seedDaytimeHistory(viewer.userId);
     const team = await teamOf(viewer.userId);
     let accesses = 0;
@@ -185,7 +186,7 @@ describe('false positives', () => {
 
   it('a new user’s first busy shift (60 chart views an hour for 8 hours) does not disable them', async () => {
     const staff = await createStaff(db, { roles: ['physician'] });
-    const viewer = await signIn(db, staff.email, new Date(`${DAY}T08:00:00Z`));
+    const viewer = await signIn(db, staff.email, { at: new Date(`${DAY}T08:00:00Z`) });
     for (let h = 8; h < 16; h++) {
       for (let k = 0; k < 60; k++) {
         await auditedView(viewer, strangers[k % strangers.length]!, new Date(new Date(`${DAY}T00:00:00Z`).getTime() + h * HOUR_MS + k * 60_000));
@@ -198,7 +199,7 @@ describe('false positives', () => {
 
   it('…but a new user above their role’s normal is still contained (76 in an hour)', async () => {
     const staff = await createStaff(db, { roles: ['physician'] });
-    const viewer = await signIn(db, staff.email, new Date(`${DAY}T08:00:00Z`));
+    const viewer = await signIn(db, staff.email, { at: new Date(`${DAY}T08:00:00Z`) });
     for (let k = 0; k < 75; k++) await auditedView(viewer, strangers[k % strangers.length]!, new Date(`${DAY}T13:10:00Z`));
     expect(await isDisabled(viewer.userId)).toBe(false); // at the threshold: still fine
     await auditedView(viewer, strangers[0]!, new Date(`${DAY}T13:10:00Z`));
@@ -213,7 +214,7 @@ describe('false positives', () => {
 describe('rules through the listener', () => {
   it('denied-access burst: HIGH at 10 refusals in 10 minutes, escalated to CRITICAL (and contained) at 30', async () => {
     setClock(`${DAY}T14:02:00Z`);
-    const viewer = await signIn(db, 'staff03@vigil.test', now());
+    const viewer = await signIn(db, 'staff03@vigil.test', { at: now() });
     // Four patients over and over: too few for the breadth rule, enough refusals for this one.
     for (let i = 0; i < 9; i++) await getChart(viewer, strangers[i % 4]!);
     expect(await incidentsOf(viewer.userId)).toEqual([]);
@@ -237,14 +238,14 @@ describe('rules through the listener', () => {
 
   it('refusals spread out over the hour stay below the 10-minute burst', async () => {
     const staff = await createStaff(db, { roles: ['physician'] });
-    const viewer = await signIn(db, staff.email, new Date(`${DAY}T08:00:00Z`));
+    const viewer = await signIn(db, staff.email, { at: new Date(`${DAY}T08:00:00Z`) });
     for (let i = 0; i < 12; i++) await auditedView(viewer, strangers[i % 2]!, new Date(`${DAY}T15:${String(i * 5).padStart(2, '0')}:00Z`), 'denied');
     expect(await incidentsOf(viewer.userId)).toEqual([]);
   });
 
   it('breadth: the 5th distinct patient reached under break-glass within an hour opens a HIGH case', async () => {
     setClock(`${DAY}T16:05:00Z`);
-    const viewer = await signIn(db, 'staff04@vigil.test', now());
+    const viewer = await signIn(db, 'staff04@vigil.test', { at: now() });
     await db.insert(breakGlassGrants).values(
       strangers.slice(0, 5).map((patientId) => ({
         userId: viewer.userId,
@@ -256,7 +257,7 @@ describe('rules through the listener', () => {
         expiresAt: new Date(now().getTime() + HOUR_MS),
       })),
     );
-    for (const patientId of strangers.slice(0, 4)) expect((await getChart(viewer, patientId)).kind).toBe('chart');
+    for (const patientId of strangers.slice(0, 4)) expect((await getChart(viewer, patientId)).ok).toBe(true);
     await getChart(viewer, strangers[0]!); // the same patient again is not breadth
     expect(await incidentsOf(viewer.userId)).toEqual([]);
     await getChart(viewer, strangers[4]!);
@@ -269,15 +270,15 @@ describe('rules through the listener', () => {
   it('breadth counts emergency-access identity prompts too: five patients’ names looked up outside the care team', async () => {
     setClock(`${DAY}T16:20:00Z`);
     const staff = await createStaff(db, { roles: ['nurse'] });
-    const viewer = await signIn(db, staff.email, now());
-    for (const patientId of strangers.slice(10, 14)) expect((await getBreakGlassPrompt(viewer, patientId)).kind).toBe('prompt');
+    const viewer = await signIn(db, staff.email, { at: now() });
+    for (const patientId of strangers.slice(10, 14)) expect((await getBreakGlassPrompt(viewer, patientId)).ok).toBe(true);
     expect(await incidentsOf(viewer.userId)).toEqual([]);
     await getBreakGlassPrompt(viewer, strangers[14]!);
     expect(await incidentsOf(viewer.userId)).toMatchObject([{ rule: 'breadth', severity: 'HIGH', details: { distinctPatients: 5 } }]);
   });
 
   it('off-hours: a day-time user opening charts at night gets one MEDIUM case per night; a new user none', async () => {
-    const viewer = await signIn(db, 'staff07@vigil.test', new Date(`${DAY}T08:00:00Z`));
+    const viewer = await signIn(db, 'staff07@vigil.test', { at: new Date(`${DAY}T08:00:00Z`) });
     await seedDaytimeHistory(viewer.userId);
     const team = await teamOf(viewer.userId);
     await auditedView(viewer, team[0]!, new Date(`${DAY}T21:59:00Z`));
@@ -292,7 +293,7 @@ describe('rules through the listener', () => {
     expect(await isDisabled(viewer.userId)).toBe(false);
 
     const newcomer = await createStaff(db, { roles: ['nurse'] });
-    const nurse = await signIn(db, newcomer.email, new Date(`${DAY}T08:00:00Z`));
+    const nurse = await signIn(db, newcomer.email, { at: new Date(`${DAY}T08:00:00Z`) });
     await auditedView(nurse, strangers[0]!, new Date(`${DAY}T23:10:00Z`));
     expect(await incidentsOf(nurse.userId)).toEqual([]);
   });
@@ -305,7 +306,7 @@ describe('rules through the listener', () => {
     const [row] = await db.select().from(patients).where(eq(patients.id, team[0]!));
     const familyName = cipher!.open<Demographics>('patients', 'sealed_demographics', row!.id, row!.sealedDemographics).familyName;
     await db.update(users).set({ displayName: `Dr. Rowan ${familyName.toUpperCase()}` }).where(eq(users.id, uid));
-    const viewer = await signIn(db, 'staff06@vigil.test', now());
+    const viewer = await signIn(db, 'staff06@vigil.test', { at: now() });
 
     const others = await db.select().from(patients).where(inArray(patients.id, team.slice(1)));
     const differentName = others.find((p) => p.lastNameIndex !== row!.lastNameIndex)!;
@@ -342,7 +343,7 @@ describe('containment mechanics', () => {
     await saveMonitorConfig(db, { volumeFloor: 5, roleBaselines: { physician: 1 } }, null);
     try {
       const staff = await createStaff(db, { roles: ['physician'] });
-      const viewer = await signIn(db, staff.email, now());
+      const viewer = await signIn(db, staff.email, { at: now() });
       for (let k = 0; k < 5; k++) await auditedView(viewer, strangers[k]!, now());
       expect(await isDisabled(viewer.userId)).toBe(false);
       await auditedView(viewer, strangers[5]!, now());
@@ -358,8 +359,8 @@ describe('privacy officer review', () => {
   let physician: Viewer;
 
   beforeAll(async () => {
-    privacy = await signIn(db, 'privacy@vigil.test', new Date(`${DAY}T10:30:00Z`));
-    physician = await signIn(db, 'physician@vigil.test', new Date(`${DAY}T10:30:00Z`));
+    privacy = await signIn(db, 'privacy@vigil.test', { at: new Date(`${DAY}T10:30:00Z`) });
+    physician = await signIn(db, 'physician@vigil.test', { at: new Date(`${DAY}T10:30:00Z`) });
   });
 
   async function caseOf(email: string, rule: string) {
@@ -371,12 +372,12 @@ describe('privacy officer review', () => {
   it('shows the queue grouped by user, most severe open cases first', async () => {
     const queue = await getIncidentQueue(privacy, 'open');
     if (!queue.ok) throw new Error('denied');
-    const subjects = queue.groups.map((g) => g.user.id);
+    const subjects = queue.value.map((g) => g.user.id);
     expect(new Set(subjects).size).toBe(subjects.length);
-    expect(queue.groups[0]!.topSeverity).toBe('CRITICAL');
-    const staff01 = queue.groups.find((g) => g.user.email === 'staff01@vigil.test')!;
+    expect(queue.value[0]!.topSeverity).toBe('CRITICAL');
+    const staff01 = queue.value.find((g) => g.user.email === 'staff01@vigil.test')!;
     expect(staff01).toMatchObject({ openCases: 1, user: { disabled: true, disabledByMonitor: true } });
-    expect(await getIncidentQueue(physician, 'open')).toEqual({ ok: false, error: 'denied' });
+    expect(await getIncidentQueue(physician, 'open')).toMatchObject({ ok: false, error: 'denied' });
   });
 
   it('shows a case with the hourly chart against the baseline and threshold, and audits the view', async () => {
@@ -392,8 +393,8 @@ describe('privacy officer review', () => {
     expect(JSON.stringify(result.value.series)).not.toMatch(/[0-9a-f]{8}-[0-9a-f]{4}-/);
     const [view] = await db.select().from(auditLog).where(and(eq(auditLog.actionType, 'incident.view'), eq(auditLog.resourceId, incident.id)));
     expect(view).toMatchObject({ userId: privacy.userId, outcome: 'allowed' });
-    expect(await getIncidentCase(physician, incident.id)).toEqual({ ok: false, error: 'denied' });
-    expect(await getIncidentCase(privacy, randomUUID())).toEqual({ ok: false, error: 'not_found' });
+    expect(await getIncidentCase(physician, incident.id)).toMatchObject({ ok: false, error: 'denied' });
+    expect(await getIncidentCase(privacy, randomUUID())).toMatchObject({ ok: false, error: 'not_found' });
   });
 
   it('refuses a decision without a real comment, from someone without the permission, or on one’s own case', async () => {
@@ -416,7 +417,7 @@ describe('privacy officer review', () => {
     setClock(`${DAY}T10:45:00Z`);
     const before = await auditHead(db);
     const result = await resolveIncident(privacy, { incidentId: incident.id, decision: 'appropriate', comment: RESOLUTION_COMMENT });
-    expect(result).toMatchObject({ ok: true, status: 'resolved_appropriate', reEnabled: true });
+    expect(result).toMatchObject({ ok: true, value: { status: 'resolved_appropriate', reEnabled: true } });
     const entries = await db.select().from(auditLog).where(gt(auditLog.seq, before)).orderBy(asc(auditLog.seq));
     expect(entries.map((e) => [e.actionType, e.userId])).toEqual([
       ['incident.resolve', privacy.userId],
@@ -434,7 +435,7 @@ describe('privacy officer review', () => {
 
     const login = await signInWithPassword({ email: 'staff01@vigil.test', password: DEMO_PASSWORD }, { ip: '192.0.2.11', userAgent: 'vitest' }, { at: now() });
     expect(login.ok).toBe(true);
-    const viewer = await signIn(db, 'staff01@vigil.test', now());
+    const viewer = await signIn(db, 'staff01@vigil.test', { at: now() });
     await getChart(viewer, (await teamOf(viewer.userId))[0]!);
     // Early in the next hour the carried-over count still exceeds the threshold: the case judged appropriate stays closed.
     setClock(`${DAY}T11:02:00Z`);
@@ -467,13 +468,13 @@ describe('privacy officer review', () => {
   it('confirming keeps the account disabled', async () => {
     const incident = await caseOf('staff03@vigil.test', 'denial_burst');
     const result = await resolveIncident(privacy, { incidentId: incident.id, decision: 'confirmed', comment: 'Probing ids from a script: referred to HR and security.' });
-    expect(result).toMatchObject({ ok: true, status: 'confirmed', reEnabled: false });
+    expect(result).toMatchObject({ ok: true, value: { status: 'confirmed', reEnabled: false } });
     expect(await isDisabled(incident.userId)).toBe(true);
   });
 
   it('the dashboard shows counts to admins and privacy officers only', async () => {
     setClock(`${DAY}T16:30:00Z`);
-    const admin = await signIn(db, 'admin@vigil.test', now());
+    const admin = await signIn(db, 'admin@vigil.test', { at: now() });
     const dashboard = await getAdminDashboard(admin);
     expect(dashboard).not.toBeNull();
     expect(dashboard!.accessesByHour).toHaveLength(24);

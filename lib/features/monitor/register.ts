@@ -3,10 +3,13 @@ import { onAudit } from '@/lib/platform/audit';
 import { monitorAccess } from '@/lib/features/monitor/listener';
 
 /**
- * Importing this module turns monitoring on for the process. lib/features/records/index.ts (the data
- * access layer every PHI read and write goes through) and lib/features/monitor/index.ts import it, so
- * the Next server, scripts and tests that touch PHI all have the listener before their first
- * audited access. lib/platform/audit itself does not import it: lib/features/monitor writes audit entries, and
- * the dependency runs one way (monitor → audit). onAudit ignores a second registration.
+ * Turns access monitoring on for the process: every audited PHI access is counted and judged
+ * from then on. Called where a process starts, before its first audited access: the Next
+ * server (instrumentation.ts), the test set-up (test/setup.ts) and the scripts that read PHI.
+ * lib/platform/audit cannot do it itself: lib/features/monitor writes audit entries, and the
+ * dependency runs one way (monitor → audit). A second call changes nothing (onAudit keeps one
+ * registration of a listener). Opens no database, so `next build` may run it too.
  */
-onAudit(monitorAccess);
+export function registerMonitoring(): void {
+  onAudit(monitorAccess);
+}

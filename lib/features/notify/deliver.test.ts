@@ -8,13 +8,11 @@ import { createServer as createTcpServer, type AddressInfo, type Server as TcpSe
 import { eq } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Db } from '@/db/client';
-import { alertOutbox, patients, users } from '@/db/schema';
+import { alertOutbox, patients } from '@/db/schema';
 import { DEMO_PASSWORD } from '@/db/seed';
 import { requestGrant } from '@/lib/features/break-glass';
-import { createSession } from '@/lib/features/credentials/sessions';
-import { loadRolesAndPermissions } from '@/lib/features/credentials/users';
-import { seededTestDatabase } from '@/test/crypto-fixtures';
 import { testDatabaseKind, type TestDatabase } from '@/test/db';
+import { testDatabase, viewer as signIn } from '@/test/fixtures';
 import { backoffMs, deliverDueAlerts, deliveryConfigFromEnv, retryPolicy, smtpChannel, stopAlertDelivery, webhookChannel, type Channel } from '@/lib/features/notify/deliver';
 import { notifyPrivacyOfficers } from '@/lib/features/notify';
 import { register } from '@/instrumentation';
@@ -27,7 +25,7 @@ let handle: TestDatabase;
 let db: Db;
 
 beforeAll(async () => {
-  handle = await seededTestDatabase(3);
+  handle = await testDatabase({ patients: 3 });
   db = handle.db;
 });
 afterAll(async () => {
@@ -175,9 +173,7 @@ describe('alert delivery', () => {
   it('never makes the clinician wait for a slow receiver', async () => {
     const hook = await webhook([], 3_000);
     process.env.VIGIL_ALERT_WEBHOOK_URL = hook.url;
-    const [user] = await db.select().from(users).where(eq(users.email, 'physician2@vigil.test'));
-    const session = await createSession(db, user!.id, { ip: null, userAgent: null });
-    const viewer = { userId: user!.id, sessionId: session.id, email: user!.email, displayName: user!.displayName, ip: null, userAgent: null, ...(await loadRolesAndPermissions(db, user!.id)) };
+    const viewer = await signIn(db, 'physician2@vigil.test', { client: { ip: null, userAgent: null } });
     const [target] = await db.select({ id: patients.id }).from(patients).limit(1);
 
     const started = performance.now();

@@ -1,9 +1,9 @@
 import 'server-only';
 import { and, asc, eq, isNull, lt, lte, sql } from 'drizzle-orm';
-import { z } from 'zod';
 import { getDb, type Db } from '@/db/client';
 import { alertOutbox, userRoles, users } from '@/db/schema';
 import { now as clockNow } from '@/lib/platform/clock';
+import { env, parseEnv, type EnvSource } from '@/lib/platform/env';
 
 /**
  * The outbound half of privacy-officer notices: a worker that sends `alert_outbox` rows to a
@@ -43,16 +43,6 @@ export function backoffMs(attempts: number): number {
   return Math.min(retryPolicy.baseDelayMs * 2 ** Math.max(0, attempts - 1), retryPolicy.maxDelayMs);
 }
 
-const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
-const envSchema = z.object({
-  VIGIL_ALERT_WEBHOOK_URL: httpUrl.optional(),
-  VIGIL_SMTP_URL: z.url({ protocol: /^smtps?$/, error: 'must be an smtp:// or smtps:// URL' }).optional(),
-  VIGIL_ALERT_EMAIL_FROM: z.email().default('vigil-alerts@localhost'),
-  /** Comma-separated; when unset, mail goes to every enabled holder of the audience role. */
-  VIGIL_ALERT_EMAIL_TO: z.string().optional(),
-  VIGIL_PUBLIC_URL: httpUrl.optional(),
-});
-
 export interface DeliveryConfig {
   webhookUrl?: string;
   smtpUrl?: string;
@@ -61,15 +51,9 @@ export interface DeliveryConfig {
   publicUrl?: string;
 }
 
-/** Read on every run, so configuration can change without a restart. Blank values mean unset. */
-export function deliveryConfigFromEnv(env: Record<string, string | undefined> = process.env): DeliveryConfig {
-  const blankless = Object.fromEntries(Object.entries(env).filter(([k, v]) => k.startsWith('VIGIL_') && v?.trim()));
-  const parsed = envSchema.safeParse(blankless);
-  if (!parsed.success) {
-    const names = [...new Set(parsed.error.issues.map((i) => i.path.join('.')))].join(', ');
-    throw new Error(`Alert delivery is misconfigured: check ${names}.`);
-  }
-  const e = parsed.data;
+/** Read on every run, so configuration can change without a restart; `source` defaults to this process's. */
+export function deliveryConfigFromEnv(source?: EnvSource): DeliveryConfig {
+  const e = source ? parseEnv(source) : env();
   return {
     webhookUrl: e.VIGIL_ALERT_WEBHOOK_URL,
     smtpUrl: e.VIGIL_SMTP_URL,

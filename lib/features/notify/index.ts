@@ -1,9 +1,13 @@
 import 'server-only';
 import { and, count, desc, inArray, isNull } from 'drizzle-orm';
+import { z } from 'zod';
 import { getDb, type Queryable } from '@/db/client';
 import { alertOutbox, notifications } from '@/db/schema';
 import type { Viewer } from '@/lib/domain/access/viewer';
 import { now as clockNow } from '@/lib/platform/clock';
+import { auditActions } from '@/lib/domain/audit/actions';
+import { ok, type Result } from '@/lib/domain/result';
+import { operation } from '@/lib/pipeline/operation';
 
 export { kickAlertDelivery } from '@/lib/features/notify/deliver';
 
@@ -69,16 +73,28 @@ export async function countUnreadNotifications(viewer: Viewer): Promise<number> 
   return row?.n ?? 0;
 }
 
-export async function markNotificationsRead(viewer: Viewer, at = clockNow()): Promise<number> {
-  if (viewer.roles.length === 0) return 0;
-  const db = await getDb();
-  const updated = await db
-    .update(notifications)
-    .set({ readAt: at })
-    .where(and(inArray(notifications.audienceRole, viewer.roles), isNull(notifications.readAt)))
-    .returning({ id: notifications.id });
-  return updated.length;
-}
+/**
+ * Marks the viewer's unread notices read. Any signed-in viewer may, for their own roles' notices
+ * only; it is bookkeeping of their inbox (no patient data, no change to anyone's access), so the
+ * trail records nothing.
+ */
+export const markNotificationsRead = operation({
+  name: 'notify.mark-read',
+  action: auditActions.notification.read,
+  resourceType: 'notification',
+  deniedMessage: 'You have no notifications.',
+  input: z.undefined(),
+  audits: 'refusals',
+  run: async ({ tx, viewer, at }): Promise<Result<{ marked: number }>> => {
+    if (viewer.roles.length === 0) return ok({ marked: 0 });
+    const updated = await tx
+      .update(notifications)
+      .set({ readAt: at })
+      .where(and(inArray(notifications.audienceRole, viewer.roles), isNull(notifications.readAt)))
+      .returning({ id: notifications.id });
+    return ok({ marked: updated.length });
+  },
+});
 
 /** For the top bar: only roles that receive notices see a count. */
 export function receivesNotifications(viewer: Viewer): boolean {

@@ -1,17 +1,20 @@
 import 'server-only';
-import { isUuid } from '@/lib/domain/ids';
 import { desc, eq } from 'drizzle-orm';
-import { getDb, type Queryable } from '@/db/client';
+import { z } from 'zod';
+import type { Queryable } from '@/db/client';
 import { breakGlassGrants, patients } from '@/db/schema';
-import { canBreakGlass, decide, type Decision } from '@/lib/domain/access/policy';
-import { loadRelationship } from '@/lib/pipeline/relationship';
-import { BILLING_STATUS_PERMISSION, chartSections, type ChartSection } from '@/lib/domain/access/roles';
-import type { Viewer } from '@/lib/domain/access/viewer';
-import { recordAudit } from '@/lib/platform/audit';
+import { canBreakGlass, decide, type Decision, type Relationship } from '@/lib/domain/access/policy';
+import { chartPermission } from '@/lib/domain/access/permission-names';
+import { chartSections, type ChartSection } from '@/lib/domain/access/roles';
+import { isUuid } from '@/lib/domain/ids';
+import { fail, ok, type Result } from '@/lib/domain/result';
 import { DecryptionError, getPatientCipher, type PatientCipher } from '@/lib/platform/crypto';
 import type { Demographics, Insurance } from '@/lib/domain/chart/sections';
+import { operation, type Verdict } from '@/lib/pipeline/operation';
+import { loadRelationship } from '@/lib/pipeline/relationship';
 import { loadSealedPages, openPage, pageKey, type PageEntries } from '@/lib/features/records/pages';
 import { entrySections, isEntrySection, sectionRowLimit, type EntrySection } from '@/lib/features/records/tables';
+import { auditActions } from '@/lib/domain/audit/actions';
 
 export interface ChartEntry<T = Record<string, unknown>> {
   id: string;
@@ -27,7 +30,6 @@ export type SectionView =
   | { status: 'erased' };
 
 export interface ChartView {
-  kind: 'chart';
   patientId: string;
   demographics: { status: 'ok'; value: Demographics; version: number } | { status: 'unavailable' | 'erased' } | null;
   insurance: { status: 'ok'; value: Insurance } | { status: 'unavailable' | 'erased' } | null;
@@ -39,62 +41,61 @@ export interface ChartView {
   breakGlass: { grantId: string; expiresAt: string; reasonCode: string } | null;
 }
 
-export interface ChartDenied {
-  kind: 'denied';
-  patientId: string;
-  /** True when the viewer may ask for emergency access to this chart. */
-  breakGlassOffered: boolean;
-}
+/**
+ * A refused chart says nothing about the patient. `break_glass_offered`: refused, but the viewer
+ * may ask for emergency access to this chart (the patient exists and their role could read it).
+ */
+export type ChartRefusal = 'break_glass_offered';
+export const chartDeniedMessage = 'You do not have access to this chart.';
 
+interface Readable {
+  relationship: Relationship;
+  readable: ChartSection[];
+}
 
 /**
  * Opens a chart for a viewer: authorize each section, decrypt only what is allowed, record the
- * view (with the sections shown) in the audit chain, then return the view model. Unknown or
- * malformed ids and missing relationships are indistinguishable denials, so ids cannot be probed.
+ * view (with the sections shown) in the audit chain in the same transaction, then return the
+ * view model. Unknown or malformed ids and missing relationships are indistinguishable denials,
+ * so ids cannot be probed.
  */
-export async function getChart(viewer: Viewer, patientId: string): Promise<ChartView | ChartDenied> {
-  const db = await getDb();
-  const exists = isUuid(patientId)
-    ? (await db.select({ id: patients.id }).from(patients).where(eq(patients.id, patientId)).limit(1)).length > 0
-    : false;
-  const relationship = exists ? await loadRelationship(db, viewer, patientId) : { careTeam: null, breakGlassGrantId: null };
-  const decisions = new Map<ChartSection, Decision>(chartSections.map((s) => [s, decide(viewer, relationship, 'read', s)]));
-  const readable = chartSections.filter((s) => decisions.get(s)?.allowed);
-
-  if (!exists || readable.length === 0) {
+export const getChart = operation({
+  name: 'records.chart.view',
+  action: auditActions.chart.view,
+  resourceType: 'patient',
+  deniedMessage: chartDeniedMessage,
+  input: z.string(),
+  authorize: async ({ tx, viewer, at, input: patientId }): Promise<Verdict<Readable, ChartRefusal>> => {
+    const exists = isUuid(patientId)
+      ? (await tx.select({ id: patients.id }).from(patients).where(eq(patients.id, patientId)).limit(1)).length > 0
+      : false;
+    const relationship = exists ? await loadRelationship(tx, viewer, patientId, at) : { careTeam: null, breakGlassGrantId: null };
+    const decisions = new Map<ChartSection, Decision>(chartSections.map((s) => [s, decide(viewer, relationship, 'read', s)]));
+    const readable = chartSections.filter((s) => decisions.get(s)?.allowed);
+    if (exists && readable.length > 0) return { allowed: true, facts: { relationship, readable } };
     const anyPermission = chartSections.some((s) => {
       const d = decisions.get(s);
       return d?.allowed || d?.reason === 'no_relationship';
     });
-    await db.transaction((tx) =>
-      recordAudit(tx, {
-        actor: viewer,
-        action: 'chart.view',
-        resourceType: 'patient',
-        resourceId: isUuid(patientId) ? patientId : null,
-        patientId: exists ? patientId : null,
-        outcome: 'denied',
-        details: { reason: !exists ? 'not_found' : anyPermission ? 'no_relationship' : 'no_permission' },
-      }),
-    );
-    return { kind: 'denied', patientId, breakGlassOffered: exists && anyPermission && canBreakGlass(viewer) };
-  }
-
-  const grantId = relationship.careTeam ? null : relationship.breakGlassGrantId;
-  const { cipher, unwrapped } = await getPatientCipher(db, patientId);
-  const view = await readChart(db, patientId, readable, cipher);
-  view.writable = chartSections.filter((s) => decide(viewer, relationship, 'write', s).allowed);
-  view.billingStatusWritable = decide(viewer, relationship, 'write', 'encounters', BILLING_STATUS_PERMISSION).allowed;
-  view.breakGlass = grantId ? await grantBanner(db, grantId) : null;
-
-  await db.transaction((tx) =>
-    recordAudit(tx, {
-      actor: viewer,
-      action: 'chart.view',
-      resourceType: 'patient',
+    return {
+      allowed: false,
+      reason: !exists ? 'not_found' : anyPermission ? 'no_relationship' : 'no_permission',
+      resourceId: isUuid(patientId) ? patientId : null,
+      patientId: exists ? patientId : null,
+      answer: exists && anyPermission && canBreakGlass(viewer) ? fail('break_glass_offered', chartDeniedMessage) : undefined,
+    };
+  },
+  run: async ({ tx, viewer, input: patientId, facts, audit }): Promise<Result<ChartView, ChartRefusal>> => {
+    const { relationship, readable } = facts;
+    const grantId = relationship.careTeam ? null : relationship.breakGlassGrantId;
+    const { cipher, unwrapped } = await getPatientCipher(tx, patientId);
+    const view = await readChart(tx, patientId, readable, cipher);
+    view.writable = chartSections.filter((s) => decide(viewer, relationship, 'write', s).allowed);
+    view.billingStatusWritable = decide(viewer, relationship, 'write', 'encounters', chartPermission.billingStatus).allowed;
+    view.breakGlass = grantId ? await grantBanner(tx, grantId) : null;
+    await audit({
       resourceId: patientId,
       patientId,
-      outcome: 'allowed',
       breakGlassGrantId: grantId,
       details: {
         sections: readable,
@@ -102,10 +103,10 @@ export async function getChart(viewer: Viewer, patientId: string): Promise<Chart
         unavailable: unavailableSections(view),
         keyUnwrapped: unwrapped,
       },
-    }),
-  );
-  return view;
-}
+    });
+    return ok(view);
+  },
+});
 
 async function readChart(
   db: Queryable,
@@ -124,7 +125,6 @@ async function readChart(
     }
   };
   const view: ChartView = {
-    kind: 'chart',
     patientId,
     demographics: null,
     insurance: null,

@@ -8,8 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { and, eq, gt } from 'drizzle-orm';
 import { auditLog } from '@/db/schema';
 import type { Viewer } from '@/lib/domain/access/viewer';
-import { accessTestDatabase, auditHead, createStaff, ensureEntry, firstEntry, patientOnTeamOf, signIn } from '@/test/access-fixtures';
-import { storedEntryBody } from '@/test/crypto-fixtures';
+import { auditHead, createStaff, ensureEntry, firstEntry, patientOnTeamOf, storedEntryBody, testDatabase, viewer } from '@/test/fixtures';
 import type { TestDatabase } from '@/test/db';
 import { getChart } from '@/lib/features/records/chart';
 import { setBillingStatus, updateEntry } from '@/lib/features/records/writes';
@@ -21,12 +20,12 @@ let billing: Viewer;
 let patientId: string;
 
 beforeAll(async () => {
-  handle = await accessTestDatabase(20);
-  physician = await signIn(handle.db, 'physician@vigil.test');
-  billing = await signIn(handle.db, 'billing@vigil.test');
+  handle = await testDatabase({ patients: 20 });
+  physician = await viewer(handle.db, 'physician@vigil.test');
+  billing = await viewer(handle.db, 'billing@vigil.test');
   patientId = await patientOnTeamOf(handle.db, physician.userId);
   const other = await createStaff(handle.db, { roles: ['physician'], careTeam: [{ patientId, relationship: 'consulting' }] });
-  colleague = await signIn(handle.db, other.email);
+  colleague = await viewer(handle.db, other.email);
   await ensureEntry(handle.db, 'medications', patientId, {
     name: 'Racetamol', dose: '5 mg', route: 'oral', frequency: 'daily', startedOn: '2026-01-01', status: 'active',
   });
@@ -45,8 +44,8 @@ describe('two concurrent edits at the same version', () => {
     const row = await firstEntry(handle.db, 'medications', patientId);
     const since = await auditHead(handle.db);
     const [a, b] = await Promise.all([
-      updateEntry(physician, patientId, 'medications', row.id, row.version, { dose: '10 mg' }),
-      updateEntry(colleague, patientId, 'medications', row.id, row.version, { frequency: 'twice daily' }),
+      updateEntry(physician, { patientId, section: 'medications', recordId: row.id, expectedVersion: row.version, changes: { dose: '10 mg' } }),
+      updateEntry(colleague, { patientId, section: 'medications', recordId: row.id, expectedVersion: row.version, changes: { frequency: 'twice daily' } }),
     ]);
     const outcomes = [a, b].map((r) => (r.ok ? 'ok' : r.error)).sort();
     expect(outcomes).toEqual(['conflict', 'ok']);
@@ -67,12 +66,13 @@ describe('two concurrent edits at the same version', () => {
     expect(updates).toHaveLength(1);
 
     // The loser reloads the chart (as the conflict message says) and applies their change again.
-    const chart = await getChart(loserViewer, patientId);
-    if (chart.kind !== 'chart') throw new Error('chart should open');
+    const chartResult = await getChart(loserViewer, patientId);
+    if (!chartResult.ok) throw new Error('chart should open');
+    const chart = chartResult.value;
     const reloaded = chart.sections.medications;
     const entry = reloaded?.status === 'ok' ? reloaded.entries.find((e) => e.id === row.id) : undefined;
     expect(entry?.version).toBe(row.version + 1);
-    const retry = await updateEntry(loserViewer, patientId, 'medications', row.id, entry!.version, loserChange);
+    const retry = await updateEntry(loserViewer, { patientId, section: 'medications', recordId: row.id, expectedVersion: entry!.version, changes: loserChange });
     expect(retry).toEqual({ ok: true, value: { version: row.version + 2 } });
     expect(await medicationBody(row.id)).toMatchObject({ ...winnerChange, ...loserChange });
   });
@@ -81,7 +81,7 @@ describe('two concurrent edits at the same version', () => {
     const row = await firstEntry(handle.db, 'medications', patientId);
     const results = await Promise.all(
       ['1 mg', '2 mg', '3 mg', '4 mg', '6 mg'].map((dose, i) =>
-        updateEntry(i % 2 ? colleague : physician, patientId, 'medications', row.id, row.version, { dose }),
+        updateEntry(i % 2 ? colleague : physician, { patientId, section: 'medications', recordId: row.id, expectedVersion: row.version, changes: { dose } }),
       ),
     );
     expect(results.filter((r) => r.ok)).toHaveLength(1);
@@ -91,7 +91,7 @@ describe('two concurrent edits at the same version', () => {
 
   it('a stale version is a conflict even without a race', async () => {
     const row = await firstEntry(handle.db, 'medications', patientId);
-    const result = await updateEntry(physician, patientId, 'medications', row.id, row.version - 1, { dose: '7 mg' });
+    const result = await updateEntry(physician, { patientId, section: 'medications', recordId: row.id, expectedVersion: row.version - 1, changes: { dose: '7 mg' } });
     expect(result).toMatchObject({ ok: false, error: 'conflict' });
     expect((await firstEntry(handle.db, 'medications', patientId)).version).toBe(row.version);
   });
@@ -99,8 +99,8 @@ describe('two concurrent edits at the same version', () => {
   it('billing status: two clerks at once, one wins', async () => {
     const encounter = await firstEntry(handle.db, 'encounters', patientId);
     const [a, b] = await Promise.all([
-      setBillingStatus(billing, patientId, encounter.id, encounter.version, 'submitted'),
-      setBillingStatus(billing, patientId, encounter.id, encounter.version, 'denied'),
+      setBillingStatus(billing, { patientId, encounterId: encounter.id, expectedVersion: encounter.version, status: 'submitted' }),
+      setBillingStatus(billing, { patientId, encounterId: encounter.id, expectedVersion: encounter.version, status: 'denied' }),
     ]);
     expect([a, b].map((r) => (r.ok ? 'ok' : r.error)).sort()).toEqual(['conflict', 'ok']);
     expect((await firstEntry(handle.db, 'encounters', patientId)).version).toBe(encounter.version + 1);

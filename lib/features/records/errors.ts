@@ -1,10 +1,7 @@
 import 'server-only';
+import { fail, type Refusal } from '@/lib/domain/result';
 
-/** Results of record operations: plain, PHI-free messages a page can show as they are. */
-export type WriteResult<T = undefined> =
-  | { ok: true; value: T }
-  | { ok: false; error: 'denied' | 'conflict' | 'invalid' | 'not_found' | 'unavailable'; message: string };
-
+/** What record operations answer when they refuse: plain, PHI-free messages a page shows as they are. */
 export const messages = {
   denied: 'You do not have access to make this change.',
   conflict: 'Someone else changed this record while you were editing. Reload to see their change, then try again.',
@@ -12,10 +9,11 @@ export const messages = {
   unavailable: 'This record is unavailable and cannot be changed.',
 } as const;
 
-export function failure(error: keyof typeof messages): WriteResult<never> {
-  return { ok: false, error, message: messages[error] };
-}
+/** A form that does not have the shape of any chart form (tampered with, or from an old page). */
+export const unreadableForm = 'This form could not be read. Reload the page and try again.';
 
-export function invalid(message: string): WriteResult<never> {
-  return { ok: false, error: 'invalid', message };
+export type RecordFailure = keyof typeof messages | 'invalid';
+
+export function failure<E extends keyof typeof messages>(error: E): Refusal<E> {
+  return fail(error, messages[error]);
 }

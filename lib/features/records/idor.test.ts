@@ -10,17 +10,18 @@ import { and, eq, gt } from 'drizzle-orm';
 import { auditLog } from '@/db/schema';
 import type { Viewer } from '@/lib/domain/access/viewer';
 import {
-  accessTestDatabase,
   auditHead,
   ensureEntry,
   firstEntry,
   patientOnTeamOf,
-  signIn,
+  PATIENTS_WITH_STRANGERS,
   snapshotCharts,
   strangerPatients,
-} from '@/test/access-fixtures';
+  testDatabase,
+  viewer as signIn,
+} from '@/test/fixtures';
 import type { TestDatabase } from '@/test/db';
-import { getChart } from '@/lib/features/records/chart';
+import { chartDeniedMessage, getChart } from '@/lib/features/records/chart';
 import { listPatients } from '@/lib/features/records/patients';
 import type { EntrySection } from '@/lib/features/records/tables';
 import { addEntry, setBillingStatus, updateEntry } from '@/lib/features/records/writes';
@@ -37,7 +38,7 @@ let billingsPatient: string;
 let foreignPatient: string;
 
 beforeAll(async () => {
-  handle = await accessTestDatabase();
+  handle = await testDatabase({ patients: PATIENTS_WITH_STRANGERS });
   physician = await signIn(handle.db, 'physician@vigil.test');
   physician2 = await signIn(handle.db, 'physician2@vigil.test');
   billing = await signIn(handle.db, 'billing@vigil.test');
@@ -81,7 +82,7 @@ async function expectRefused(
 async function expectChartDenied(viewer: Viewer, patientId: string, breakGlassOffered: boolean): Promise<void> {
   const since = await auditHead(handle.db);
   const chart = await getChart(viewer, patientId);
-  expect(chart).toEqual({ kind: 'denied', patientId, breakGlassOffered });
+  expect(chart).toEqual({ ok: false, error: breakGlassOffered ? 'break_glass_offered' : 'denied', message: chartDeniedMessage });
   const [entry] = await handle.db
     .select()
     .from(auditLog)
@@ -91,7 +92,7 @@ async function expectChartDenied(viewer: Viewer, patientId: string, breakGlassOf
 
 describe('physician2 (on no care team)', () => {
   it('sees no patients in the list', async () => {
-    expect((await listPatients(physician2, {})).rows).toEqual([]);
+    expect(await listPatients(physician2, {})).toMatchObject({ ok: true, value: { rows: [] } });
   });
 
   it("opening another clinician's patient is denied, with the emergency-access offer", async () => {
@@ -100,21 +101,21 @@ describe('physician2 (on no care team)', () => {
   });
 
   it('writes naming a foreign patient are denied', async () => {
-    await expectRefused(physician2, () => addEntry(physician2, physiciansPatient, 'progress_notes', note), ['denied']);
+    await expectRefused(physician2, () => addEntry(physician2, { patientId: physiciansPatient, section: 'progress_notes', body: note }), ['denied']);
     const row = await firstEntry(handle.db, 'medications', foreignPatient);
-    await expectRefused(physician2, () => updateEntry(physician2, foreignPatient, 'medications', row.id, row.version, { status: 'stopped' }), ['denied']);
+    await expectRefused(physician2, () => updateEntry(physician2, { patientId: foreignPatient, section: 'medications', recordId: row.id, expectedVersion: row.version, changes: { status: 'stopped' } }), ['denied']);
   });
 
   it("a patient id with another patient's record id is denied", async () => {
     const row = await firstEntry(handle.db, 'medications', foreignPatient);
-    await expectRefused(physician2, () => updateEntry(physician2, physiciansPatient, 'medications', row.id, row.version, { status: 'stopped' }), ['denied']);
+    await expectRefused(physician2, () => updateEntry(physician2, { patientId: physiciansPatient, section: 'medications', recordId: row.id, expectedVersion: row.version, changes: { status: 'stopped' } }), ['denied']);
   });
 
   it('guessed and malformed ids are denied without an error', async () => {
     await expectChartDenied(physician2, randomUUID(), false);
     for (const id of malformedIds) {
       await expectChartDenied(physician2, id, false);
-      await expectRefused(physician2, () => addEntry(physician2, id, 'progress_notes', note), ['denied']);
+      await expectRefused(physician2, () => addEntry(physician2, { patientId: id, section: 'progress_notes', body: note }), ['denied']);
     }
   });
 });
@@ -125,8 +126,9 @@ describe('billing', () => {
   });
 
   it("the billing lens of its own patient holds no clinical sections", async () => {
-    const chart = await getChart(billing, billingsPatient);
-    if (chart.kind !== 'chart') throw new Error('billing should open its own patient');
+    const chartResult = await getChart(billing, billingsPatient);
+    if (!chartResult.ok) throw new Error('billing should open its own patient');
+    const chart = chartResult.value;
     expect(Object.keys(chart.sections)).toEqual(['encounters']);
     expect(chart.demographics).not.toBeNull();
     expect(chart.insurance).not.toBeNull();
@@ -134,38 +136,38 @@ describe('billing', () => {
 
   it('a billing-status change naming a foreign patient and encounter is denied', async () => {
     const encounter = await firstEntry(handle.db, 'encounters', foreignPatient);
-    await expectRefused(billing, () => setBillingStatus(billing, foreignPatient, encounter.id, encounter.version, 'paid'), ['denied']);
+    await expectRefused(billing, () => setBillingStatus(billing, { patientId: foreignPatient, encounterId: encounter.id, expectedVersion: encounter.version, status: 'paid' }), ['denied']);
   });
 
   it("its own patient's id with a foreign patient's encounter id finds nothing and changes nothing", async () => {
     const encounter = await firstEntry(handle.db, 'encounters', foreignPatient);
-    await expectRefused(billing, () => setBillingStatus(billing, billingsPatient, encounter.id, encounter.version, 'paid'), ['not_found'], false);
+    await expectRefused(billing, () => setBillingStatus(billing, { patientId: billingsPatient, encounterId: encounter.id, expectedVersion: encounter.version, status: 'paid' }), ['not_found'], false);
   });
 
   it('a tampered section field is denied', async () => {
     for (const section of ['progress_notes', 'vitals', 'nursing_notes', 'medications', 'encounters'] as EntrySection[]) {
-      await expectRefused(billing, () => addEntry(billing, billingsPatient, section, note), ['denied']);
+      await expectRefused(billing, () => addEntry(billing, { patientId: billingsPatient, section, body: note }), ['denied']);
     }
     const encounter = await firstEntry(handle.db, 'encounters', billingsPatient);
-    await expectRefused(billing, () => updateEntry(billing, billingsPatient, 'encounters', encounter.id, encounter.version, { type: 'Changed' }), ['denied']);
+    await expectRefused(billing, () => updateEntry(billing, { patientId: billingsPatient, section: 'encounters', recordId: encounter.id, expectedVersion: encounter.version, changes: { type: 'Changed' } }), ['denied']);
     for (const section of ['demographics', 'insurance', 'audit_log', 'constructor', 'toString', '__proto__']) {
-      await expectRefused(billing, () => addEntry(billing, billingsPatient, section as EntrySection, note), ['denied']);
+      await expectRefused(billing, () => addEntry(billing, { patientId: billingsPatient, section: section as EntrySection, body: note }), ['denied']);
     }
   });
 
   it('a status value outside the list is refused', async () => {
     const encounter = await firstEntry(handle.db, 'encounters', billingsPatient);
-    await expectRefused(billing, () => setBillingStatus(billing, billingsPatient, encounter.id, encounter.version, 'written_off; DROP TABLE encounters'), ['invalid'], false);
+    await expectRefused(billing, () => setBillingStatus(billing, { patientId: billingsPatient, encounterId: encounter.id, expectedVersion: encounter.version, status: 'written_off; DROP TABLE encounters' }), ['invalid'], false);
   });
 
   it('guessed and malformed ids are denied or not found without an error', async () => {
     await expectChartDenied(billing, randomUUID(), false);
     const encounter = await firstEntry(handle.db, 'encounters', billingsPatient);
-    await expectRefused(billing, () => setBillingStatus(billing, billingsPatient, randomUUID(), encounter.version, 'paid'), ['not_found'], false);
+    await expectRefused(billing, () => setBillingStatus(billing, { patientId: billingsPatient, encounterId: randomUUID(), expectedVersion: encounter.version, status: 'paid' }), ['not_found'], false);
     for (const id of malformedIds) {
       await expectChartDenied(billing, id, false);
-      await expectRefused(billing, () => setBillingStatus(billing, id, encounter.id, encounter.version, 'paid'), ['denied']);
-      await expectRefused(billing, () => setBillingStatus(billing, billingsPatient, id, encounter.version, 'paid'), ['not_found'], false);
+      await expectRefused(billing, () => setBillingStatus(billing, { patientId: id, encounterId: encounter.id, expectedVersion: encounter.version, status: 'paid' }), ['denied']);
+      await expectRefused(billing, () => setBillingStatus(billing, { patientId: billingsPatient, encounterId: id, expectedVersion: encounter.version, status: 'paid' }), ['not_found'], false);
     }
   });
 });
@@ -173,18 +175,18 @@ describe('billing', () => {
 describe('a physician on their own patient', () => {
   it("cannot reach another patient's row through their own patient's id", async () => {
     const foreign = await firstEntry(handle.db, 'medications', foreignPatient);
-    await expectRefused(physician, () => updateEntry(physician, physiciansPatient, 'medications', foreign.id, foreign.version, { status: 'stopped' }), ['not_found'], false);
+    await expectRefused(physician, () => updateEntry(physician, { patientId: physiciansPatient, section: 'medications', recordId: foreign.id, expectedVersion: foreign.version, changes: { status: 'stopped' } }), ['not_found'], false);
   });
 
   it('cannot reach a row of another section by naming the wrong section', async () => {
     await ensureEntry(handle.db, 'problems', physiciansPatient, { description: 'Test problem', icd10: 'R69', onsetOn: '2026-01-01', status: 'active' });
     const problem = await firstEntry(handle.db, 'problems', physiciansPatient);
-    await expectRefused(physician, () => updateEntry(physician, physiciansPatient, 'medications', problem.id, problem.version, { status: 'stopped' }), ['not_found'], false);
+    await expectRefused(physician, () => updateEntry(physician, { patientId: physiciansPatient, section: 'medications', recordId: problem.id, expectedVersion: problem.version, changes: { status: 'stopped' } }), ['not_found'], false);
   });
 
   it('malformed record ids find nothing', async () => {
     for (const id of malformedIds) {
-      await expectRefused(physician, () => updateEntry(physician, physiciansPatient, 'medications', id, 1, { status: 'stopped' }), ['not_found'], false);
+      await expectRefused(physician, () => updateEntry(physician, { patientId: physiciansPatient, section: 'medications', recordId: id, expectedVersion: 1, changes: { status: 'stopped' } }), ['not_found'], false);
     }
   });
 });

@@ -1,20 +1,22 @@
 import 'server-only';
 import { eq } from 'drizzle-orm';
 import { z } from 'zod';
-import { getDb, type Db, type Queryable } from '@/db/client';
+import type { Queryable, Tx } from '@/db/client';
 import { patients } from '@/db/schema';
-import { adminPermission } from '@/lib/domain/access/admin-rules';
+import { adminPermission } from '@/lib/domain/access/permission-names';
 import { hasAdminPermission } from '@/lib/domain/access/policy';
 import type { Viewer } from '@/lib/domain/access/viewer';
 import { recordAudit } from '@/lib/platform/audit';
 import { blindIndex, DecryptionError, getPatientCiphers, normaliseMrn } from '@/lib/platform/crypto';
 import type { Demographics } from '@/lib/domain/chart/sections';
+import { auditActions } from '@/lib/domain/audit/actions';
 
 /**
  * How administrators name a patient when they manage care teams: the patient id and the MRN,
  * nothing else. An admin holds an MRN from the admission paperwork and needs to know they are
  * editing the right patient's team; name, date of birth and every clinical field stay sealed.
- * Both lookups decrypt demographics on the server to read the MRN and are audited.
+ * Both lookups decrypt demographics on the server to read the MRN and are audited, in the
+ * transaction of the admin operation that asks (lib/features/admin/care-teams.ts).
  */
 export interface PatientReference {
   patientId: string;
@@ -31,37 +33,35 @@ export const mrnQuerySchema = z
 const uuid = z.string().uuid();
 
 /** Finds the patient with this exact MRN (blind-index candidates, then the sealed value). */
-export async function findPatientByMrn(viewer: Viewer, mrn: string): Promise<PatientReference | null> {
+export async function findPatientByMrn(tx: Tx, viewer: Viewer, mrn: string): Promise<PatientReference | null> {
   const query = mrnQuerySchema.safeParse(mrn);
-  const db = await getDb();
   const allowed = hasAdminPermission(viewer, adminPermission.readCareTeams);
   let found: PatientReference | null = null;
   if (allowed && query.success) {
-    const candidates = await db
+    const candidates = await tx
       .select({ id: patients.id, sealed: patients.sealedDemographics })
       .from(patients)
       .where(eq(patients.mrnIndex, blindIndex('mrn', query.data)));
     const wanted = normaliseMrn(query.data);
-    found = (await openMrns(db, candidates)).find((c) => normaliseMrn(c.mrn) === wanted) ?? null;
+    found = (await openMrns(tx, candidates)).find((c) => normaliseMrn(c.mrn) === wanted) ?? null;
   }
-  await auditLookup(db, viewer, allowed, found, 'mrn');
+  await auditLookup(tx, viewer, allowed, found, 'mrn');
   return found;
 }
 
 /** The MRN of a patient an admin reached by id (a link from a user's assignments). */
-export async function patientReference(viewer: Viewer, patientId: string): Promise<PatientReference | null> {
-  const db = await getDb();
+export async function patientReference(tx: Tx, viewer: Viewer, patientId: string): Promise<PatientReference | null> {
   const allowed = hasAdminPermission(viewer, adminPermission.readCareTeams);
   let found: PatientReference | null = null;
   if (allowed && uuid.safeParse(patientId).success) {
-    const rows = await db
+    const rows = await tx
       .select({ id: patients.id, sealed: patients.sealedDemographics })
       .from(patients)
       .where(eq(patients.id, patientId))
       .limit(1);
-    found = (await openMrns(db, rows))[0] ?? null;
+    found = (await openMrns(tx, rows))[0] ?? null;
   }
-  await auditLookup(db, viewer, allowed, found, 'id');
+  await auditLookup(tx, viewer, allowed, found, 'id');
   return found;
 }
 
@@ -81,16 +81,14 @@ async function openMrns(db: Queryable, rows: Array<{ id: string; sealed: string 
   return references;
 }
 
-async function auditLookup(db: Db, viewer: Viewer, allowed: boolean, found: PatientReference | null, by: 'mrn' | 'id'): Promise<void> {
-  await db.transaction((tx) =>
-    recordAudit(tx, {
-      actor: viewer,
-      action: 'patient.lookup',
-      resourceType: 'patient',
-      resourceId: found?.patientId ?? null,
-      patientId: found?.patientId ?? null,
-      outcome: allowed ? 'allowed' : 'denied',
-      details: allowed ? { by, purpose: 'care_team', found: Boolean(found) } : { by, reason: 'no_permission' },
-    }),
-  );
+async function auditLookup(tx: Tx, viewer: Viewer, allowed: boolean, found: PatientReference | null, by: 'mrn' | 'id'): Promise<void> {
+  await recordAudit(tx, {
+    actor: viewer,
+    action: auditActions.patient.lookup,
+    resourceType: 'patient',
+    resourceId: found?.patientId ?? null,
+    patientId: found?.patientId ?? null,
+    outcome: allowed ? 'allowed' : 'denied',
+    details: allowed ? { by, purpose: 'care_team', found: Boolean(found) } : { by, reason: 'no_permission' },
+  });
 }

@@ -7,8 +7,7 @@ import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chartPages, vitals } from '@/db/schema';
 import type { Viewer } from '@/lib/domain/access/viewer';
-import { accessTestDatabase, patientOnTeamOf, signIn } from '@/test/access-fixtures';
-import { storedEntryBody } from '@/test/crypto-fixtures';
+import { patientOnTeamOf, storedEntryBody, testDatabase, viewer } from '@/test/fixtures';
 import type { TestDatabase } from '@/test/db';
 import { getChart } from '@/lib/features/records/chart';
 import { packEntries, PAGE_MAX_BYTES, PAGE_MAX_ENTRIES } from '@/lib/features/records/pages';
@@ -54,8 +53,8 @@ describe('a section across pages, through lib/features/records', () => {
   let patientId: string;
 
   beforeAll(async () => {
-    handle = await accessTestDatabase(12);
-    nurse = await signIn(handle.db, 'nurse@vigil.test');
+    handle = await testDatabase({ patients: 12 });
+    nurse = await viewer(handle.db, 'nurse@vigil.test');
     patientId = await patientOnTeamOf(handle.db, nurse.userId);
   });
   afterAll(async () => handle?.close());
@@ -82,14 +81,16 @@ describe('a section across pages, through lib/features/records', () => {
   it('spills onto new pages, reads across them and edits an entry on an old page', async () => {
     const added: string[] = [];
     for (let n = 0; n < PAGE_MAX_ENTRIES + 5; n++) {
-      const result = await addEntry(nurse, patientId, 'vitals', reading(n));
+      const result = await addEntry(nurse, { patientId, section: 'vitals', body: reading(n) });
       if (!result.ok) throw new Error(result.message);
       added.push(result.value.id);
     }
     expect((await pageNumbers()).length).toBeGreaterThanOrEqual(2);
 
-    const chart = await getChart(nurse, patientId);
-    if (chart.kind !== 'chart' || chart.sections.vitals?.status !== 'ok') throw new Error('vitals should open');
+    const chartResult = await getChart(nurse, patientId);
+    if (!chartResult.ok) throw new Error('vitals should open');
+    const chart = chartResult.value;
+    if (chart.sections.vitals?.status !== 'ok') throw new Error('vitals should open');
     const shown = chart.sections.vitals.entries;
     expect(shown).toHaveLength(sectionRowLimit.vitals);
     for (const entry of shown) expect(entry.body).toEqual(await storedEntryBody(handle.db, 'vitals', entry.id));
@@ -97,7 +98,7 @@ describe('a section across pages, through lib/features/records', () => {
     const oldest = added[0]!;
     const [row] = await handle.db.select().from(vitals).where(eq(vitals.id, oldest));
     expect(row!.pageNo).toBe(0);
-    const edit = await updateEntry(nurse, patientId, 'vitals', oldest, row!.version, { heartRate: 111 });
+    const edit = await updateEntry(nurse, { patientId, section: 'vitals', recordId: oldest, expectedVersion: row!.version, changes: { heartRate: 111 } });
     expect(edit).toMatchObject({ ok: true });
     expect(await storedEntryBody(handle.db, 'vitals', oldest)).toMatchObject({ heartRate: 111 });
     // Its page-mates are untouched.
@@ -106,7 +107,7 @@ describe('a section across pages, through lib/features/records', () => {
 
   it('never drops an entry when writers race on one section', async () => {
     const before = await handle.db.select({ id: vitals.id }).from(vitals).where(eq(vitals.patientId, patientId));
-    const results = await Promise.all(Array.from({ length: 12 }, (_, n) => addEntry(nurse, patientId, 'vitals', reading(500 + n))));
+    const results = await Promise.all(Array.from({ length: 12 }, (_, n) => addEntry(nurse, { patientId, section: 'vitals', body: reading(500 + n) })));
     const ids = results.map((r) => (r.ok ? r.value.id : r.error));
     expect(results.every((r) => r.ok)).toBe(true);
     const after = await handle.db.select({ id: vitals.id }).from(vitals).where(eq(vitals.patientId, patientId));

@@ -1,14 +1,14 @@
 import 'server-only';
 import { and, eq, gt, inArray, isNull, or, type SQL } from 'drizzle-orm';
 import { z } from 'zod';
-import { getDb } from '@/db/client';
+import type { Queryable } from '@/db/client';
 import { breakGlassGrants, careTeam, patients } from '@/db/schema';
-import { hasPermission } from '@/lib/domain/access/permissions';
-import type { Viewer } from '@/lib/domain/access/viewer';
-import { recordAudit } from '@/lib/platform/audit';
-import { now as clockNow } from '@/lib/platform/clock';
+import { chartPermission } from '@/lib/domain/access/permission-names';
+import { fail, ok, type Result } from '@/lib/domain/result';
 import { blindIndex, DecryptionError, getPatientCiphers, LAST_NAME_PREFIX_LENGTH, normaliseMrn, normaliseName } from '@/lib/platform/crypto';
 import type { Demographics } from '@/lib/domain/chart/sections';
+import { operation } from '@/lib/pipeline/operation';
+import { auditActions } from '@/lib/domain/audit/actions';
 
 export const PAGE_SIZE = 25;
 
@@ -34,8 +34,6 @@ export interface PatientList {
   /** How the query was read: by MRN, date of birth or last name (or none). */
   searchedBy: SearchKind;
   unavailable: number;
-  /** A plain message when the search could not be run as given (nothing is listed then). */
-  problem: string | null;
 }
 
 type SearchKind = 'none' | 'mrn' | 'dob' | 'last_name';
@@ -76,97 +74,101 @@ function matches(kind: SearchKind, q: string, d: Demographics): boolean {
   }
 }
 
+/** A search is audited by kind: a page of the list, or a page of search results. */
+const searchAction = (q: string) => (classifyQuery(q) === 'none' ? auditActions.patient.list : auditActions.patient.search);
+const queryOf = (raw: unknown) => (raw as { q?: unknown } | null)?.q;
+
 /**
  * The viewer's patients (care team, or an active break-glass grant), optionally searched by
  * MRN, date of birth or last name through blind indexes, sorted by name, one page at a time.
  * Only viewers who may read demographics get a list at all. The search is audited by kind and
- * result count; the query text itself is PHI and is not stored.
+ * result count; the query text itself is PHI and is not stored. A search that cannot be run as
+ * given (too long) is refused before any query runs, with a plain message.
  */
-export async function listPatients(viewer: Viewer, input: { q?: string; page?: number | string }): Promise<PatientList> {
-  const parsed = patientSearchSchema.safeParse({ q: input.q ?? '', page: input.page ?? 1 });
-  if (!parsed.success) {
-    // Refused before any query runs; the page shows why instead of failing.
-    const problem = parsed.error.issues[0]?.message ?? 'That search could not be run.';
-    return { rows: [], total: 0, page: 1, pageCount: 1, searchedBy: 'none', unavailable: 0, problem };
-  }
-  const { q, page } = parsed.data;
-  const kind = classifyQuery(q);
-  const empty: PatientList = { rows: [], total: 0, page: 1, pageCount: 1, searchedBy: kind, unavailable: 0, problem: null };
-  const db = await getDb();
-  if (!hasPermission(viewer.permissions, 'ehr_read', 'patient.demographics')) return empty;
-
-  const at = clockNow();
-  const teamRows = await db
-    .select({ patientId: careTeam.patientId })
-    .from(careTeam)
-    .where(and(eq(careTeam.userId, viewer.userId), or(isNull(careTeam.untilAt), gt(careTeam.untilAt, at))));
-  const grantRows = await db
-    .select({ patientId: breakGlassGrants.patientId })
-    .from(breakGlassGrants)
-    .where(
-      and(
-        eq(breakGlassGrants.userId, viewer.userId),
-        // A grant counts only for the sign-in that made it (see loadRelationship).
-        eq(breakGlassGrants.sessionId, viewer.sessionId),
-        gt(breakGlassGrants.expiresAt, at),
-        isNull(breakGlassGrants.endedAt),
-      ),
-    );
-  const onTeam = new Set(teamRows.map((r) => r.patientId));
-  const reachable = [...new Set([...onTeam, ...grantRows.map((r) => r.patientId)])];
-
-  let rows: PatientListRow[] = [];
-  let unavailable = 0;
-  if (reachable.length > 0) {
-    const filter = candidateFilter(kind, q);
-    const candidates = [];
-    // Chunked so a large caseload never builds one enormous parameter list.
-    for (let i = 0; i < reachable.length; i += 5_000) {
-      const chunk = reachable.slice(i, i + 5_000);
-      candidates.push(
-        ...(await db
-          .select({ id: patients.id, sealed: patients.sealedDemographics })
-          .from(patients)
-          .where(filter ? and(inArray(patients.id, chunk), filter) : inArray(patients.id, chunk))),
+export const listPatients = operation({
+  name: 'records.patient.list',
+  action: (raw) => searchAction(String(queryOf(raw) ?? '').trim()),
+  resourceType: 'patient',
+  permission: { category: 'ehr_read', name: chartPermission.demographics },
+  deniedMessage: 'You do not have access to the patient list.',
+  input: patientSearchSchema,
+  invalid: (error) => fail('invalid', error.issues[0]?.message ?? 'That search could not be run.'),
+  run: async ({ tx, viewer, input, at, audit }): Promise<Result<PatientList>> => {
+    const { q, page } = input;
+    const kind = classifyQuery(q);
+    const teamRows = await tx
+      .select({ patientId: careTeam.patientId })
+      .from(careTeam)
+      .where(and(eq(careTeam.userId, viewer.userId), or(isNull(careTeam.untilAt), gt(careTeam.untilAt, at))));
+    const grantRows = await tx
+      .select({ patientId: breakGlassGrants.patientId })
+      .from(breakGlassGrants)
+      .where(
+        and(
+          eq(breakGlassGrants.userId, viewer.userId),
+          // A grant counts only for the sign-in that made it (see loadRelationship).
+          eq(breakGlassGrants.sessionId, viewer.sessionId),
+          gt(breakGlassGrants.expiresAt, at),
+          isNull(breakGlassGrants.endedAt),
+        ),
       );
-    }
-    const { ciphers } = await getPatientCiphers(db, candidates.map((c) => c.id));
-    for (const candidate of candidates) {
-      const cipher = ciphers.get(candidate.id);
-      if (!cipher) continue;
-      let d: Demographics;
-      try {
-        d = cipher.open<Demographics>('patients', 'sealed_demographics', candidate.id, candidate.sealed);
-      } catch (error) {
-        if (!(error instanceof DecryptionError)) throw error;
-        unavailable += 1;
-        continue;
-      }
-      if (!matches(kind, q, d)) continue;
-      rows.push({
-        id: candidate.id,
-        name: `${d.familyName}, ${d.givenName}`,
-        dateOfBirth: d.dateOfBirth,
-        mrn: d.mrn,
-        sex: d.sex,
-        access: onTeam.has(candidate.id) ? 'care_team' : 'break_glass',
-      });
-    }
-    rows.sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
-  }
-  const total = rows.length;
-  const pageCount = Math.max(1, Math.ceil(total / PAGE_SIZE));
-  const current = Math.min(page, pageCount);
-  rows = rows.slice((current - 1) * PAGE_SIZE, current * PAGE_SIZE);
+    const onTeam = new Set(teamRows.map((r) => r.patientId));
+    const reachable = [...new Set([...onTeam, ...grantRows.map((r) => r.patientId)])];
+    const { rows: found, unavailable } = await reachableMatches(tx, reachable, kind, q, onTeam);
+    const total = found.length;
+    const pageCount = Math.max(1, Math.ceil(total / PAGE_SIZE));
+    const current = Math.min(page, pageCount);
+    const rows = found.slice((current - 1) * PAGE_SIZE, current * PAGE_SIZE);
+    await audit({ action: searchAction(q), details: { searchedBy: kind, results: total, page: current, shown: rows.map((r) => r.id) } });
+    return ok({ rows, total, page: current, pageCount, searchedBy: kind, unavailable });
+  },
+});
 
-  await db.transaction((tx) =>
-    recordAudit(tx, {
-      actor: viewer,
-      action: kind === 'none' ? 'patient.list' : 'patient.search',
-      resourceType: 'patient',
-      outcome: 'allowed',
-      details: { searchedBy: kind, results: total, page: current, shown: rows.map((r) => r.id) },
-    }),
-  );
-  return { rows, total, page: current, pageCount, searchedBy: kind, unavailable, problem: null };
+/** The reachable patients whose sealed demographics match the query, sorted by name. */
+async function reachableMatches(
+  q: Queryable,
+  reachable: string[],
+  kind: SearchKind,
+  query: string,
+  onTeam: ReadonlySet<string>,
+): Promise<{ rows: PatientListRow[]; unavailable: number }> {
+  const rows: PatientListRow[] = [];
+  let unavailable = 0;
+  if (reachable.length === 0) return { rows, unavailable };
+  const filter = candidateFilter(kind, query);
+  const candidates = [];
+  // Chunked so a large caseload never builds one enormous parameter list.
+  for (let i = 0; i < reachable.length; i += 5_000) {
+    const chunk = reachable.slice(i, i + 5_000);
+    candidates.push(
+      ...(await q
+        .select({ id: patients.id, sealed: patients.sealedDemographics })
+        .from(patients)
+        .where(filter ? and(inArray(patients.id, chunk), filter) : inArray(patients.id, chunk))),
+    );
+  }
+  const { ciphers } = await getPatientCiphers(q, candidates.map((c) => c.id));
+  for (const candidate of candidates) {
+    const cipher = ciphers.get(candidate.id);
+    if (!cipher) continue;
+    let d: Demographics;
+    try {
+      d = cipher.open<Demographics>('patients', 'sealed_demographics', candidate.id, candidate.sealed);
+    } catch (error) {
+      if (!(error instanceof DecryptionError)) throw error;
+      unavailable += 1;
+      continue;
+    }
+    if (!matches(kind, query, d)) continue;
+    rows.push({
+      id: candidate.id,
+      name: `${d.familyName}, ${d.givenName}`,
+      dateOfBirth: d.dateOfBirth,
+      mrn: d.mrn,
+      sex: d.sex,
+      access: onTeam.has(candidate.id) ? 'care_team' : 'break_glass',
+    });
+  }
+  rows.sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
+  return { rows, unavailable };
 }

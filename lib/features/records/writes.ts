@@ -1,120 +1,124 @@
 import 'server-only';
 import { and, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { getDb, type Tx } from '@/db/client';
+import type { Tx } from '@/db/client';
 import { encounters, patients } from '@/db/schema';
-import { decide, type Decision } from '@/lib/domain/access/policy';
-import { loadRelationship } from '@/lib/pipeline/relationship';
-import { BILLING_STATUS_PERMISSION, type ChartSection } from '@/lib/domain/access/roles';
+import { decide } from '@/lib/domain/access/policy';
+import { chartPermission, type ChartPermission } from '@/lib/domain/access/permission-names';
 import type { Viewer } from '@/lib/domain/access/viewer';
-import { recordAudit } from '@/lib/platform/audit';
+import { fail, ok, type Result } from '@/lib/domain/result';
 import { DecryptionError, getPatientCipher, type PatientCipher } from '@/lib/platform/crypto';
 import { billingStatuses } from '@/lib/domain/chart/sections';
-import { failure, invalid, type WriteResult } from '@/lib/features/records/errors';
+import { operation, type Verdict } from '@/lib/pipeline/operation';
+import { loadRelationship } from '@/lib/pipeline/relationship';
+import { failure, messages, unreadableForm, type RecordFailure } from '@/lib/features/records/errors';
 import { appendEntries, openPageForEdit, savePage } from '@/lib/features/records/pages';
 import { entrySections, type EntrySection } from '@/lib/features/records/tables';
+import { auditActions, sectionAction } from '@/lib/domain/audit/actions';
 
 const uuid = z.string().uuid();
 
-interface Authorized {
-  decision: Extract<Decision, { allowed: true }>;
-  cipher: PatientCipher;
+/**
+ * Every write names a patient and a section; the body stays unread until the write is
+ * authorized, so a refused request is answered "denied" whatever else is wrong with it.
+ */
+const entryRequest = z.object({ patientId: z.string(), section: z.string(), body: z.unknown() });
+const updateRequest = z.object({
+  patientId: z.string(),
+  section: z.string(),
+  recordId: z.string(),
+  expectedVersion: z.number(),
+  changes: z.record(z.string(), z.unknown()),
+});
+export const billingStatusSchema = z.enum(billingStatuses);
+const billingRequest = z.object({ patientId: z.string(), encounterId: z.string(), expectedVersion: z.number(), status: z.unknown() });
+
+/** What the policy allowed: the section (now known to be a table) and the grant it relied on, if any. */
+interface Allowed {
+  section: EntrySection;
+  breakGlassGrantId: string | null;
 }
 
 /**
- * The shared front of every write: well-formed ids, an existing patient, the policy's verdict
- * for this section (denials audited), and the patient's cipher. Ids from the browser are never
- * trusted: a record id is always re-checked against the patient it claims to belong to.
+ * The shared check of every write: a section that is a table, an existing patient, and the
+ * policy's verdict for this section. Ids from the browser are never trusted: a record id is
+ * always re-checked against the patient it claims to belong to (in `run`).
  */
-async function authorizeWrite(
+async function authorizeSection(
   tx: Tx,
   viewer: Viewer,
+  at: Date,
   patientId: string,
-  section: ChartSection,
-  permission?: string,
-): Promise<Authorized | WriteResult<never>> {
+  section: string,
+  permission?: ChartPermission,
+): Promise<Verdict<Allowed, RecordFailure>> {
   // A section name from a tampered form that names no writable table is refused, not trusted.
-  if (!Object.hasOwn(entrySections, section)) {
-    await recordAudit(tx, {
-      actor: viewer,
-      action: 'chart.write',
-      resourceType: 'chart',
-      outcome: 'denied',
-      details: { reason: 'unknown_section' },
-    });
-    return failure('denied');
-  }
+  if (!Object.hasOwn(entrySections, section)) return { allowed: false, reason: 'unknown_section', resourceId: null };
+  const entrySection = section as EntrySection;
   const known = uuid.safeParse(patientId).success
     ? (await tx.select({ id: patients.id }).from(patients).where(eq(patients.id, patientId)).limit(1)).length > 0
     : false;
-  const relationship = known ? await loadRelationship(tx, viewer, patientId) : { careTeam: null, breakGlassGrantId: null };
-  const decision = decide(viewer, relationship, 'write', section, permission);
-  if (!known || !decision.allowed) {
-    await recordAudit(tx, {
-      actor: viewer,
-      action: `${section}.write`,
-      resourceType: section,
-      patientId: known ? patientId : null,
-      resourceId: known ? patientId : null,
-      outcome: 'denied',
-      details: { reason: !known ? 'not_found' : decision.allowed ? 'unknown' : decision.reason },
-    });
-    return failure('denied');
-  }
-  const { cipher } = await getPatientCipher(tx, patientId);
-  if (!cipher) return failure('unavailable');
-  return { decision, cipher };
-}
-
-/** Denials must be recorded even though the write itself is not made: commit them. */
-async function inWriteTransaction<T>(work: (tx: Tx) => Promise<WriteResult<T>>): Promise<WriteResult<T>> {
-  const db = await getDb();
-  return db.transaction(work);
-}
-
-export async function addEntry(
-  viewer: Viewer,
-  patientId: string,
-  section: EntrySection,
-  input: unknown,
-): Promise<WriteResult<{ id: string }>> {
-  return inWriteTransaction(async (tx) => {
-    const auth = await authorizeWrite(tx, viewer, patientId, section);
-    if ('ok' in auth) return auth;
-    const parsed = entrySections[section].body.safeParse(input);
-    if (!parsed.success) return invalid(plainIssue(parsed.error));
-    const id = await insertEntry(tx, auth.cipher, section, viewer.userId, parsed.data);
-    if (!id) return failure('unavailable');
-    await recordAudit(tx, {
-      actor: viewer,
-      action: `${section}.create`,
-      resourceType: section,
-      resourceId: id,
-      patientId,
-      outcome: 'allowed',
-      breakGlassGrantId: auth.decision.breakGlassGrantId,
-      after: parsed.data,
-      cipher: auth.cipher,
-    });
-    return { ok: true, value: { id } };
+  const refused = (reason: string) => ({
+    allowed: false as const,
+    reason,
+    action: sectionAction(entrySection, 'write'),
+    resourceType: entrySection,
+    patientId: known ? patientId : null,
+    resourceId: known ? patientId : null,
   });
+  if (!known) return refused('not_found');
+  const decision = decide(viewer, await loadRelationship(tx, viewer, patientId, at), 'write', entrySection, permission);
+  if (!decision.allowed) return refused(decision.reason);
+  return { allowed: true, facts: { section: entrySection, breakGlassGrantId: decision.breakGlassGrantId } };
 }
+
+/** The parts every write shares: refusals recorded under the section's own action. */
+const recordWrite = {
+  action: auditActions.chart.write,
+  resourceType: 'chart',
+  deniedMessage: messages.denied,
+  invalid: () => fail('invalid', unreadableForm),
+} as const;
+
+export const addEntry = operation({
+  ...recordWrite,
+  name: 'records.entry.add',
+  input: entryRequest,
+  authorize: ({ tx, viewer, at, input }) => authorizeSection(tx, viewer, at, input.patientId, input.section),
+  run: async ({ tx, viewer, input, facts, audit }): Promise<Result<{ id: string }, RecordFailure>> => {
+    const { cipher } = await getPatientCipher(tx, input.patientId);
+    if (!cipher) return failure('unavailable');
+    const parsed = entrySections[facts.section].body.safeParse(input.body);
+    if (!parsed.success) return fail('invalid', plainIssue(parsed.error));
+    const id = await insertEntry(tx, cipher, facts.section, viewer.userId, parsed.data);
+    if (!id) return failure('unavailable');
+    await audit({
+      action: sectionAction(facts.section, 'create'),
+      resourceType: facts.section,
+      resourceId: id,
+      patientId: input.patientId,
+      breakGlassGrantId: facts.breakGlassGrantId,
+      after: parsed.data,
+      cipher,
+    });
+    return ok({ id });
+  },
+});
 
 /**
  * Changes fields of one entry under optimistic locking: the update only applies if the row is
  * still at `expectedVersion`, so two clinicians editing at once never overwrite each other.
  */
-export async function updateEntry(
-  viewer: Viewer,
-  patientId: string,
-  section: EntrySection,
-  recordId: string,
-  expectedVersion: number,
-  changes: Record<string, unknown>,
-): Promise<WriteResult<{ version: number }>> {
-  return inWriteTransaction(async (tx) => {
-    const auth = await authorizeWrite(tx, viewer, patientId, section);
-    if ('ok' in auth) return auth;
+export const updateEntry = operation({
+  ...recordWrite,
+  name: 'records.entry.update',
+  input: updateRequest,
+  authorize: ({ tx, viewer, at, input }) => authorizeSection(tx, viewer, at, input.patientId, input.section),
+  run: async ({ tx, input, facts, audit }): Promise<Result<{ version: number }, RecordFailure>> => {
+    const { patientId, recordId, expectedVersion, changes } = input;
+    const { section } = facts;
+    const { cipher } = await getPatientCipher(tx, patientId);
+    if (!cipher) return failure('unavailable');
     const { table, body } = entrySections[section];
     if (!uuid.safeParse(recordId).success) return failure('not_found');
     const [row] = await tx
@@ -128,49 +132,44 @@ export async function updateEntry(
     // An entry without a page predates pages and was not repacked (its body would not open).
     if (pageNo === null) return failure('unavailable');
     // The section stays locked from this read to the write below: the page cannot change between.
-    const page = await unlessUnreadable(openPageForEdit(tx, auth.cipher, section, pageNo));
+    const page = await unlessUnreadable(openPageForEdit(tx, cipher, section, pageNo));
     if (!page || !Object.hasOwn(page, row.id)) return failure('unavailable');
     const before = page[row.id]!;
     const parsed = body.safeParse({ ...before, ...changes });
-    if (!parsed.success) return invalid(plainIssue(parsed.error));
+    if (!parsed.success) return fail('invalid', plainIssue(parsed.error));
     const updated = await tx
       .update(table)
       .set({ version: sql`${table.version} + 1`, updatedAt: new Date() })
       .where(and(eq(table.id, recordId), eq(table.version, expectedVersion)))
       .returning({ version: table.version });
     if (updated.length === 0) return failure('conflict');
-    await savePage(tx, auth.cipher, section, pageNo, { ...page, [row.id]: parsed.data });
-    await recordAudit(tx, {
-      actor: viewer,
-      action: `${section}.update`,
+    await savePage(tx, cipher, section, pageNo, { ...page, [row.id]: parsed.data });
+    await audit({
+      action: sectionAction(section, 'update'),
       resourceType: section,
       resourceId: recordId,
       patientId,
-      outcome: 'allowed',
-      breakGlassGrantId: auth.decision.breakGlassGrantId,
+      breakGlassGrantId: facts.breakGlassGrantId,
       before,
       after: parsed.data,
-      cipher: auth.cipher,
+      cipher,
     });
-    return { ok: true, value: { version: updated[0]!.version } };
-  });
-}
-
-export const billingStatusSchema = z.enum(billingStatuses);
+    return ok({ version: updated[0]!.version });
+  },
+});
 
 /** Billing's one write: an encounter's billing status, under the same optimistic lock. */
-export async function setBillingStatus(
-  viewer: Viewer,
-  patientId: string,
-  encounterId: string,
-  expectedVersion: number,
-  status: unknown,
-): Promise<WriteResult<{ version: number }>> {
-  const parsed = billingStatusSchema.safeParse(status);
-  return inWriteTransaction(async (tx) => {
-    const auth = await authorizeWrite(tx, viewer, patientId, 'encounters', BILLING_STATUS_PERMISSION);
-    if ('ok' in auth) return auth;
-    if (!parsed.success) return invalid('Choose a billing status from the list.');
+export const setBillingStatus = operation({
+  ...recordWrite,
+  name: 'records.encounter.billing-status',
+  input: billingRequest,
+  authorize: ({ tx, viewer, at, input }) => authorizeSection(tx, viewer, at, input.patientId, 'encounters', chartPermission.billingStatus),
+  run: async ({ tx, input, facts, audit }): Promise<Result<{ version: number }, RecordFailure>> => {
+    const { patientId, encounterId, expectedVersion } = input;
+    const { cipher } = await getPatientCipher(tx, patientId);
+    if (!cipher) return failure('unavailable');
+    const status = billingStatusSchema.safeParse(input.status);
+    if (!status.success) return fail('invalid', 'Choose a billing status from the list.');
     if (!uuid.safeParse(encounterId).success) return failure('not_found');
     const [row] = await tx
       .select({ version: encounters.version, billingStatus: encounters.billingStatus })
@@ -180,23 +179,21 @@ export async function setBillingStatus(
     if (!row) return failure('not_found');
     const updated = await tx
       .update(encounters)
-      .set({ billingStatus: parsed.data, version: sql`${encounters.version} + 1`, updatedAt: new Date() })
+      .set({ billingStatus: status.data, version: sql`${encounters.version} + 1`, updatedAt: new Date() })
       .where(and(eq(encounters.id, encounterId), eq(encounters.version, expectedVersion)))
       .returning({ version: encounters.version });
     if (updated.length === 0) return failure('conflict');
-    await recordAudit(tx, {
-      actor: viewer,
-      action: 'encounters.billing_status',
-      resourceType: 'encounters',
+    await audit({
+      action: auditActions.encounters.billingStatus,
+      resourceType: facts.section,
       resourceId: encounterId,
       patientId,
-      outcome: 'allowed',
-      breakGlassGrantId: auth.decision.breakGlassGrantId,
-      details: { from: row.billingStatus, to: parsed.data },
+      breakGlassGrantId: facts.breakGlassGrantId,
+      details: { from: row.billingStatus, to: status.data },
     });
-    return { ok: true, value: { version: updated[0]!.version } };
-  });
-}
+    return ok({ version: updated[0]!.version });
+  },
+});
 
 /**
  * Seals a new entry onto its section's newest page and inserts its row; undefined when that page

@@ -6,6 +6,7 @@ import { recordAudit, type AuditActor } from '@/lib/platform/audit';
 import { rewrapDataKey } from '@/lib/platform/crypto/data-keys';
 import { DecryptionError } from '@/lib/platform/crypto/envelope';
 import { getKeyProvider } from '@/lib/platform/crypto/key-provider';
+import { auditActions } from '@/lib/domain/audit/actions';
 
 export const DEFAULT_ROTATION_BATCH = 500;
 
@@ -134,7 +135,7 @@ export async function rotateMasterKeys(db: Db, options: RotationOptions = {}): P
         .where(eq(keyRotations.id, rotation.id));
       await recordAudit(tx, {
         actor,
-        action: 'key.rotate',
+        action: auditActions.key.rotate,
         resourceType: 'master_key',
         resourceId: String(target),
         outcome: 'allowed',
@@ -168,7 +169,7 @@ export async function rotateMasterKeys(db: Db, options: RotationOptions = {}): P
     await tx.update(keyRotations).set({ finishedAt: new Date() }).where(eq(keyRotations.id, rotation.id));
     await recordAudit(tx, {
       actor,
-      action: 'key.rotate.finish',
+      action: auditActions.key.rotateFinish,
       resourceType: 'master_key',
       resourceId: String(target),
       outcome: 'allowed',
@@ -197,7 +198,7 @@ async function startOrResume(db: Db, toCurrent: boolean, actor: AuditActor) {
     const [rotation] = await tx.insert(keyRotations).values({ targetVersion }).returning();
     await recordAudit(tx, {
       actor,
-      action: 'key.rotate.start',
+      action: auditActions.key.rotateStart,
       resourceType: 'master_key',
       resourceId: String(targetVersion),
       outcome: 'allowed',
@@ -225,7 +226,7 @@ async function retireUnused(db: Db, target: number, actor: AuditActor): Promise<
     await db.transaction((tx) =>
       recordAudit(tx, {
         actor,
-        action: 'key.retire',
+        action: auditActions.key.retire,
         resourceType: 'master_key',
         resourceId: String(version),
         outcome: 'allowed',

@@ -4,6 +4,7 @@ import type { Db } from '@/db/client';
 import { patientKeys } from '@/db/schema';
 import { recordAudit, type AuditActor } from '@/lib/platform/audit';
 import { shredPatientKey } from '@/lib/platform/crypto/data-keys';
+import { auditActions } from '@/lib/domain/audit/actions';
 
 export type ShredOutcome =
   | { status: 'shredded'; patientId: string; at: Date }
@@ -25,7 +26,7 @@ export async function shredPatient(db: Db, patientId: string, actor: AuditActor)
     await shredPatientKey(tx, patientId, at);
     await recordAudit(tx, {
       actor,
-      action: 'key.shred',
+      action: auditActions.key.shred,
       resourceType: 'patient',
       resourceId: patientId,
       patientId,

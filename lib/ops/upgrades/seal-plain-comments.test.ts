@@ -15,8 +15,8 @@ import type { Viewer } from '@/lib/domain/access/viewer';
 import { getGrantReview } from '@/lib/features/break-glass';
 import { evictDataKey, getPatientCipher } from '@/lib/platform/crypto';
 import { shredPatient } from '@/lib/ops/keys/shred';
-import { getIncidentCase, resolveIncident } from '@/lib/features/monitor/review';
-import { dumpEverything, seededTestDatabase, viewerFor } from '@/test/crypto-fixtures';
+import { getIncidentCase, resolveIncident } from '@/lib/features/monitor';
+import { dumpEverything, testDatabase, viewer } from '@/test/fixtures';
 import type { TestDatabase } from '@/test/db';
 import { countPlainComments, PLAIN_COMMENT_MARKER, sealPlainComments, type SealCommentsProgress } from '@/lib/ops/upgrades/seal-plain-comments';
 
@@ -30,10 +30,10 @@ let ids: string[];
 const comment = (n: number) => `Reviewed: Larkspurwood case ${n}, spoke to the ward manager.`;
 
 beforeAll(async () => {
-  handle = await seededTestDatabase(5);
+  handle = await testDatabase({ patients: 5 });
   db = handle.db;
-  privacy = await viewerFor(db, 'privacy@vigil.test');
-  physician2 = await viewerFor(db, 'physician2@vigil.test');
+  privacy = await viewer(db, 'privacy@vigil.test');
+  physician2 = await viewer(db, 'physician2@vigil.test');
   ids = (await db.select({ id: patients.id }).from(patients).orderBy(patients.id)).map((p) => p.id);
 });
 afterAll(async () => handle?.close());

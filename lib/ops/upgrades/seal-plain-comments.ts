@@ -4,7 +4,7 @@ import type { Db } from '@/db/client';
 import { breakGlassGrants, incidents } from '@/db/schema';
 import { sealReviewComment } from '@/lib/features/break-glass/review-comment';
 import { getPatientCiphers } from '@/lib/platform/crypto';
-import { sealResolutionComment } from '@/lib/features/monitor/review';
+import { sealResolutionComment } from '@/lib/features/monitor/resolution-comment';
 
 /**
  * Migration 0004 renamed `review_comment` and `resolution_comment` to their `sealed_*` names and

@@ -4,8 +4,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase, rowsOf, type Db } from '@/db/client';
 import { auditLog } from '@/db/schema';
 import { appendOne, asOwnerWithoutTriggers, chainRows, syntheticEvent } from '@/test/audit-fixtures';
-import { installTestKeys } from '@/test/crypto-fixtures';
-import { appRoleUrl, createTestDatabase, testDatabaseKind, type TestDatabase } from '@/test/db';
+import { appRoleUrl, testDatabaseKind, type TestDatabase } from '@/test/db';
+import { testDatabase } from '@/test/fixtures';
 import { recordAudit } from '@/lib/platform/audit/append';
 import { normaliseIp } from '@/lib/platform/audit/ip';
 import { verifyChain } from '@/lib/platform/audit/verify';
@@ -27,8 +27,7 @@ async function queryRows<T>(db: Db, query: SQL): Promise<T[]> {
 }
 
 beforeAll(async () => {
-  installTestKeys();
-  handle = await createTestDatabase();
+  handle = await testDatabase({ empty: true });
 });
 afterAll(() => handle.close());
 

@@ -8,6 +8,7 @@ import { now as clockNow } from '@/lib/platform/clock';
 import type { PatientCipher } from '@/lib/platform/crypto';
 import { GENESIS_HASH, chainHash, type ChainedFields } from '@/lib/platform/audit/chain';
 import { normaliseIp } from '@/lib/platform/audit/ip';
+import type { AuditAction } from '@/lib/domain/audit/actions';
 
 /** Who did it and from where; filled from the signed-in session or the machine client. */
 export interface AuditActor {
@@ -20,7 +21,8 @@ export interface AuditActor {
 
 export interface AuditEvent {
   actor: AuditActor;
-  action: string;
+  /** Only registered actions can be written (lib/domain/audit/actions.ts). */
+  action: AuditAction;
   resourceType: string;
   resourceId?: string | null;
   patientId?: string | null;
@@ -46,7 +48,13 @@ const AUDIT_CHAIN_LOCK = 0x76_69_67_69;
 const MAX_USER_AGENT = 512;
 
 export type AuditListener = (tx: Tx, event: AuditEvent, record: AuditRecord) => Promise<void>;
-const listeners: AuditListener[] = [];
+/*
+ * One list per process, not per copy of this module: Next.js compiles instrumentation.ts (which
+ * registers the monitor) and the routes (which append) as separate entries, and each may load
+ * its own instance of this file.
+ */
+const globalForListeners = globalThis as unknown as { vigilAuditListeners?: AuditListener[] };
+const listeners = (globalForListeners.vigilAuditListeners ??= []);
 
 /** Lets lib/features/monitor evaluate its rules in the same transaction as each audited access. */
 export function onAudit(listener: AuditListener): void {

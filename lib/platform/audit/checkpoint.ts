@@ -4,6 +4,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { canonicalJson, checkpointSignature } from '@/lib/platform/audit/chain';
+import { env } from '@/lib/platform/env';
 
 /**
  * A signed note of the chain's head, kept outside the database. Whoever controls the database
@@ -34,9 +35,8 @@ export type CheckpointRead =
   | { status: 'valid'; checkpoint: Checkpoint };
 
 export function checkpointPath(): string {
-  return path.resolve(
-    process.env.VIGIL_AUDIT_CHECKPOINT ?? path.join(process.env.VIGIL_DATA_DIR ?? '.data', 'audit-checkpoint.json'),
-  );
+  const { VIGIL_AUDIT_CHECKPOINT, VIGIL_DATA_DIR } = env();
+  return path.resolve(VIGIL_AUDIT_CHECKPOINT ?? path.join(VIGIL_DATA_DIR, 'audit-checkpoint.json'));
 }
 
 function sign(checkpoint: Checkpoint): string {

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { getKeyProvider, setKeyProvider } from '@/lib/platform/crypto';
-import { installTestKeys } from '@/test/crypto-fixtures';
-import { createTestDatabase, testDatabaseKind, type TestDatabase } from '@/test/db';
+import { testDatabaseKind, type TestDatabase } from '@/test/db';
+import { installTestKeys, testDatabase } from '@/test/fixtures';
 import {
   appendMany,
   appendOne,
@@ -23,8 +23,7 @@ let handle: TestDatabase;
 let dir: string;
 
 beforeAll(async () => {
-  installTestKeys();
-  handle = await createTestDatabase();
+  handle = await testDatabase({ empty: true });
   dir = mkdtempSync(path.join(tmpdir(), 'vigil-audit-'));
 });
 afterAll(async () => {

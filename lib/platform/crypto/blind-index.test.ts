@@ -8,11 +8,11 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rowsOf, type Db } from '@/db/client';
 import { patients } from '@/db/schema';
-import { seedDatabase, syntheticPatient } from '@/db/seed';
+import { syntheticPatient } from '@/db/seed';
 import type { Viewer } from '@/lib/domain/access/viewer';
-import { listPatients } from '@/lib/features/records';
-import { installTestKeys, viewerFor } from '@/test/crypto-fixtures';
-import { createTestDatabase, type TestDatabase } from '@/test/db';
+import { listPatients, type PatientList } from '@/lib/features/records';
+import type { TestDatabase } from '@/test/db';
+import { testDatabase, viewer as signIn } from '@/test/fixtures';
 import { blindIndex, blindIndexBits, LAST_NAME_PREFIX_LENGTH, normaliseName, type BlindIndexKind } from '@/lib/platform/crypto/blind-index';
 
 const PATIENTS = 10_000;
@@ -24,26 +24,31 @@ let viewer: Viewer;
 const synthetic = Array.from({ length: PATIENTS }, (_, index) => syntheticPatient(index, SEED).demographics);
 
 beforeAll(async () => {
-  installTestKeys();
-  handle = await createTestDatabase();
-  db = handle.db;
   const started = Date.now();
-  await seedDatabase(db, { patients: PATIENTS, seed: SEED, batchSize: 1_000 });
+  handle = await testDatabase({ patients: PATIENTS, seed: SEED, batchSize: 1_000 });
+  db = handle.db;
   console.info(`[blind-index] seeded ${PATIENTS} patients in ${((Date.now() - started) / 1000).toFixed(1)} s (${handle.kind})`);
   // physician2 is on no care team after seeding: put them on every patient's, so search spans all 10,000.
-  viewer = await viewerFor(db, 'physician2@vigil.test');
+  viewer = await signIn(db, 'physician2@vigil.test');
   await db.execute(
     sql`INSERT INTO care_team (patient_id, user_id, relationship) SELECT id, ${viewer.userId}::uuid, 'attending' FROM patients`,
   );
 }, 600_000);
 afterAll(async () => handle?.close());
 
+/** One page of a search the physician may run (a refusal fails the test). */
+async function search(q: string, page?: number): Promise<PatientList> {
+  const result = await listPatients(viewer, { q, page });
+  if (!result.ok) throw new Error(`search ${q} was refused: ${result.message}`);
+  return result.value;
+}
+
 /** Every MRN a search returns, across all pages. */
 async function searchAll(q: string): Promise<{ mrns: string[]; searchedBy: string }> {
-  const first = await listPatients(viewer, { q });
+  const first = await search(q);
   const mrns = first.rows.map((r) => r.mrn);
   for (let page = 2; page <= first.pageCount; page++) {
-    mrns.push(...(await listPatients(viewer, { q, page })).rows.map((r) => r.mrn));
+    mrns.push(...(await search(q, page)).rows.map((r) => r.mrn));
   }
   expect(mrns).toHaveLength(first.total);
   return { mrns: mrns.sort(), searchedBy: first.searchedBy };
@@ -54,7 +59,7 @@ async function searchAll(q: string): Promise<{ mrns: string[]; searchedBy: strin
  * same total, and every row shown belongs. Used for the variants of a query already checked whole.
  */
 async function expectSameResult(q: string, expected: string[]): Promise<void> {
-  const first = await listPatients(viewer, { q });
+  const first = await search(q);
   expect(first.total, q).toBe(expected.length);
   const wanted = new Set(expected);
   for (const row of first.rows) expect(wanted.has(row.mrn), `${q}: ${row.mrn}`).toBe(true);

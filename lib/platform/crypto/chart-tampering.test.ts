@@ -13,7 +13,7 @@ import type { Viewer } from '@/lib/domain/access/viewer';
 import { DecryptionError, evictDataKey, getPatientCipher } from '@/lib/platform/crypto';
 import { sealContext, sealJson } from '@/lib/platform/crypto/envelope';
 import { addEntry, getChart, type ChartView } from '@/lib/features/records';
-import { seededTestDatabase, viewerFor } from '@/test/crypto-fixtures';
+import { testDatabase, viewer } from '@/test/fixtures';
 import type { TestDatabase } from '@/test/db';
 
 type SectionTable = keyof typeof chartSectionTables;
@@ -25,9 +25,9 @@ let physician: Viewer;
 let unused: string[];
 
 beforeAll(async () => {
-  handle = await seededTestDatabase(20);
+  handle = await testDatabase({ patients: 20 });
   db = handle.db;
-  physician = await viewerFor(db, 'physician@vigil.test');
+  physician = await viewer(db, 'physician@vigil.test');
   unused = (await db.select({ id: patients.id }).from(patients).orderBy(patients.id)).map((p) => p.id);
 });
 afterAll(async () => handle?.close());
@@ -78,13 +78,14 @@ async function setSealedPage(patientId: string, section: SectionTable, value: st
 async function ensureProblem(patientId: string): Promise<void> {
   const t = chartSectionTables.problems;
   if ((await db.select({ id: t.id }).from(t).where(eq(t.patientId, patientId)).limit(1)).length > 0) return;
-  const write = await addEntry(physician, patientId, 'problems', { description: 'Seasonal rhinitis', icd10: 'J30.2', status: 'active', onsetOn: '2025-04-01' });
+  const write = await addEntry(physician, { patientId, section: 'problems', body: { description: 'Seasonal rhinitis', icd10: 'J30.2', status: 'active', onsetOn: '2025-04-01' } });
   expect(write.ok).toBe(true);
 }
 
 async function openChart(patientId: string): Promise<ChartView> {
-  const view = await getChart(physician, patientId);
-  if (view.kind !== 'chart') throw new Error('The physician should see the chart.');
+  const viewResult = await getChart(physician, patientId);
+  if (!viewResult.ok) throw new Error('The physician should see the chart.');
+  const view = viewResult.value;
   return view;
 }
 
@@ -201,7 +202,7 @@ describe('a tampered section reads as unavailable, the rest of the chart opens',
     const { patientId } = await takePatientWith('allergies', 1);
     const tampered = flipBit(await sealedPage(patientId, 'allergies'), 30);
     await setSealedPage(patientId, 'allergies', tampered);
-    const write = await addEntry(physician, patientId, 'allergies', { substance: 'Latex', reaction: 'Rash', severity: 'mild', notedOn: '2026-01-02' });
+    const write = await addEntry(physician, { patientId, section: 'allergies', body: { substance: 'Latex', reaction: 'Rash', severity: 'mild', notedOn: '2026-01-02' } });
     expect(write).toMatchObject({ ok: false, error: 'unavailable' });
     expect(await sealedPage(patientId, 'allergies')).toBe(tampered);
   });

@@ -10,7 +10,7 @@ import type { Db } from '@/db/client';
 import { auditLog, chartSectionTables, patientKeys, patients } from '@/db/schema';
 import type { Viewer } from '@/lib/domain/access/viewer';
 import { addEntry, getChart, listPatients } from '@/lib/features/records';
-import { dumpEverything, seededTestDatabase, viewerFor } from '@/test/crypto-fixtures';
+import { dumpEverything, testDatabase, viewer } from '@/test/fixtures';
 import type { TestDatabase } from '@/test/db';
 import { evictDataKey, getPatientCiphers, onDataKeyUnwrap } from '@/lib/platform/crypto/data-keys';
 import { shredPatient } from '@/lib/ops/keys/shred';
@@ -21,9 +21,9 @@ let physician: Viewer;
 let ids: string[];
 
 beforeAll(async () => {
-  handle = await seededTestDatabase(20);
+  handle = await testDatabase({ patients: 20 });
   db = handle.db;
-  physician = await viewerFor(db, 'physician@vigil.test');
+  physician = await viewer(db, 'physician@vigil.test');
   ids = (await db.select({ id: patients.id }).from(patients).orderBy(patients.id)).map((p) => p.id);
 });
 afterAll(async () => handle?.close());
@@ -92,7 +92,7 @@ describe('crypto-shredding one patient', () => {
   it('erases all of their PHI, everywhere, and leaves every other patient readable', async () => {
     const victim = ids[6]!;
     const viewBefore = await getChart(physician, victim); // also caches the key in memory
-    expect(viewBefore.kind === 'chart' && viewBefore.demographics?.status).toBe('ok');
+    expect(viewBefore.ok && viewBefore.value.demographics?.status).toBe('ok');
     const [{ wrappedKey } = { wrappedKey: null }] = await db.select().from(patientKeys).where(eq(patientKeys.patientId, victim));
     expect(wrappedKey).toBeTruthy();
 
@@ -100,8 +100,9 @@ describe('crypto-shredding one patient', () => {
     expect(outcome).toMatchObject({ status: 'shredded', patientId: victim });
 
     // The chart reads as erased at once (the cached key went with it).
-    const view = await getChart(physician, victim);
-    if (view.kind !== 'chart') throw new Error('The chart itself should still open');
+    const viewResult = await getChart(physician, victim);
+    if (!viewResult.ok) throw new Error('The chart itself should still open');
+    const view = viewResult.value;
     expect(view.demographics).toEqual({ status: 'erased' });
     expect(view.insurance).toEqual({ status: 'erased' });
     for (const section of Object.values(view.sections)) expect(section).toEqual({ status: 'erased' });
@@ -116,8 +117,8 @@ describe('crypto-shredding one patient', () => {
 
     // Search no longer lists them; writes are refused; a second shred changes nothing.
     const list = await listPatients(physician, {});
-    expect(list.rows.map((r) => r.id)).not.toContain(victim);
-    const write = await addEntry(physician, victim, 'allergies', { substance: 'Latex', reaction: 'Rash', severity: 'mild', notedOn: '2026-01-02' });
+    expect(list.ok && list.value.rows.map((r) => r.id)).not.toContain(victim);
+    const write = await addEntry(physician, { patientId: victim, section: 'allergies', body: { substance: 'Latex', reaction: 'Rash', severity: 'mild', notedOn: '2026-01-02' } });
     expect(write).toMatchObject({ ok: false, error: 'unavailable' });
     expect(await shredPatient(db, victim, { userId: null })).toMatchObject({ status: 'already_shredded' });
     expect(await shredPatient(db, randomUUID(), { userId: null })).toMatchObject({ status: 'not_found' });
@@ -129,8 +130,9 @@ describe('crypto-shredding one patient', () => {
     for (const pass of ['cached', 'fresh']) {
       if (pass === 'fresh') evictDataKey();
       for (const id of ids.filter((id) => id !== victim)) {
-        const other = await getChart(physician, id);
-        if (other.kind !== 'chart') throw new Error(`${id}: denied`);
+        const otherResult = await getChart(physician, id);
+        if (!otherResult.ok) throw new Error(`${id}: denied`);
+        const other = otherResult.value;
         const statuses = [other.demographics?.status, other.insurance?.status, ...Object.values(other.sections).map((s) => s.status)];
         expect(statuses.every((s) => s === 'ok'), `${pass} ${id}: ${statuses.join(',')}`).toBe(true);
       }
@@ -142,8 +144,9 @@ describe('crypto-shredding one patient', () => {
     await getChart(physician, victim); // cached here
     // Shredded by another process (the keys:shred CLI): this process's cache is not told.
     await db.update(patientKeys).set({ wrappedKey: null, shreddedAt: new Date() }).where(eq(patientKeys.patientId, victim));
-    const view = await getChart(physician, victim);
-    if (view.kind !== 'chart') throw new Error('The chart itself should still open');
+    const viewResult = await getChart(physician, victim);
+    if (!viewResult.ok) throw new Error('The chart itself should still open');
+    const view = viewResult.value;
     expect(view.demographics).toEqual({ status: 'erased' });
     expect(Object.values(view.sections).every((s) => s.status === 'erased')).toBe(true);
   });

@@ -5,6 +5,7 @@ import type { Queryable } from '@/db/client';
 import { patientKeys } from '@/db/schema';
 import { DecryptionError, openJson, sealContext, sealJson } from '@/lib/platform/crypto/envelope';
 import { getKeyProvider } from '@/lib/platform/crypto/key-provider';
+import { env } from '@/lib/platform/env';
 
 /** Seals and opens one patient's values with that patient's data key. */
 export interface PatientCipher {
@@ -39,12 +40,11 @@ function wrapContext(patientId: string): string {
 }
 
 /**
- * Unwrapped data keys are cached in memory only, briefly and in bounded number, so that a
- * busy chart does not unwrap on every request (with a KMS, an unwrap is a network call). Every
- * cache miss is an unwrap, and is reported to the caller so the audit entry of the access
- * records it. A hit still checks the key's row has not been shredded meanwhile.
+ * Unwrapped data keys are cached in memory only, briefly (VIGIL_KEY_CACHE_SECONDS) and in bounded
+ * number, so that a busy chart does not unwrap on every request (with a KMS, an unwrap is a
+ * network call). Every cache miss is an unwrap, and is reported to the caller so the audit
+ * entry of the access records it. A hit still checks the key's row has not been shredded meanwhile.
  */
-const CACHE_TTL_MS = Number(process.env.VIGIL_KEY_CACHE_SECONDS ?? 120) * 1000;
 const CACHE_MAX = 10_000;
 const globalForCache = globalThis as unknown as {
   vigilDataKeys?: Map<string, { key: Buffer; expires: number }>;
@@ -66,7 +66,7 @@ function remember(patientId: string, key: Buffer, now: number): void {
     const oldest = cache.keys().next().value;
     if (oldest !== undefined) cache.delete(oldest);
   }
-  cache.set(patientId, { key, expires: now + CACHE_TTL_MS });
+  cache.set(patientId, { key, expires: now + env().VIGIL_KEY_CACHE_SECONDS * 1000 });
 }
 
 export function evictDataKey(patientId?: string): void {

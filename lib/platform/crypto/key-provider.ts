@@ -4,6 +4,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, w
 import path from 'node:path';
 import { z } from 'zod';
 import { openBytes, sealBytes } from '@/lib/platform/crypto/envelope';
+import { env } from '@/lib/platform/env';
 
 /**
  * Master keys (key-encryption keys) live outside the database. A provider wraps and unwraps
@@ -140,7 +141,7 @@ export class StaticKeyProvider implements KeyProvider {
 }
 
 export function keyFilePath(): string {
-  return path.resolve(process.env.VIGIL_KEY_FILE ?? path.join('.data', 'keys.json'));
+  return path.resolve(env().VIGIL_KEY_FILE);
 }
 
 /** Parses key material without ever echoing it: a JSON or schema error could quote a key. */
@@ -233,9 +234,10 @@ export function loadEnvProvider(json: string): KeyProvider {
 const globalForKeys = globalThis as unknown as { vigilKeyProvider?: KeyProvider };
 
 export function getKeyProvider(): KeyProvider {
-  globalForKeys.vigilKeyProvider ??= process.env.VIGIL_MASTER_KEYS
-    ? loadEnvProvider(process.env.VIGIL_MASTER_KEYS)
-    : loadKeyFileProvider();
+  if (!globalForKeys.vigilKeyProvider) {
+    const json = env().VIGIL_MASTER_KEYS;
+    globalForKeys.vigilKeyProvider = json ? loadEnvProvider(json) : loadKeyFileProvider();
+  }
   return globalForKeys.vigilKeyProvider;
 }
 

@@ -14,9 +14,9 @@ import { syntheticPatient } from '@/db/seed';
 import { reviewGrant } from '@/lib/features/break-glass';
 import { getPatientCipher, normaliseName, sealUserSecret } from '@/lib/platform/crypto';
 import { openIncident } from '@/lib/features/monitor';
-import { resolveIncident } from '@/lib/features/monitor/review';
+import { resolveIncident } from '@/lib/features/monitor';
 import { addEntry, getChart, listPatients } from '@/lib/features/records';
-import { dumpEverything, openEveryPage, seededTestDatabase, viewerFor } from '@/test/crypto-fixtures';
+import { dumpEverything, openEveryPage, testDatabase, viewer } from '@/test/fixtures';
 import type { TestDatabase } from '@/test/db';
 
 const PATIENTS = 50;
@@ -47,7 +47,7 @@ function strings(value: unknown): string[] {
 }
 
 beforeAll(async () => {
-  handle = await seededTestDatabase(PATIENTS, SEED);
+  handle = await testDatabase({ patients: PATIENTS, seed: SEED });
   db = handle.db;
 
   needles = new Set([addedNote, 'Quillfeather', justification, 'Zanzibarov', totpSecret, reviewComment, 'Marrowgate', resolutionComment, 'Thistlecombe']);
@@ -72,17 +72,17 @@ beforeAll(async () => {
   }
 
   // Use the portal the way clinicians do, so audit rows and any caches get written.
-  const physician = await viewerFor(db, 'physician@vigil.test');
+  const physician = await viewer(db, 'physician@vigil.test');
   const first = syntheticPatient(0, SEED).demographics;
   await listPatients(physician, { q: first.familyName });
   await listPatients(physician, { q: first.mrn });
   await listPatients(physician, { q: first.dateOfBirth });
   await listPatients(physician, { q: normaliseName(first.familyName).slice(0, 3) });
   for (const id of ids.slice(0, 5)) await getChart(physician, id);
-  const added = await addEntry(physician, ids[0]!, 'progress_notes', { writtenAt: new Date().toISOString(), author: 'Dr. Ada Quinlan', text: addedNote });
+  const added = await addEntry(physician, { patientId: ids[0]!, section: 'progress_notes', body: { writtenAt: new Date().toISOString(), author: 'Dr. Ada Quinlan', text: addedNote } });
   expect(added.ok).toBe(true);
 
-  const stranger = await viewerFor(db, 'physician2@vigil.test');
+  const stranger = await viewer(db, 'physician2@vigil.test');
   const grantId = randomUUID();
   const { cipher } = await getPatientCipher(db, ids[1]!);
   await db.insert(breakGlassGrants).values({
@@ -94,7 +94,7 @@ beforeAll(async () => {
     expiresAt: new Date(Date.now() + 3_600_000),
   });
   await getChart(stranger, ids[1]!);
-  const privacy = await viewerFor(db, 'privacy@vigil.test');
+  const privacy = await viewer(db, 'privacy@vigil.test');
   expect((await reviewGrant(privacy, { grantId, verdict: 'referred', comment: reviewComment })).ok).toBe(true);
   const incident = await db.transaction((tx) =>
     openIncident(tx, { userId: stranger.userId, severity: 'LOW', rule: 'same_last_name', windowStart: new Date(Date.UTC(2026, 10, 1)), details: {} }),

@@ -1,5 +1,6 @@
 import 'server-only';
 import pino, { type DestinationStream, type Logger } from 'pino';
+import { env } from '@/lib/platform/env';
 import { redact } from '@/lib/platform/log/redact';
 
 /**
@@ -12,7 +13,10 @@ import { redact } from '@/lib/platform/log/redact';
  * Output: stdout, plus the file named by VIGIL_LOG_FILE when set (end-to-end runs scan it for
  * PHI).
  */
-const LOG_LEVEL = process.env.VIGIL_LOG_LEVEL ?? (process.env.NODE_ENV === 'test' ? 'silent' : 'info');
+function defaultLevel(): string {
+  const { VIGIL_LOG_LEVEL, NODE_ENV } = env();
+  return VIGIL_LOG_LEVEL ?? (NODE_ENV === 'test' ? 'silent' : 'info');
+}
 
 /** Digit runs of MRN length and calendar dates: never needed in a log line, often PHI. */
 const MASKS: Array<[RegExp, string]> = [
@@ -69,13 +73,13 @@ export function scrub(value: unknown, depth = 0): unknown {
 }
 
 function destination(): DestinationStream {
-  const file = process.env.VIGIL_LOG_FILE;
+  const file = env().VIGIL_LOG_FILE;
   const stdout = pino.destination({ dest: 1, sync: true });
   if (!file) return stdout;
   return pino.multistream([{ stream: stdout }, { stream: pino.destination({ dest: file, sync: true, mkdir: true, append: true }) }]);
 }
 
-export function createLogger(stream: DestinationStream = destination(), level = LOG_LEVEL): Logger {
+export function createLogger(stream: DestinationStream = destination(), level = defaultLevel()): Logger {
   return pino(
     {
       level,

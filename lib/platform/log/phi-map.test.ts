@@ -9,7 +9,8 @@ import { getTableConfig, PgTable } from 'drizzle-orm/pg-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as schema from '@/db/schema';
 import { rowsOf } from '@/db/client';
-import { createTestDatabase, type TestDatabase } from '@/test/db';
+import type { TestDatabase } from '@/test/db';
+import { testDatabase } from '@/test/fixtures';
 import { phiFieldNames, phiMap } from '@/lib/platform/log/phi-map';
 
 /** Tables that mention a patient but hold no PHI of their own, and why. */
@@ -100,7 +101,7 @@ describe('the PHI map', () => {
 describe('the PHI map against the migrated database', () => {
   let handle: TestDatabase;
   beforeAll(async () => {
-    handle = await createTestDatabase();
+    handle = await testDatabase({ empty: true });
   });
   afterAll(async () => handle?.close());
 

@@ -1,7 +1,8 @@
 import { AdminForm, TextField } from '@/components/admin/admin-form';
 import { AdminDenied, PageHeader, Panel, When } from '@/components/admin/page-parts';
 import { hasAdminPermission } from '@/lib/domain/access/policy';
-import { apiClientPermission, listApiClients } from '@/lib/features/devices/api-clients';
+import { adminPermission } from '@/lib/domain/access/permission-names';
+import { listApiClients } from '@/lib/features/devices/api-clients';
 import { requireViewer } from '@/lib/features/auth/current';
 import { issueApiClientAction, revokeApiClientAction } from './actions';
 
@@ -12,8 +13,8 @@ export default async function ApiClientsPage() {
   const clients = await listApiClients(viewer);
   if (!clients.ok) return <AdminDenied />;
   // The buttons follow the permissions; lib/features/devices checks them again on every change.
-  const canIssue = hasAdminPermission(viewer, apiClientPermission.issue);
-  const canRevoke = hasAdminPermission(viewer, apiClientPermission.revoke);
+  const canIssue = hasAdminPermission(viewer, adminPermission.issueApiClients);
+  const canRevoke = hasAdminPermission(viewer, adminPermission.revokeApiClients);
   const active = clients.value.filter((c) => !c.revokedAt).length;
 
   return (

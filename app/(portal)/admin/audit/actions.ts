@@ -1,6 +1,6 @@
 'use server';
 
-import { requireViewer } from '@/lib/features/auth/current';
+import { guardedAction } from '@/lib/features/auth/entry';
 import { verifyNow } from '@/lib/features/audit-review/status';
 
 export interface VerifyState {
@@ -9,10 +9,13 @@ export interface VerifyState {
 }
 
 /** "Verify now": a full walk of the chain (recorded), which moves the signed checkpoint on success. */
-export async function verifyNowAction(_previous: VerifyState): Promise<VerifyState> {
-  const viewer = await requireViewer();
-  const result = await verifyNow(viewer);
-  if (!result.ok) return { state: 'error', message: result.message };
-  const { state, summary } = result.value;
-  return { state: state === 'ok' ? 'ok' : 'broken', message: summary };
-}
+export const verifyNowAction = guardedAction(
+  verifyNow,
+  (_viewer, _previous: VerifyState) => ({}),
+  async (granted): Promise<VerifyState> => {
+    const result = granted.ok ? await granted.value.run() : granted;
+    if (!result.ok) return { state: 'error', message: result.message };
+    const { state, summary } = result.value;
+    return { state: state === 'ok' ? 'ok' : 'broken', message: summary };
+  },
+);

@@ -1,10 +1,12 @@
 import Link from 'next/link';
 import { hasAuditPermission } from '@/lib/domain/access/policy';
 import { requireViewer } from '@/lib/features/auth/current';
-import { auditPermission, searchAuditLog, type AuditListEntry } from '@/lib/features/audit-review/query';
+import { auditPermission } from '@/lib/domain/access/permission-names';
+import { searchAuditLog, type AuditListEntry } from '@/lib/features/audit-review/query';
 import { chainStatus, type ChainStatus } from '@/lib/features/audit-review/status';
 import { filterKeys, filterQuery, firstParam, formatInstant } from './format';
 import { VerifyNow } from './verify-now';
+import { describeAction } from '@/lib/domain/audit/actions';
 
 type Params = Record<string, string | string[] | undefined>;
 
@@ -143,7 +145,7 @@ function EntriesTable({ entries }: { entries: AuditListEntry[] }) {
               <td className="px-3 py-2 font-mono text-xs"><Link href={`/admin/audit/${e.seq}`} className="text-calm hover:underline" prefetch={false}>{e.seq}</Link></td>
               <td className="whitespace-nowrap px-3 py-2">{formatInstant(e.occurredAt).replace(' UTC', '')}</td>
               <td className="px-3 py-2" data-testid="entry-user">{e.user ? (e.user.email ?? e.user.id) : '—'}{e.roles.length > 0 && <span className="block text-xs text-slate-500">{e.roles.join(', ')}</span>}</td>
-              <td className="px-3 py-2 font-mono text-xs">{e.action}</td>
+              <td className="px-3 py-2 font-mono text-xs" title={describeAction(e.action) ?? undefined}>{e.action}</td>
               <td className="px-3 py-2 font-mono text-xs">
                 {e.patientId ? <Link href={`/admin/audit/disclosures/${e.patientId}`} title={e.patientId} className="text-calm hover:underline" prefetch={false}>{e.patientId.slice(0, 8)}…</Link> : '—'}
               </td>

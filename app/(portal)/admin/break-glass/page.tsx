@@ -3,11 +3,12 @@ import { hasAdminPermission, hasAuditPermission } from '@/lib/domain/access/poli
 import { requireViewer } from '@/lib/features/auth/current';
 import { listRefusedRequests, listReviewQueue, verdictLabels, type ReviewVerdict } from '@/lib/features/break-glass';
 import { formatTime, refusalLabels, stateLabels } from './format';
+import { adminPermission, auditPermission } from '@/lib/domain/access/permission-names';
 
 export default async function BreakGlassQueuePage() {
   const viewer = await requireViewer();
-  const canSettings = hasAdminPermission(viewer, 'settings.break_glass');
-  if (!hasAuditPermission(viewer, 'break_glass.review') && canSettings) {
+  const canSettings = hasAdminPermission(viewer, adminPermission.breakGlassSettings);
+  if (!hasAuditPermission(viewer, auditPermission.reviewBreakGlass) && canSettings) {
     return (
       <div className="space-y-2">
         <h1 className="text-xl font-semibold">Emergency access</h1>
@@ -16,10 +17,10 @@ export default async function BreakGlassQueuePage() {
       </div>
     );
   }
-  const [queue, refused] = await Promise.all([listReviewQueue(viewer), listRefusedRequests(viewer)]);
-  if (!queue.ok || !refused.ok) {
-    return <p role="alert" className="text-sm text-red-700">{queue.ok ? 'You do not have access to this page.' : queue.message}</p>;
-  }
+  // One after the other: a viewer refused the queue is not refused (and audited) twice for one page.
+  const queue = await listReviewQueue(viewer);
+  const refused = queue.ok ? await listRefusedRequests(viewer) : queue;
+  if (!queue.ok || !refused.ok) return <p role="alert" className="text-sm text-red-700">{refused.ok ? queue.message : refused.message}</p>;
   const pending = queue.value.filter((g) => g.reviewStatus === 'pending').length;
   return (
     <div className="space-y-6">

@@ -4,30 +4,36 @@ import { revalidatePath } from 'next/cache';
 import { redirect } from 'next/navigation';
 import { formStateOf, formText as text, type AdminFormState } from '@/components/admin/form-state';
 import { assignToCareTeam, findPatient, removeFromCareTeam } from '@/lib/features/admin';
-import { requireViewer } from '@/lib/features/auth/current';
+import { guardedAction } from '@/lib/features/auth/entry';
 
 /** The MRN travels in the form body, never in a URL: the page is then addressed by patient id. */
-export async function findPatientAction(_previous: AdminFormState, form: FormData): Promise<AdminFormState> {
-  const viewer = await requireViewer();
-  const result = await findPatient(viewer, text(form, 'mrn'));
-  if (!result.ok) return formStateOf(result, form);
-  redirect(`/admin/care-teams?patient=${result.value.patientId}`);
-}
+export const findPatientAction = guardedAction(
+  findPatient,
+  (_viewer, _previous: AdminFormState, form: FormData) => text(form, 'mrn'),
+  (result, _previous, form): AdminFormState => {
+    if (!result.ok) return formStateOf(result, form);
+    redirect(`/admin/care-teams?patient=${result.value.patientId}`);
+  },
+);
 
-export async function assignAction(_previous: AdminFormState, form: FormData): Promise<AdminFormState> {
-  const viewer = await requireViewer();
-  const result = await assignToCareTeam(viewer, {
+/** A care-team change opens or closes charts on every admin page that lists assignments. */
+const teamChangeState = (result: Parameters<typeof formStateOf>[0], form: FormData): AdminFormState => {
+  if (result.ok) revalidatePath('/admin', 'layout');
+  return formStateOf(result, form);
+};
+
+export const assignAction = guardedAction(
+  assignToCareTeam,
+  (_viewer, _previous: AdminFormState, form: FormData) => ({
     patientId: text(form, 'patientId'),
     userId: text(form, 'userId'),
     relationship: text(form, 'relationship'),
-  });
-  if (result.ok) revalidatePath('/admin', 'layout');
-  return formStateOf(result, form);
-}
+  }),
+  (result, _previous, form) => teamChangeState(result, form),
+);
 
-export async function removeAssignmentAction(_previous: AdminFormState, form: FormData): Promise<AdminFormState> {
-  const viewer = await requireViewer();
-  const result = await removeFromCareTeam(viewer, { assignmentId: text(form, 'assignmentId') });
-  if (result.ok) revalidatePath('/admin', 'layout');
-  return formStateOf(result, form);
-}
+export const removeAssignmentAction = guardedAction(
+  removeFromCareTeam,
+  (_viewer, _previous: AdminFormState, form: FormData) => ({ assignmentId: text(form, 'assignmentId') }),
+  (result, _previous, form) => teamChangeState(result, form),
+);

@@ -23,8 +23,8 @@ export default async function IncidentQueuePage({ searchParams }: { searchParams
         Cases raised by access monitoring, one per user, rule and window, grouped by the person they concern. CRITICAL cases
         disabled the account when they opened.
       </p>
-      {queue.groups.length === 0 && <p className="text-sm text-slate-500">{filter === 'open' ? 'No open incidents.' : 'No incidents yet.'}</p>}
-      {queue.groups.map((group) => (
+      {queue.value.length === 0 && <p className="text-sm text-slate-500">{filter === 'open' ? 'No open incidents.' : 'No incidents yet.'}</p>}
+      {queue.value.map((group) => (
         <section key={group.user.id} className="rounded-lg border border-slate-200 bg-white" data-testid="incident-group" data-user-email={group.user.email}>
           <header className="flex flex-wrap items-center gap-3 border-b border-slate-100 px-4 py-2">
             <h2 className="font-medium">{group.user.displayName}</h2>

@@ -4,58 +4,60 @@ import { revalidatePath } from 'next/cache';
 import { redirect } from 'next/navigation';
 import { formStateOf, formText as text, type AdminFormState } from '@/components/admin/form-state';
 import { createUser, resetUserPassword, setUserDisabled, setUserRoles } from '@/lib/features/admin';
-import { requireViewer } from '@/lib/features/auth/current';
+import { guardedAction } from '@/lib/features/auth/entry';
 
 /*
- * Thin actions: each re-checks the session (requireViewer) and hands the raw form to lib/features/admin,
- * which validates it with zod, checks the admin permission and the self-escalation rule, and
- * audits. Nothing here trusts a hidden field.
+ * Thin actions: each hands the raw form to lib/features/admin, which validates it with zod,
+ * checks the admin permission and the self-escalation rule, and audits. Nothing here trusts a
+ * hidden field.
  */
-export async function createUserAction(_previous: AdminFormState, form: FormData): Promise<AdminFormState> {
-  const viewer = await requireViewer();
-  const result = await createUser(viewer, {
+export const createUserAction = guardedAction(
+  createUser,
+  (_viewer, _previous: AdminFormState, form: FormData) => ({
     email: text(form, 'email'),
     displayName: text(form, 'displayName'),
     password: text(form, 'password'),
     passwordConfirm: text(form, 'passwordConfirm'),
     roles: form.getAll('roles'),
     adminPassword: text(form, 'adminPassword'),
-  });
-  if (!result.ok) return formStateOf(result, form);
-  revalidatePath('/admin/users');
-  redirect(`/admin/users/${result.value.id}`);
-}
+  }),
+  (result, _previous, form): AdminFormState => {
+    if (!result.ok) return formStateOf(result, form);
+    revalidatePath('/admin/users');
+    redirect(`/admin/users/${result.value.id}`);
+  },
+);
 
-export async function setRolesAction(_previous: AdminFormState, form: FormData): Promise<AdminFormState> {
-  const viewer = await requireViewer();
-  const userId = text(form, 'userId');
-  const result = await setUserRoles(viewer, { userId, roles: form.getAll('roles'), adminPassword: text(form, 'adminPassword') });
-  if (result.ok) revalidatePath(`/admin/users/${userId}`);
+/** After a change to one account, its page shows the change. */
+const accountPageState = (result: Parameters<typeof formStateOf>[0], form: FormData): AdminFormState => {
+  if (result.ok) revalidatePath(`/admin/users/${text(form, 'userId')}`);
   return formStateOf(result, form);
-}
+};
 
-export async function setDisabledAction(_previous: AdminFormState, form: FormData): Promise<AdminFormState> {
-  const viewer = await requireViewer();
-  const userId = text(form, 'userId');
-  const result = await setUserDisabled(viewer, {
-    userId,
+export const setRolesAction = guardedAction(
+  setUserRoles,
+  (_viewer, _previous: AdminFormState, form: FormData) => ({ userId: text(form, 'userId'), roles: form.getAll('roles'), adminPassword: text(form, 'adminPassword') }),
+  (result, _previous, form) => accountPageState(result, form),
+);
+
+export const setDisabledAction = guardedAction(
+  setUserDisabled,
+  (_viewer, _previous: AdminFormState, form: FormData) => ({
+    userId: text(form, 'userId'),
     disabled: text(form, 'disabled'),
     reason: text(form, 'reason') || undefined,
     adminPassword: text(form, 'adminPassword'),
-  });
-  if (result.ok) revalidatePath(`/admin/users/${userId}`);
-  return formStateOf(result, form);
-}
+  }),
+  (result, _previous, form) => accountPageState(result, form),
+);
 
-export async function resetPasswordAction(_previous: AdminFormState, form: FormData): Promise<AdminFormState> {
-  const viewer = await requireViewer();
-  const userId = text(form, 'userId');
-  const result = await resetUserPassword(viewer, {
-    userId,
+export const resetPasswordAction = guardedAction(
+  resetUserPassword,
+  (_viewer, _previous: AdminFormState, form: FormData) => ({
+    userId: text(form, 'userId'),
     password: text(form, 'password'),
     passwordConfirm: text(form, 'passwordConfirm'),
     adminPassword: text(form, 'adminPassword'),
-  });
-  if (result.ok) revalidatePath(`/admin/users/${userId}`);
-  return formStateOf(result, form);
-}
+  }),
+  (result, _previous, form) => accountPageState(result, form),
+);

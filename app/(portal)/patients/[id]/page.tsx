@@ -14,8 +14,9 @@ const text = (value: unknown) => (value === undefined || value === null ? '' : S
 export default async function ChartPage({ params }: { params: Promise<{ id: string }> }) {
   const viewer = await requireViewer();
   const { id } = await params;
-  const chart = await getChart(viewer, id);
-  if (chart.kind === 'denied') return <AccessDenied patientId={chart.patientId} breakGlassOffered={chart.breakGlassOffered} />;
+  const opened = await getChart(viewer, id);
+  if (!opened.ok) return <AccessDenied patientId={id} breakGlassOffered={opened.error === 'break_glass_offered'} />;
+  const chart = opened.value;
 
   const canWrite = (section: string) => chart.writable.includes(section as never);
   const hidden = (section: string) => ({ patientId: chart.patientId, section });

@@ -1,5 +1,6 @@
 import { NextResponse } from 'next/server';
 import { peekSession } from '@/lib/features/auth/current';
+import { publicEntry } from '@/lib/features/auth/entry';
 import { signOut } from '@/lib/features/auth/next-auth';
 import { loginPathFor, safeReturnPath } from '@/lib/features/auth/viewer-state';
 
@@ -12,7 +13,7 @@ export const dynamic = 'force-dynamic';
  * the reason; still live (activity the tab had not heard of) → back to the page it was on.
  * Safe as a GET: it can only end a session the server already considers ended.
  */
-export async function GET(request: Request) {
+export const GET = publicEntry('session.idle-timeout', 'A tab whose idle countdown ran out comes here: its session is over, or nearly.', async (request: Request) => {
   const url = new URL(request.url);
   const state = await peekSession();
   if (state.viewer) {
@@ -20,4 +21,4 @@ export async function GET(request: Request) {
   }
   await signOut({ redirect: false });
   return NextResponse.redirect(new URL(loginPathFor(state.reason), url), 303);
-}
+});

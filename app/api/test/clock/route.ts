@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { advanceClock, now, resetClock } from '@/lib/platform/clock';
+import { env } from '@/lib/platform/env';
+import { publicEntry } from '@/lib/features/auth/entry';
 
 export const dynamic = 'force-dynamic';
 
@@ -8,19 +10,21 @@ export const dynamic = 'force-dynamic';
  * VIGIL_TEST_CLOCK=1 is set at start-up (the Playwright web server does; a real deployment never
  * does), and answers 404 otherwise, exactly like a route that is not there.
  */
-const enabled = () => process.env.VIGIL_TEST_CLOCK === '1';
+const enabled = () => env().VIGIL_TEST_CLOCK;
 const body = z.object({ advanceMs: z.number().int().min(0).max(48 * 3_600_000).optional(), reset: z.boolean().optional() });
 
-export async function POST(request: Request) {
+const whyPublic = 'End-to-end tests move the clock around sign-in itself; it exists only with VIGIL_TEST_CLOCK=1.';
+
+export const POST = publicEntry('test.clock.move', whyPublic, async (request: Request) => {
   if (!enabled()) return new Response('Not found', { status: 404 });
   const parsed = body.safeParse(await request.json().catch(() => null));
   if (!parsed.success) return Response.json({ error: 'Send { advanceMs } or { reset: true }.' }, { status: 400 });
   if (parsed.data.reset) resetClock();
   if (parsed.data.advanceMs) advanceClock(parsed.data.advanceMs);
   return Response.json({ now: now().toISOString() });
-}
+});
 
-export async function GET() {
+export const GET = publicEntry('test.clock.read', whyPublic, async () => {
   if (!enabled()) return new Response('Not found', { status: 404 });
   return Response.json({ now: now().toISOString() });
-}
+});

@@ -1,8 +1,9 @@
 import Link from 'next/link';
 import { notFound } from 'next/navigation';
 import { requireViewer } from '@/lib/features/auth/current';
-import { getAuditEntry, type RevealedState } from '@/lib/features/audit-review/entry';
+import { getAuditEntry, revealAuditState, type RevealedState } from '@/lib/features/audit-review/entry';
 import { firstParam, formatInstant } from '../format';
+import { describeAction } from '@/lib/domain/audit/actions';
 
 /**
  * One audit entry in full. The recorded before/after values of a change are PHI: they stay sealed
@@ -19,17 +20,23 @@ export default async function AuditEntryPage({
   const viewer = await requireViewer();
   const { seq } = await params;
   const reveal = firstParam((await searchParams).reveal) === '1';
-  const result = await getAuditEntry(viewer, seq, { reveal });
+  const result = await getAuditEntry(viewer, { seq });
   if (!result.ok) return <p role="alert" className="text-sm text-red-700">{result.message}</p>;
   if (!result.value) notFound();
-  const { entry, chain, state, canReveal } = result.value;
+  const { entry, chain, canReveal } = result.value;
+  // Opening the sealed values is its own recorded act, asked for only when there are some.
+  const revealed = reveal && canReveal ? await revealAuditState(viewer, { seq }) : null;
+  if (revealed && !revealed.ok) return <p role="alert" className="text-sm text-red-700">{revealed.message}</p>;
+  const state = revealed?.value ?? null;
+  // The registry's description, when the name is still registered (the trail keeps old names).
+  const about = describeAction(entry.action);
   const rows: Array<[string, React.ReactNode]> = [
     ['Sequence', entry.seq],
     ['Log id', entry.logId],
     ['When', formatInstant(entry.occurredAt)],
     ['User', entry.user ? `${entry.user.displayName ?? ''} ${entry.user.email ? `<${entry.user.email}>` : ''} (${entry.user.id})` : '—'],
     ['Role at the time', entry.roles.join(', ') || '—'],
-    ['Action', entry.action],
+    ['Action', <><span className="font-mono">{entry.action}</span>{about && <span className="ml-2 text-slate-500">{about}</span>}</>],
     ['Resource', `${entry.resourceType}${entry.resourceId ? ` ${entry.resourceId}` : ''}`],
     ['Patient', entry.patientId ? <Link href={`/admin/audit/disclosures/${entry.patientId}`} prefetch={false} className="text-calm hover:underline">{entry.patientId}</Link> : '—'],
     ['Outcome', entry.outcome],

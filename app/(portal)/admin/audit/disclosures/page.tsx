@@ -2,7 +2,7 @@ import { redirect } from 'next/navigation';
 import { z } from 'zod';
 import { hasAuditPermission } from '@/lib/domain/access/policy';
 import { requireViewer } from '@/lib/features/auth/current';
-import { auditPermission } from '@/lib/features/audit-review/query';
+import { auditPermission } from '@/lib/domain/access/permission-names';
 import { firstParam } from '../format';
 
 /** Asks for the patient whose accounting of disclosures to prepare. */

@@ -1,26 +1,12 @@
-import { z } from 'zod';
-import { getViewer } from '@/lib/features/auth/current';
-import { exportAuditLog, type ExportFormat } from '@/lib/features/audit-review/export';
+import { guardedRoute } from '@/lib/features/auth/entry';
+import { exportAuditLog, type AuditExport } from '@/lib/features/audit-review/export';
 
 export const dynamic = 'force-dynamic';
 
-const formatSchema = z.enum(['csv', 'fhir']).catch('csv');
+const plainText = { 'Content-Type': 'text/plain; charset=utf-8' };
 
-/**
- * GET /admin/audit/export?format=csv|fhir&<filters>: the filtered trail as a download. The
- * viewer is checked again here (a route handler is its own entry point), and the export is
- * recorded before the first byte is sent.
- */
-export async function GET(request: Request): Promise<Response> {
-  const viewer = await getViewer();
-  if (!viewer) return new Response('Sign in to export the audit trail.', { status: 401, headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
-  const params = Object.fromEntries(new URL(request.url).searchParams);
-  const format: ExportFormat = formatSchema.parse(params.format);
-  const result = await exportAuditLog(viewer, params, format);
-  if (!result.ok) {
-    return new Response(result.message, { status: result.error === 'denied' ? 403 : 400, headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
-  }
-  const { chunks, contentType, filename } = result.value;
+/** The granted export as a download, read from the trail only as the browser takes it. */
+const download = ({ chunks, contentType, filename }: AuditExport): Response => {
   const encoder = new TextEncoder();
   const iterator = chunks[Symbol.asyncIterator]();
   const body = new ReadableStream<Uint8Array>({
@@ -40,4 +26,16 @@ export async function GET(request: Request): Promise<Response> {
       'Cache-Control': 'no-store',
     },
   });
-}
+};
+
+/**
+ * GET /admin/audit/export?format=csv|fhir&<filters>: the filtered trail as a download. The
+ * viewer is checked again here (a route handler is its own entry point), and the export is
+ * recorded before the first byte is sent.
+ */
+export const GET = guardedRoute(
+  exportAuditLog,
+  (request) => Object.fromEntries(new URL(request.url).searchParams),
+  (result) => (result.ok ? download(result.value) : new Response(result.message, { status: result.error === 'denied' ? 403 : 400, headers: plainText })),
+  () => new Response('Sign in to export the audit trail.', { status: 401, headers: plainText }),
+);

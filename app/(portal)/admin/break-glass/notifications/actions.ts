@@ -2,12 +2,15 @@
 
 import { revalidatePath } from 'next/cache';
 import type { FormState } from '@/components/chart/action-form';
-import { requireViewer } from '@/lib/features/auth/current';
+import { guardedAction } from '@/lib/features/auth/entry';
 import { markNotificationsRead } from '@/lib/features/notify';
 
-export async function markReadAction(): Promise<FormState> {
-  const viewer = await requireViewer();
-  const marked = await markNotificationsRead(viewer);
-  revalidatePath('/', 'layout');
-  return { ok: true, message: marked ? `Marked ${marked} as read.` : 'Nothing new.', submittedAt: Date.now() };
-}
+export const markReadAction = guardedAction(
+  markNotificationsRead,
+  () => undefined,
+  (result): FormState => {
+    if (!result.ok) return { ok: false, message: result.message, submittedAt: Date.now() };
+    revalidatePath('/', 'layout');
+    return { ok: true, message: result.value.marked ? `Marked ${result.value.marked} as read.` : 'Nothing new.', submittedAt: Date.now() };
+  },
+);

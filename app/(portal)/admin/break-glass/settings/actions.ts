@@ -2,13 +2,17 @@
 
 import { revalidatePath } from 'next/cache';
 import type { FormState } from '@/components/chart/action-form';
-import { requireViewer } from '@/lib/features/auth/current';
+import { guardedAction } from '@/lib/features/auth/entry';
 import { setWindowMinutes } from '@/lib/features/break-glass';
 
-export async function setWindowAction(_previous: FormState, form: FormData): Promise<FormState> {
-  const viewer = await requireViewer();
-  const result = await setWindowMinutes(viewer, form.get('minutes') ?? undefined);
-  if (!result.ok) return { ok: false, message: result.message, submittedAt: Date.now() };
-  revalidatePath('/admin/break-glass/settings');
-  return { ok: true, message: `Saved: new grants last ${result.minutes} minutes.`, submittedAt: Date.now() };
-}
+const field = (form: FormData, name: string) => form.get(name) ?? undefined;
+
+export const setWindowAction = guardedAction(
+  setWindowMinutes,
+  (_viewer, _previous: FormState, form: FormData) => ({ minutes: field(form, 'minutes'), adminPassword: field(form, 'adminPassword') || undefined }),
+  (result): FormState => {
+    if (!result.ok) return { ok: false, message: result.message, submittedAt: Date.now() };
+    revalidatePath('/admin/break-glass/settings');
+    return { ok: true, message: `Saved: new grants last ${result.value.minutes} minutes.`, submittedAt: Date.now() };
+  },
+);

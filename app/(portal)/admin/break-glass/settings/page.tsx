@@ -3,11 +3,12 @@ import { hasAdminPermission, hasAuditPermission } from '@/lib/domain/access/poli
 import { requireViewer } from '@/lib/features/auth/current';
 import { getBreakGlassWindow, windowBounds } from '@/lib/features/break-glass';
 import { setWindowAction } from './actions';
+import { adminPermission, auditPermission } from '@/lib/domain/access/permission-names';
 
 export default async function BreakGlassSettingsPage() {
   const viewer = await requireViewer();
-  const canEdit = hasAdminPermission(viewer, 'settings.break_glass');
-  if (!canEdit && !hasAuditPermission(viewer, 'break_glass.review')) {
+  const canEdit = hasAdminPermission(viewer, adminPermission.breakGlassSettings);
+  if (!canEdit && !hasAuditPermission(viewer, auditPermission.reviewBreakGlass)) {
     return <p role="alert" className="text-sm text-red-700">You do not have access to this page.</p>;
   }
   const minutes = await getBreakGlassWindow();
@@ -22,6 +23,7 @@ export default async function BreakGlassSettingsPage() {
       {canEdit && (
         <ActionForm action={setWindowAction} hidden={{}} submitLabel="Save" testId="window-form" className="flex items-end gap-3">
           <Field label="Minutes" name="minutes" type="number" min={windowBounds.min} max={windowBounds.max} defaultValue={minutes} />
+          <Field label="Your password" name="adminPassword" type="password" autoComplete="current-password" required={false} maxLength={1024} />
         </ActionForm>
       )}
     </div>

@@ -2,21 +2,21 @@
 
 import { revalidatePath } from 'next/cache';
 import type { FormState } from '@/components/chart/action-form';
-import { requireViewer } from '@/lib/features/auth/current';
+import { guardedAction } from '@/lib/features/auth/entry';
 import { resolveIncident } from '@/lib/features/monitor';
 
-/** Thin: re-check the session, hand the raw form to lib/features/monitor (which validates, authorizes and audits). */
-export async function resolveIncidentAction(_previous: FormState, form: FormData): Promise<FormState> {
-  const viewer = await requireViewer();
-  const incidentId = String(form.get('incidentId') ?? '');
-  const result = await resolveIncident(viewer, {
-    incidentId,
+/** Thin: hand the raw form to lib/features/monitor, which validates, authorizes and audits. */
+export const resolveIncidentAction = guardedAction(
+  resolveIncident,
+  (_viewer, _previous: FormState, form: FormData) => ({
+    incidentId: String(form.get('incidentId') ?? ''),
     decision: form.get('decision') ?? undefined,
     comment: form.get('comment') ?? undefined,
-  });
-  if (result.ok) {
-    revalidatePath(`/admin/incidents/${incidentId}`);
+  }),
+  (result, _previous, form): FormState => {
+    if (!result.ok) return { ok: false, message: result.message, submittedAt: Date.now() };
+    revalidatePath(`/admin/incidents/${String(form.get('incidentId') ?? '')}`);
     revalidatePath('/admin/incidents');
-  }
-  return { ok: result.ok, message: result.message, submittedAt: Date.now() };
-}
+    return { ok: true, message: result.message ?? 'Decision recorded.', submittedAt: Date.now() };
+  },
+);

@@ -4,33 +4,28 @@ import { requireViewer } from '@/lib/features/auth/current';
 import { getBreakGlassPrompt, JUSTIFICATION_MAX, JUSTIFICATION_MIN } from '@/lib/features/break-glass';
 import { BreakGlassRequestForm } from './request-form';
 
-const refusals = {
-  not_permitted: {
-    title: 'Emergency access is not available to you',
-    text: 'Emergency access is for physicians and nurses treating a patient. This attempt has been recorded.',
-  },
-  not_found: { title: 'No patient matches this link', text: 'Check the link, or find the patient from the patient list.' },
-  unavailable: {
-    title: 'This record is unavailable',
-    text: 'Emergency access cannot be granted because the record cannot be read. Contact the service desk.',
-  },
+const refusalTitles = {
+  not_permitted: 'Emergency access is not available to you',
+  not_found: 'No patient matches this link',
+  unavailable: 'This record is unavailable',
 } as const;
 
 export default async function BreakGlassPage({ params }: { params: Promise<{ id: string }> }) {
   const viewer = await requireViewer();
   const { id } = await params;
-  const prompt = await getBreakGlassPrompt(viewer, id);
-  if (prompt.kind === 'has_access') redirect(`/patients/${prompt.patientId}`);
-  if (prompt.kind !== 'prompt') {
-    const refusal = refusals[prompt.kind];
+  const result = await getBreakGlassPrompt(viewer, id);
+  if (!result.ok && result.error === 'has_access') redirect(`/patients/${id}`);
+  if (!result.ok) {
+    const title = result.error in refusalTitles ? refusalTitles[result.error as keyof typeof refusalTitles] : refusalTitles.not_permitted;
     return (
       <div className="mx-auto max-w-xl rounded-lg border border-red-200 bg-white p-6" data-testid="break-glass-refused">
-        <h1 className="text-xl font-semibold">{refusal.title}</h1>
-        <p className="mt-2 text-sm text-slate-600">{refusal.text}</p>
+        <h1 className="text-xl font-semibold">{title}</h1>
+        <p className="mt-2 text-sm text-slate-600">{result.message}</p>
         <Link href="/" className="mt-4 inline-block text-sm text-calm hover:underline">Back</Link>
       </div>
     );
   }
+  const prompt = result.value;
   const { identity } = prompt;
   return (
     <div className="mx-auto max-w-xl space-y-4">

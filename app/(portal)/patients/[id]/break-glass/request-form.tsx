@@ -1,9 +1,8 @@
 'use client';
 
 import { useActionState, useState } from 'react';
-import { requestBreakGlassAction, type RequestState } from './actions';
-
-const initial: RequestState = { message: null, fieldErrors: {}, values: { reasonCode: '', justification: '' }, submittedAt: 0 };
+import { initialRequestState } from '@/components/break-glass/request-state';
+import { requestBreakGlassAction } from './actions';
 
 const fieldClass = 'mt-1 block w-full rounded border px-2 py-1 text-sm text-ink';
 const borderFor = (error?: string) => (error ? 'border-red-600' : 'border-slate-300');
@@ -19,7 +18,7 @@ export function BreakGlassRequestForm({ patientId, reasons, minLength, maxLength
   minLength: number;
   maxLength: number;
 }) {
-  const [state, action, pending] = useActionState(requestBreakGlassAction, initial);
+  const [state, action, pending] = useActionState(requestBreakGlassAction, initialRequestState);
   return (
     <form key={state.submittedAt} action={action} className="space-y-4" data-testid="break-glass-form" noValidate>
       <input type="hidden" name="patientId" value={patientId} />

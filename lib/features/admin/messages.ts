@@ -1,0 +1,27 @@
+import 'server-only';
+import { z } from 'zod';
+import { passwordStepUp } from '@/lib/features/credentials/reauth';
+
+/**
+ * What an admin page tells the administrator when a change is refused, as it is shown. Refusals
+ * under the self-escalation rule (lib/domain/access/admin-rules.ts) have their own codes so
+ * tests and the audit trail can tell them apart; the step-up messages are the pipeline's
+ * (lib/pipeline/operation.ts `stepUpMessages`).
+ */
+export const adminMessages = {
+  denied: 'You do not have permission to do this.',
+  not_found: 'That account, role or assignment no longer exists. Reload the page.',
+  conflict: 'Someone else changed this while you were editing. Reload to see their change, then try again.',
+  self_change: 'You cannot change your own account here. Ask another administrator.',
+  last_admin: 'This would leave no active administrator. Give another account the admin role first.',
+  invalid: 'Check the highlighted fields.',
+} as const;
+
+/** The acting admin's password, as the form may carry it. */
+export const adminPassword = z.string().max(1024).optional();
+
+/** Every admin change may ask for the admin's own password, typed now (rule 3). */
+export const adminStepUp = {
+  by: passwordStepUp,
+  secret: (raw: unknown) => adminPassword.catch(undefined).parse((raw as { adminPassword?: unknown } | null)?.adminPassword),
+};

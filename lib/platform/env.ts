@@ -1,0 +1,107 @@
+import 'server-only';
+import { z } from 'zod';
+
+/**
+ * Every environment variable Vigil's own code reads, in one schema; the rest of the product
+ * asks `env()`, never `process.env` (lib/platform/env.test.ts enforces it, and keeps README's
+ * configuration table in step with this list). The one exception is instrumentation.ts's
+ * NEXT_RUNTIME test, which must stay a literal for Next to replace at build time.
+ *
+ * A value that does not parse is an error naming the variable, never a silent default: a
+ * misread VIGIL_REQUIRE_MFA would switch MFA off, a misread VIGIL_KEY_CACHE_SECONDS would
+ * become NaN. Messages never quote a value (several carry keys or passwords). A blank value
+ * counts as unset.
+ */
+const flag = () =>
+  z
+    .enum(['true', 'false'], { error: 'must be true or false' })
+    .default('false')
+    .transform((value) => value === 'true');
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
+
+const schema = z.object({
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, { error: 'must be a postgres:// or postgresql:// URL' }).optional(),
+  VIGIL_DATA_DIR: z.string().default('.data'),
+  /** Not moved by VIGIL_DATA_DIR. */
+  VIGIL_KEY_FILE: z.string().default('.data/keys.json'),
+  VIGIL_MASTER_KEYS: z.string().optional(),
+  VIGIL_KEY_CACHE_SECONDS: z.coerce
+    .number({ error: 'must be a number of seconds' })
+    .min(0, { error: 'must be a number of seconds' })
+    .default(120),
+  /** Unset means `<VIGIL_DATA_DIR>/audit-checkpoint.json` (lib/platform/audit/checkpoint.ts). */
+  VIGIL_AUDIT_CHECKPOINT: z.string().optional(),
+  /**
+   * Raw on purpose: lib/features/credentials/config.ts reads anything unusable as the 15-minute
+   * maximum, so no value, however mistyped, can lengthen a session.
+   */
+  VIGIL_IDLE_TIMEOUT_MINUTES: z.string().optional(),
+  VIGIL_REQUIRE_MFA: flag(),
+  VIGIL_INSECURE_COOKIES: flag(),
+  /** Unset means `info`, or `silent` under NODE_ENV=test (lib/platform/log). */
+  VIGIL_LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      error: 'must be fatal, error, warn, info, debug, trace or silent',
+    })
+    .optional(),
+  VIGIL_LOG_FILE: z.string().optional(),
+  VIGIL_ALERT_WEBHOOK_URL: httpUrl.optional(),
+  VIGIL_SMTP_URL: z.url({ protocol: /^smtps?$/, error: 'must be an smtp:// or smtps:// URL' }).optional(),
+  VIGIL_ALERT_EMAIL_FROM: z.email({ error: 'must be an e-mail address' }).default('vigil-alerts@localhost'),
+  /** Comma-separated; when unset, mail goes to every enabled holder of the audience role. */
+  VIGIL_ALERT_EMAIL_TO: z.string().optional(),
+  VIGIL_PUBLIC_URL: httpUrl.optional(),
+  VIGIL_TEST_CLOCK: z
+    .enum(['1', '0'], { error: 'must be 1 or 0' })
+    .default('0')
+    .transform((value) => value === '1'),
+  NODE_ENV: z.enum(['development', 'production', 'test'], { error: 'must be development, production or test' }).optional(),
+  NEXT_PHASE: z.string().optional(),
+});
+
+export type Env = z.output<typeof schema>;
+export type EnvName = keyof Env;
+export type EnvSource = Readonly<Record<string, string | undefined>>;
+
+export const ENV_NAMES = Object.keys(schema.shape) as readonly EnvName[];
+
+/** Configuration that cannot be used; the message names the variables and the expected form only. */
+export class EnvError extends Error {
+  override name = 'EnvError';
+}
+
+/** Parses the variables out of `source` (blank means unset); throws EnvError when any is unusable. */
+export function parseEnv(source: EnvSource): Env {
+  const present = Object.fromEntries(
+    ENV_NAMES.flatMap((name) => {
+      const value = source[name];
+      return value?.trim() ? [[name, value]] : [];
+    }),
+  );
+  const parsed = schema.safeParse(present);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')} ${issue.message}`);
+  throw new EnvError(`The environment is misconfigured: ${[...new Set(problems)].join('; ')}.`);
+}
+
+function processSource(): Record<string, string | undefined> {
+  const source: Record<string, string | undefined> = {};
+  for (const name of ENV_NAMES) source[name] = process.env[name];
+  // Next replaces this expression when it bundles; only a literal read sees the bundled value
+  // rather than whatever the process happens to carry.
+  source.NODE_ENV = process.env.NODE_ENV;
+  return source;
+}
+
+let cached: { raw: string; env: Env } | undefined;
+
+/**
+ * This process's configuration, parsed on first use and again whenever a variable's value has
+ * changed since (tests set process.env between cases), so a reader never sees a stale value.
+ */
+export function env(): Env {
+  const source = processSource();
+  const raw = JSON.stringify(ENV_NAMES.map((name) => source[name] ?? null));
+  if (cached?.raw !== raw) cached = { raw, env: parseEnv(source) };
+  return cached.env;
+}
