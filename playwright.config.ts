@@ -63,6 +63,8 @@ export default defineConfig({
       NEXT_DIST_DIR: E2E_DIST_DIR,
       // Enables POST /api/test/clock so timeout and expiry tests can move the server's clock.
       VIGIL_TEST_CLOCK: '1',
+      // The SMART app e2e/fhir-smart.spec.ts serves (by request interception) on the portal's own origin.
+      VIGIL_SMART_APPS: `e2e-smart-app=${baseURL}/e2e-smart-app/callback.html`,
       // Every server log line also goes here; e2e/security-attacks.spec.ts scans it for PHI.
       VIGIL_LOG_FILE: `${E2E_DATA_DIR}/server.log`,
       AUTH_SECRET: 'vigil-e2e-test-secret-not-for-production-0123456789',

@@ -12,7 +12,8 @@ import { env } from '@/lib/platform/env';
  *    its own bootstrap scripts, so the policy is set on the forwarded request and the response.
  */
 const SESSION_COOKIES = ['authjs.session-token', '__Secure-authjs.session-token'];
-const PUBLIC_PATHS = ['/login', '/api/auth', '/api/health', '/api/test'];
+// The FHIR API and the token endpoint authenticate with bearer tokens and PKCE, not the cookie.
+const PUBLIC_PATHS = ['/login', '/api/auth', '/api/health', '/api/test', '/fhir', '/oauth/token'];
 
 export function contentSecurityPolicy(nonce: string, options: { https: boolean; dev: boolean }): string {
   return [

@@ -398,3 +398,24 @@ export const chartSectionTables = {
   nursing_notes: nursingNotes,
   encounters,
 } as const;
+
+/**
+ * A clinician's unsent chart form (a note being written), kept on the server so the idle timeout
+ * never costs the text. One per user, patient and form; sealed with the patient's data key, so a
+ * crypto-shred erases it with the chart. Not a chart entry: nobody else ever reads it.
+ */
+export const drafts = pgTable(
+  'drafts',
+  {
+    id: id(),
+    userId: uuid('user_id').notNull().references(() => users.id),
+    patientId: uuid('patient_id').notNull().references(() => patients.id),
+    /** The chart form it belongs to: an entry section's name. */
+    form: text('form').notNull(),
+    /** The text as typed, sealed with the patient's data key and bound to this row. */
+    sealedText: text('sealed_text').notNull(),
+    savedAt: at('saved_at').notNull(),
+    expiresAt: at('expires_at').notNull(),
+  },
+  (t) => [uniqueIndex('drafts_owner_idx').on(t.userId, t.patientId, t.form), index('drafts_patient_idx').on(t.patientId)],
+);

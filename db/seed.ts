@@ -25,6 +25,7 @@ import {
 import { defaultRoles, roleNames } from '@/lib/domain/access/roles';
 import { hashPassword } from '@/lib/features/credentials/passwords';
 import { blindIndex, newPatientKey, sealUserSecret } from '@/lib/platform/crypto';
+import { isProductionMode } from '@/lib/platform/mode';
 import { packEntries, sealPage } from '@/lib/features/records/pages';
 import type { EntrySection } from '@/lib/features/records/tables';
 import { MFA_DEMO_ACCOUNT } from './demo-mfa';
@@ -168,10 +169,47 @@ function clinicalEntries(r: Rng) {
       billingStatus: r.pick(['unbilled', 'submitted', 'paid', 'paid', 'denied']),
     };
   });
-  return { allergyRows, medicationRows, problemRows, vitalRows, progressRows, nursingRows, encounterRows };
+  // Drawn last, from a generator of their own, so every value above stays as it was seeded before.
+  const clock = prng(r.int(1, 2 ** 31 - 1));
+  return { allergyRows, medicationRows, problemRows, vitalRows: withRealisticTimes(vitalRows, clock), progressRows, nursingRows, encounterRows };
 }
 
+const HOUR = 3_600_000;
+const MINUTE = 60_000;
+
+/**
+ * Vitals at the times a clinic or ward takes them, not at midnight: each clinic reading moved
+ * to a visit between 08:00 and 17:00, and the most recent visit followed by an observation stay
+ * with readings every four hours that drift back from the presenting values.
+ */
+function withRealisticTimes(clinic: Vitals[], clock: Rng): Vitals[] {
+  const visits = clinic.map((v) => {
+    const day = Math.floor(new Date(v.takenAt).getTime() / DAY) * DAY;
+    return { ...v, takenAt: new Date(day + clock.int(8, 16) * HOUR + clock.int(0, 59) * MINUTE).toISOString() };
+  });
+  const latest = visits[0]!;
+  const start = new Date(latest.takenAt).getTime();
+  const stay: Vitals[] = Array.from({ length: 6 }, (_, i) => {
+    const settle = (i + 1) / 6;
+    return {
+      takenAt: new Date(start + (i + 1) * 4 * HOUR + clock.int(-15, 15) * MINUTE).toISOString(),
+      heartRate: Math.round(latest.heartRate + (72 - latest.heartRate) * settle) + clock.int(-4, 4),
+      systolic: Math.round(latest.systolic + (124 - latest.systolic) * settle) + clock.int(-5, 5),
+      diastolic: Math.round(latest.diastolic + (78 - latest.diastolic) * settle) + clock.int(-3, 3),
+      temperatureC: Math.round((latest.temperatureC + (36.8 - latest.temperatureC) * settle + (clock.next() - 0.5) * 0.3) * 10) / 10,
+      respiratoryRate: Math.round(latest.respiratoryRate + (15 - latest.respiratoryRate) * settle) + clock.int(-1, 1),
+      spo2: Math.min(100, Math.round(latest.spo2 + (97 - latest.spo2) * settle) + clock.int(-1, 1)),
+    };
+  });
+  return [...stay.reverse(), ...visits];
+}
+
+/** The demo seed's refusal in production mode, before it writes anything. */
+export const SEED_REFUSED_MESSAGE =
+  'The demo seed does not run in production mode (VIGIL_MODE=production, or NODE_ENV=production): it makes accounts with a published password. Use npm run setup for the first administrator.';
+
 export async function seedRolesAndUsers(db: Db): Promise<Map<string, string>> {
+  if (isProductionMode()) throw new Error(SEED_REFUSED_MESSAGE);
   for (const name of roleNames) {
     const role = defaultRoles[name];
     await db

@@ -17,7 +17,9 @@ import { main } from './cli';
 const suites: Record<string, () => Promise<{ run: () => Promise<unknown> }>> = {
   audit: () => import('@/bench/audit'),
   crypto: () => import('@/bench/crypto'),
+  'key-stores': () => import('@/bench/key-stores'),
   monitor: () => import('@/bench/monitor'),
+  'sign-in-flood': () => import('@/bench/sign-in-flood'),
 };
 
 const OUT_DIR = path.resolve('bench-results');

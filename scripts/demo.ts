@@ -1,6 +1,6 @@
 /**
  * `npm run demo`: key file, migrations, synthetic data (first run only), production build, then
- * `next start`, printing the URL and demo logins once the portal answers.
+ * the portal's server (scripts/serve.mjs), printing the URL and demo logins once it answers.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -69,8 +69,9 @@ await main(async () => {
     if (build.status !== 0) throw new Error('next build failed.');
   }
 
-  const serverEnv = { ...process.env, AUTH_SECRET: demoAuthSecret(), AUTH_TRUST_HOST: 'true', VIGIL_DATA_DIR: dataDir };
-  const server = spawn('npx', ['next', 'start', '-p', port], { stdio: 'inherit', env: serverEnv });
+  // The server runs with NODE_ENV=production, which alone would mean production mode.
+  const serverEnv = { ...process.env, VIGIL_MODE: 'demo', AUTH_SECRET: demoAuthSecret(), AUTH_TRUST_HOST: 'true', VIGIL_DATA_DIR: dataDir };
+  const server = spawn(process.execPath, ['scripts/serve.mjs', '-p', port], { stdio: 'inherit', env: serverEnv });
   const stop = (signal: NodeJS.Signals) => server.kill(signal);
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { openDatabase, optionsFromEnv } from '@/db/client';
+import { flushKeyAccessLog, startKeyAccessLog } from '@/lib/platform/crypto/key-access-flush';
 import { shredPatient } from '@/lib/ops/keys/shred';
 import { main } from './cli';
 
@@ -17,6 +18,7 @@ await main(async () => {
     throw new Error('Usage: npm run keys:shred -- <patient-id>   (one patient id, a UUID)');
   }
   const handle = await openDatabase(optionsFromEnv());
+  startKeyAccessLog(async () => handle.db, 'vigil keys:shred');
   try {
     const outcome = await shredPatient(handle.db, patientId, { userId: null, ip: null, userAgent: 'vigil keys:shred' });
     switch (outcome.status) {
@@ -34,6 +36,7 @@ await main(async () => {
         break;
     }
   } finally {
+    await flushKeyAccessLog().catch(() => console.error('The key access log could not be written to the trail.'));
     await handle.close();
   }
 });

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `npm test`: every check, in order, each with a header:
 #   1 npm install (only if node_modules is missing)   2 typecheck   2b security checks
-#   3 vitest on PGlite                                 4 vitest on a throwaway PostgreSQL 15
+#   3 vitest on PGlite (3b: the key tests again, master keys in a SoftHSM token)
+#   4 vitest on a throwaway PostgreSQL 15
 #   5 Playwright e2e against the production build in Debian Chromium
 #   6 server tests (test/server/, vitest.server.config.ts): kill -9 crash safety on PGlite and
 #     PostgreSQL and a short load test, against the production build stage 5 made
@@ -27,7 +28,10 @@ note() { NOTES+=("$*"); }
 fail_stage() { FAILED=$((FAILED + 1)); note "FAILED: $*"; }
 
 # Stop PostgreSQL (if started) however we exit; INT/TERM go through EXIT too.
-cleanup() { if declare -F pg_test_stop >/dev/null; then pg_test_stop; fi; }
+cleanup() {
+  if declare -F pg_test_stop >/dev/null; then pg_test_stop; fi
+  if declare -F softhsm_test_stop >/dev/null; then softhsm_test_stop; fi
+}
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
@@ -87,6 +91,11 @@ if bash scripts/security-checks.sh; then note "ok: security checks"; else fail_s
 # let vitest wander into it (vitest.config.ts only excludes .next/).
 VITEST_ARGS=(run --exclude '.next*/**' --exclude '.data/**' --reporter=default --reporter=json)
 
+# A throwaway SoftHSM token for every vitest stage: the PKCS#11 key-provider tests need it, and
+# stage 3b runs the crypto, rotation, shred and chart tests again with master keys in the token.
+# shellcheck source=scripts/ensure-softhsm.sh
+source scripts/ensure-softhsm.sh || fail_stage "could not set up SoftHSM; the PKCS#11 tests will fail"
+
 # --- 3. vitest on PGlite ---------------------------------------------------------------------
 # DATABASE_URL unset so nothing can silently use a real server; test/db.ts gives each file a
 # fresh PGlite database.
@@ -95,6 +104,15 @@ rc=0
 env -u DATABASE_URL -u VIGIL_TEST_DATABASE_URL -u VIGIL_TEST_APP_DATABASE_URL \
   npx vitest "${VITEST_ARGS[@]}" --outputFile.json="$REPORTS/vitest-pglite.json" || rc=$?
 tally vitest "$REPORTS/vitest-pglite.json" "$rc" "vitest (PGlite)"
+
+# --- 3b. the key-handling tests with master keys in the SoftHSM token --------------------------
+stage "3b/5 vitest on PGlite, master keys in SoftHSM (PKCS#11)"
+rc=0
+env -u DATABASE_URL -u VIGIL_TEST_DATABASE_URL -u VIGIL_TEST_APP_DATABASE_URL VIGIL_TEST_KEY_PROVIDER=pkcs11 \
+  npx vitest "${VITEST_ARGS[@]}" --outputFile.json="$REPORTS/vitest-pkcs11.json" \
+  lib/platform/crypto/chart-tampering.test.ts lib/platform/crypto/data-keys.test.ts \
+  lib/platform/crypto/key-access-log.test.ts lib/ops/keys/ || rc=$?
+tally vitest "$REPORTS/vitest-pkcs11.json" "$rc" "vitest (keys in SoftHSM)"
 
 # --- 4. vitest on PostgreSQL -----------------------------------------------------------------
 stage "4/5 vitest on PostgreSQL"

@@ -28,6 +28,14 @@ const expectedPublicEntries = [
   'app/api/session/timeout/route.ts GET',
   'app/api/test/clock/route.ts GET',
   'app/api/test/clock/route.ts POST',
+  'app/fhir/R4/.well-known/smart-configuration/route.ts GET',
+  'app/fhir/R4/.well-known/smart-configuration/route.ts OPTIONS',
+  'app/fhir/R4/[...path]/route.ts GET',
+  'app/fhir/R4/[...path]/route.ts OPTIONS',
+  'app/fhir/R4/metadata/route.ts GET',
+  'app/fhir/R4/metadata/route.ts OPTIONS',
+  'app/oauth/token/route.ts OPTIONS',
+  'app/oauth/token/route.ts POST',
 ];
 
 const entryWrappers = new Set(['guardedAction', 'guardedRoute', 'publicEntry']);

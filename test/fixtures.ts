@@ -13,7 +13,7 @@ import type { Viewer } from '@/lib/domain/access/viewer';
 import { resetChainKey } from '@/lib/platform/audit/chain';
 import { now } from '@/lib/platform/clock';
 import { evictDataKey, getPatientCipher, setKeyProvider } from '@/lib/platform/crypto';
-import { generateKeyMaterial, StaticKeyProvider } from '@/lib/platform/crypto/key-provider';
+import { generateKeyMaterial, StaticKeyProvider, type KeyProvider } from '@/lib/platform/crypto/key-provider';
 import { hashPassword } from '@/lib/features/credentials/passwords';
 import { createSession } from '@/lib/features/credentials/sessions';
 import { openPage, type PageEntries } from '@/lib/features/records/pages';
@@ -21,6 +21,7 @@ import type { EntrySection } from '@/lib/features/records/tables';
 import { insertEntry } from '@/lib/features/records/writes';
 import { loadRolesAndPermissions } from '@/lib/pipeline/actor';
 import { createTestDatabase, type TestDatabase } from './db';
+import { freshTokenProvider, testsRunOnToken } from './softhsm';
 
 // ------------------------------------------------------------------ database
 
@@ -50,8 +51,8 @@ export async function testDatabase(options: TestDatabaseOptions = {}): Promise<T
 }
 
 /** A new key provider, audit chain key and data-key cache; returned for tests that swap keys. */
-export function installTestKeys(): StaticKeyProvider {
-  const provider = new StaticKeyProvider(generateKeyMaterial());
+export function installTestKeys(): KeyProvider {
+  const provider = testsRunOnToken() ? freshTokenProvider() : new StaticKeyProvider(generateKeyMaterial());
   setKeyProvider(provider);
   resetChainKey();
   evictDataKey();

@@ -8,9 +8,9 @@ export const dynamic = 'force-dynamic';
 
 export default async function PortalLayout({ children }: { children: React.ReactNode }) {
   // Pages check for themselves (requireViewer); here an account still owing its required MFA
-  // enrolment gets the bare shell, so the enrolment page can render inside it.
-  const { viewer, session, mfaEnrolmentPending } = await requireViewerState({ allowPendingMfa: true });
-  const links = mfaEnrolmentPending ? [] : [...navigationFor(viewer), { href: '/account', label: 'Account' }];
+  // enrolment (or a one-time password's change) gets the bare shell, so that page renders inside it.
+  const { viewer, session, mfaEnrolmentPending, passwordChangePending } = await requireViewerState({ allowPendingMfa: true });
+  const links = mfaEnrolmentPending || passwordChangePending ? [] : [...navigationFor(viewer), { href: '/account', label: 'Account' }];
   const unreadNotices = receivesNotifications(viewer) ? await countUnreadNotifications(viewer) : null;
   return (
     <>

@@ -25,6 +25,8 @@ import { monitorConfigSchema, saveMonitorConfig } from '@/lib/features/monitor/c
 
 export const REPO_ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
 const NEXT_BIN = path.join(REPO_ROOT, 'node_modules', 'next', 'dist', 'bin', 'next');
+/** The portal's own server (`npm start`), which tells the app each request's peer address. */
+const SERVE_SCRIPT = path.join(REPO_ROOT, 'scripts', 'serve.mjs');
 
 export interface PortalConfig {
   /** Absolute directory for keys, the PGlite database (when no URL), the auth secret and logs. */
@@ -198,13 +200,15 @@ export class PortalServer {
     return baseUrlOf(this.config);
   }
 
-  /** Starts `next start` on 127.0.0.1 and waits until /api/health answers 200. */
+  /** Starts the portal (scripts/serve.mjs) on 127.0.0.1 and waits until /api/health answers 200. */
   async start(timeoutMs = 120_000): Promise<void> {
     if (this.child) throw new Error('The portal is already running.');
     mkdirSync(this.config.dataDir, { recursive: true });
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       NODE_ENV: 'production',
+      // Seeded with the demo accounts, which production mode refuses.
+      VIGIL_MODE: 'demo',
       NEXT_DIST_DIR: this.config.distDir,
       VIGIL_DATA_DIR: this.config.dataDir,
       VIGIL_KEY_FILE: keyFileOf(this.config),
@@ -219,7 +223,7 @@ export class PortalServer {
     if (this.config.databaseUrl) env.DATABASE_URL = this.config.databaseUrl;
     const out = openSync(this.logFile, 'a');
     // Its own process group, so stop() and kill9() reach every process it starts.
-    const child = spawn(process.execPath, [NEXT_BIN, 'start', '-p', String(this.config.port), '-H', '127.0.0.1'], {
+    const child = spawn(process.execPath, [SERVE_SCRIPT, '-p', String(this.config.port), '-H', '127.0.0.1'], {
       cwd: REPO_ROOT,
       env,
       detached: true,

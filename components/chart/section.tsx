@@ -1,7 +1,7 @@
 export function ChartSectionCard({ name, title, children }: { name: string; title: string; children: React.ReactNode }) {
   return (
-    <section data-section={name} className="rounded-lg border border-slate-200 bg-white p-4">
-      <h2 className="mb-3 text-base font-semibold text-calm">{title}</h2>
+    <section data-section={name} id={`section-${name}`} aria-labelledby={`section-${name}-title`} className="scroll-mt-4 rounded-lg border border-slate-200 bg-white p-4">
+      <h2 id={`section-${name}-title`} className="mb-3 text-base font-semibold text-calm">{title}</h2>
       {children}
     </section>
   );

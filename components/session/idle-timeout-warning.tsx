@@ -170,8 +170,11 @@ export function IdleTimeoutWarning({ idleRemainingMs, absoluteRemainingMs, idleT
         <p id="idle-warning-text" className="mt-2 text-sm text-slate-700">
           {idleEndsFirst
             ? `To protect patient information, Vigil signs out after ${minutes} minutes without activity. You will be signed out in `
-            : 'Sessions last at most 12 hours. Save your work: you will need to sign in again in '}
+            : 'Sessions last at most 12 hours. You will need to sign in again in '}
           <span role="timer" data-testid="idle-countdown" className="font-mono font-semibold">{formatCountdown(remaining)}</span>.
+        </p>
+        <p className="mt-2 text-sm text-slate-700" data-testid="idle-draft-kept">
+          A note you are writing is kept as a draft: it is offered back when you sign in again and open the chart.
         </p>
         {unreachable && <p className="mt-2 text-sm text-red-800">Vigil could not be reached. Check the connection and try again.</p>}
         {idleEndsFirst && (

@@ -48,3 +48,27 @@ export async function loadRelationship(
     : [];
   return { careTeam: team?.relationship ?? null, breakGlassGrantId: grant?.id ?? null };
 }
+
+/**
+ * Every patient the subject is tied to now, by the same rules as loadRelationship: a live
+ * care-team row, or a live break-glass grant made in this very session.
+ */
+export async function reachablePatientIds(q: Queryable, subject: RelationshipSubject, at = clockNow()): Promise<{ onTeam: Set<string>; all: string[] }> {
+  const teamRows = await q
+    .select({ patientId: careTeam.patientId })
+    .from(careTeam)
+    .where(and(eq(careTeam.userId, subject.userId), or(isNull(careTeam.untilAt), gt(careTeam.untilAt, at))));
+  const grantRows = await q
+    .select({ patientId: breakGlassGrants.patientId })
+    .from(breakGlassGrants)
+    .where(
+      and(
+        eq(breakGlassGrants.userId, subject.userId),
+        eq(breakGlassGrants.sessionId, subject.sessionId),
+        gt(breakGlassGrants.expiresAt, at),
+        isNull(breakGlassGrants.endedAt),
+      ),
+    );
+  const onTeam = new Set(teamRows.map((r) => r.patientId));
+  return { onTeam, all: [...new Set([...onTeam, ...grantRows.map((r) => r.patientId)])] };
+}

@@ -1,4 +1,6 @@
 import 'server-only';
+import { env } from '@/lib/platform/env';
+import { isProductionMode } from '@/lib/platform/mode';
 
 /**
  * The one source of "now" for security decisions (idle timeout, grant expiry, lockout), so
@@ -16,4 +18,12 @@ export function advanceClock(ms: number): void {
 
 export function resetClock(): void {
   globalForClock.vigilClockOffsetMs = 0;
+}
+
+/**
+ * Whether the test-only clock route (`/api/test/clock`) exists in this process: only with
+ * VIGIL_TEST_CLOCK=1, and never in production mode, whatever the variable says.
+ */
+export function testClockRouteOpen(): boolean {
+  return env().VIGIL_TEST_CLOCK && !isProductionMode();
 }

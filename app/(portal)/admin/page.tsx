@@ -19,8 +19,8 @@ function Card({ title, children, testId }: { title: string; children: React.Reac
 export default async function AdminDashboardPage() {
   const viewer = await requireViewer();
   const dashboard = await getAdminDashboard(viewer);
-  if (!dashboard) return <p role="alert" className="text-sm text-red-700">You do not have access to this page.</p>;
-  const { accessesByHour, breakGlass, incidents, chain, showIncidents } = dashboard;
+  if (!dashboard.ok) return <p role="alert" className="text-sm text-red-700">{dashboard.message}</p>;
+  const { accessesByHour, breakGlass, incidents, chain, showIncidents } = dashboard.value;
   const total = accessesByHour.reduce((s, h) => s + h.accesses, 0);
   const refused = accessesByHour.reduce((s, h) => s + h.denials, 0);
 
@@ -48,7 +48,7 @@ export default async function AdminDashboardPage() {
           </ul>
           <p className="mt-2 text-sm text-slate-600">
             {incidents.disabledAccounts} account{incidents.disabledAccounts === 1 ? '' : 's'} disabled by monitoring
-            {showIncidents && <> · <Link href="/admin/incidents" className="text-calm hover:underline">Review</Link></>}
+            {showIncidents && <> · <Link href="/admin/incidents" className="text-calm underline">Review</Link></>}
           </p>
         </Card>
         <Card title="Audit chain" testId="dashboard-chain">

@@ -1,14 +1,18 @@
 import Link from 'next/link';
 import { requireViewer } from '@/lib/features/auth/current';
-import { listPatients, type PatientList } from '@/lib/features/records';
+import { canBreakGlass } from '@/lib/domain/access/policy';
+import { emergencyLookup, listPatients, type PatientList } from '@/lib/features/records';
+import { RestrictedRows } from '@/components/patients/restricted-rows';
+import { SearchShortcut } from '@/components/patients/search-shortcut';
 
 /** A search that was refused lists nothing and says why. */
-const nothingListed: PatientList = { rows: [], total: 0, page: 1, pageCount: 1, searchedBy: 'none', unavailable: 0 };
+const nothingListed: PatientList = { rows: [], total: 0, page: 1, pageCount: 1, searchedBy: 'none', unavailable: 0, recent: [] };
 
 const searchHints: Record<string, string> = {
   mrn: 'by MRN',
   dob: 'by date of birth',
   last_name: 'by last name',
+  last_name_dob: 'by last name and date of birth',
 };
 
 export default async function PatientsPage({ searchParams }: { searchParams: Promise<{ q?: string; page?: string }> }) {
@@ -18,6 +22,8 @@ export default async function PatientsPage({ searchParams }: { searchParams: Pro
   const result = await listPatients(viewer, { q, page: params.page });
   const list = result.ok ? result.value : nothingListed;
   const problem = result.ok ? null : result.message;
+  // Only a clinician who may ask for emergency access looks beyond their own patients, and only by exact identifiers.
+  const outside = q.trim() && canBreakGlass(viewer) ? await emergencyLookup(viewer, { q }) : null;
   const pageHref = (page: number) => `/patients?${new URLSearchParams({ ...(q ? { q } : {}), page: String(page) })}`;
 
   return (
@@ -29,12 +35,29 @@ export default async function PatientsPage({ searchParams }: { searchParams: Pro
         </div>
         <form className="flex gap-2" role="search">
           <label className="sr-only" htmlFor="patient-search">Search patients</label>
-          <input id="patient-search" name="q" defaultValue={q.slice(0, 100)} maxLength={100} placeholder="Last name, MRN or YYYY-MM-DD"
-            aria-label="Search patients" className="w-72 rounded-md border border-slate-300 px-3 py-2 text-sm" />
+          <input id="patient-search" name="q" defaultValue={q.slice(0, 100)} maxLength={100} placeholder="MRN, last name, or last name and YYYY-MM-DD"
+            aria-keyshortcuts="/" aria-describedby="search-shortcut" className="w-80 rounded-md border border-slate-300 px-3 py-2 text-sm" />
           <button type="submit" className="rounded-md bg-calm px-4 py-2 text-sm text-white">Search</button>
         </form>
+        <SearchShortcut inputId="patient-search" />
       </div>
+      <p id="search-shortcut" className="sr-only">Press slash to search from anywhere on this page.</p>
       {problem && <p role="alert" className="rounded-md bg-red-50 px-3 py-2 text-sm text-red-800">{problem}</p>}
+      {/* "None outside" is worth saying only when the viewer's own list found no one either. */}
+      {outside?.ok && (outside.value.rows.length > 0 || list.rows.length === 0) && <RestrictedRows rows={outside.value.rows} />}
+      {outside && !outside.ok && outside.error === 'too_broad' && (
+        <p className="rounded-md bg-slate-100 px-3 py-2 text-sm text-slate-700" data-testid="outside-refused">{outside.message}</p>
+      )}
+      {list.recent.length > 0 && (
+        <nav aria-label="Recently viewed" data-testid="recently-viewed" className="flex flex-wrap items-center gap-2 text-sm">
+          <span className="font-medium text-slate-700">Recently viewed</span>
+          {list.recent.map((row) => (
+            <Link key={row.id} href={`/patients/${row.id}`} className="rounded-full border border-slate-300 bg-white px-3 py-1 text-calm hover:bg-calm-light">
+              {row.name} <span className="font-mono text-xs text-slate-600">{row.mrn}</span>
+            </Link>
+          ))}
+        </nav>
+      )}
       <div className="overflow-hidden rounded-lg border border-slate-200 bg-white">
         <table className="w-full text-sm">
           <thead className="bg-slate-100 text-left text-slate-600">

@@ -11,6 +11,7 @@ export function navigationFor(viewer: Viewer): { href: string; label: string }[]
     links.push({ href: '/admin/users', label: 'Users' }, { href: '/admin/roles', label: 'Roles' }, { href: '/admin/care-teams', label: 'Care teams' });
     if (hasPermission(viewer.permissions, 'admin', adminPermission.breakGlassSettings)) links.push({ href: '/admin/break-glass/settings', label: 'Break-glass window' });
     if (hasPermission(viewer.permissions, 'admin', adminPermission.readApiClients)) links.push({ href: '/admin/api-clients', label: 'API clients' });
+    if (hasPermission(viewer.permissions, 'admin', adminPermission.keyLifecycle)) links.push({ href: '/admin/keys', label: 'Keys' });
   }
   if (viewer.permissions.audit?.length) {
     links.push(

@@ -41,6 +41,8 @@ export const adminPermission = {
   assignCareTeams: 'care_teams.assign',
   breakGlassSettings: 'settings.break_glass',
   monitorSettings: 'settings.monitor',
+  /** The master keys' lifecycle page: versions, ages and due dates, never a key. */
+  keyLifecycle: 'settings.keys',
   readApiClients: 'api_clients.read',
   issueApiClients: 'api_clients.issue',
   revokeApiClients: 'api_clients.revoke',

@@ -40,6 +40,7 @@ const definitions = {
     mfaEnrol: action('auth.mfa_enrol', false, 'Enrolled an authenticator app'),
     mfaRecoveryCodes: action('auth.mfa_recovery_codes', false, 'Generated new recovery codes'),
     mfaDisable: action('auth.mfa_disable', false, 'Turned off the authenticator app'),
+    passwordChange: action('auth.password_change', false, 'Chose a new password'),
   },
   session: {
     timeout: action('session.timeout', false, 'Session ended after the idle limit'),
@@ -54,6 +55,13 @@ const definitions = {
     list: action('patient.list', true, 'Saw a page of the patient list'),
     search: action('patient.search', true, 'Saw a page of patient search results'),
     lookup: action('patient.lookup', true, 'Looked up a patient by MRN or id'),
+    emergencyLookup: action('patient.emergency_lookup', true, 'Looked up patients outside the care team by exact MRN, or last name and date of birth'),
+  },
+  draft: {
+    // A clinician's own unsent text, seen by nobody else: audited, but neither a chart write nor a disclosure.
+    save: action('draft.save', false, 'Saved an unsent chart form as a draft'),
+    discard: action('draft.discard', false, 'Discarded a draft'),
+    offer: action('draft.offer', false, 'Was offered back their own draft on reopening a chart'),
   },
   demographics: sectionActions('demographics', 'demographics'),
   insurance: sectionActions('insurance', 'insurance'),
@@ -87,6 +95,7 @@ const definitions = {
     disable: action('user.disable', false, 'Disabled an account'),
     enable: action('user.enable', false, 'Re-enabled an account'),
     resetPassword: action('user.reset_password', false, 'Reset a user’s password'),
+    firstAdmin: action('user.first_admin', false, 'Created the first administrator (npm run setup)'),
   },
   role: {
     view: action('role.view', false, 'Opened role administration'),
@@ -113,12 +122,23 @@ const definitions = {
   api: {
     phiVitals: action('api.phi.vitals', false, 'A machine request to send vital signs was refused'),
   },
+  fhir: {
+    read: action('fhir.read', true, 'Read a patient’s FHIR resources through the API'),
+    search: action('fhir.search', true, 'Saw a page of FHIR Patient search results through the API'),
+    // A request refused before there was a viewer (bad, expired or unbound token): no PHI shown.
+    refused: action('fhir.refused', false, 'A FHIR API request was refused'),
+  },
+  smart: {
+    authorize: action('smart.authorize', false, 'Authorized a SMART app to act for the user'),
+    token: action('smart.token', false, 'A SMART app exchanged a code for a token, or was refused'),
+  },
   incident: {
     open: action('incident.open', false, 'Monitoring opened an incident'),
     escalate: action('incident.escalate', false, 'Monitoring raised an open incident’s severity'),
     resolve: action('incident.resolve', false, 'Resolved an incident'),
     list: action('incident.list', false, 'Opened the incident queue'),
     view: action('incident.view', false, 'Opened an incident'),
+    dashboard: action('incident.dashboard', false, 'Opened the oversight dashboard (counts only)'),
   },
   audit: {
     search: action('audit.search', false, 'Searched the audit trail'),
@@ -126,6 +146,8 @@ const definitions = {
     stateReveal: action('audit.state.reveal', false, 'Opened the recorded values of a change'),
     verify: action('audit.verify', false, 'Checked the audit chain'),
     verifyResult: action('audit.verify.result', false, 'The result of an audit chain check'),
+    checkpoint: action('audit.checkpoint', false, 'A signed checkpoint of the chain was written automatically'),
+    checkpointAlarm: action('audit.checkpoint.alarm', false, 'The automatic check found the trail cut, rolled back or its checkpoint missing'),
     export: action('audit.export', false, 'Exported audit entries'),
   },
   disclosures: {
@@ -137,6 +159,10 @@ const definitions = {
     rotateFinish: action('key.rotate.finish', false, 'Finished a master key rotation'),
     retire: action('key.retire', false, 'Retired an old master key'),
     shred: action('key.shred', false, 'Destroyed a patient’s data key (the chart reads as erased)'),
+    importSecrets: action('key.import_secrets', false, 'Moved the blind-index and system keys from the key file into the key token'),
+    access: action('key.access', false, 'Key store operations (unwraps, wraps, key loads, failures), counted per batch'),
+    lifecycleView: action('key.lifecycle_view', false, 'Viewed the master key lifecycle page'),
+    reminder: action('key.reminder', false, 'Reminded admins and privacy officers that a master key rotation is due'),
   },
 } as const satisfies Record<string, Record<string, ActionDefinition>>;
 

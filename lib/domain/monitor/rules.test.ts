@@ -5,6 +5,7 @@ import { computeBaseline, surnameOf, type HourCount } from '@/lib/features/monit
 import {
   evaluateBreadth,
   evaluateDenialBurst,
+  evaluateEmergencyLookups,
   evaluateOffHours,
   evaluateSameLastName,
   evaluateVolume,
@@ -87,6 +88,21 @@ describe('breadth rule', () => {
     const finding = evaluateBreadth(ids(5), at(10), config);
     expect(finding).toMatchObject({ rule: 'breadth', severity: 'HIGH', windowStart: hour });
     expect(finding!.details.patientIds).toHaveLength(5);
+  });
+});
+
+describe('emergency lookup rule', () => {
+  it('is HIGH from 10 lookups in the window, with the threshold moving as configured', () => {
+    expect(evaluateEmergencyLookups({ lookups: 9, patientIds: [] }, at(30), config)).toBeNull();
+    expect(evaluateEmergencyLookups({ lookups: 10, patientIds: ['p'] }, at(30), config)).toMatchObject({
+      rule: 'emergency_lookups',
+      severity: 'HIGH',
+      windowStart: hour,
+      details: { lookups: 10, threshold: 10, windowMinutes: 60, patientIds: ['p'] },
+    });
+    const strict = withConfig({ emergencyLookups: { windowMinutes: 30, high: 3 } });
+    expect(evaluateEmergencyLookups({ lookups: 3, patientIds: [] }, at(30), strict)?.severity).toBe('HIGH');
+    expect(() => withConfig({ emergencyLookups: { windowMinutes: 60, high: 1 } })).toThrow();
   });
 });
 

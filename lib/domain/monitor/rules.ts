@@ -16,6 +16,7 @@ export const ruleLabels = {
   off_hours: 'Access at night by a day-time user',
   same_last_name: 'Patient shares the user’s last name',
   repeated_break_glass: 'Repeated emergency access',
+  emergency_lookups: 'Many emergency lookups outside the care team',
 } as const;
 export type RuleName = keyof typeof ruleLabels;
 
@@ -125,6 +126,24 @@ export function evaluateBreadth(patientIds: readonly string[], at: Date, config:
     severity: 'HIGH',
     windowStart: hourStart(at),
     details: { distinctPatients: patientIds.length, threshold: distinctPatients, windowMinutes, patientIds: [...patientIds] },
+  };
+}
+
+// ---------------------------------------------------------------- emergency lookups
+
+/**
+ * Emergency lookups by one user within the window that showed a patient outside the care team
+ * (found by exact identifiers; the listener counts only those); many in an hour looks like looking people up
+ * rather than treating them (HIGH, a case for a person to judge: emergencies do come in waves).
+ */
+export function evaluateEmergencyLookups(input: { lookups: number; patientIds: readonly string[] }, at: Date, config: Pick<MonitorConfig, 'emergencyLookups'>): Finding | null {
+  const { high, windowMinutes } = config.emergencyLookups;
+  if (input.lookups < high) return null;
+  return {
+    rule: 'emergency_lookups',
+    severity: 'HIGH',
+    windowStart: hourStart(at),
+    details: { lookups: input.lookups, threshold: high, windowMinutes, patientIds: [...input.patientIds] },
   };
 }
 

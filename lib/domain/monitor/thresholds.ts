@@ -43,6 +43,17 @@ export const monitorConfigSchema = z.object({
       distinctPatients: z.number().int().min(2).max(1_000).default(5),
     })
     .default({ windowMinutes: 60, distinctPatients: 5 }),
+  /**
+   * Emergency lookups (exact MRN, or last name and date of birth, outside the care team) within
+   * the window: HIGH at `high`. A shift in the emergency department needs a few; dozens an hour
+   * is someone looking people up.
+   */
+  emergencyLookups: z
+    .object({
+      windowMinutes: z.number().int().min(10).max(24 * 60).default(60),
+      high: z.number().int().min(3).max(1_000).default(10),
+    })
+    .default({ windowMinutes: 60, high: 10 }),
   /** Night hours in the organisation's time zone; MEDIUM for users with no night history. */
   offHours: z
     .object({

@@ -25,7 +25,7 @@ import { adminMessages, adminStepUp } from '@/lib/features/admin/messages';
  * after in the transaction that saves it. Any invalid field refuses the whole form.
  */
 
-export type MonitorSettingGroup = 'volume' | 'denials' | 'breadth' | 'night' | 'surname';
+export type MonitorSettingGroup = 'volume' | 'denials' | 'breadth' | 'lookups' | 'night' | 'surname';
 export const monitorSettingGroups: Record<MonitorSettingGroup, { title: string; description: string }> = {
   volume: {
     title: 'Volume (CRITICAL: disables the account)',
@@ -33,6 +33,7 @@ export const monitorSettingGroups: Record<MonitorSettingGroup, { title: string; 
   },
   denials: { title: 'Refused requests', description: 'Refused record requests within the window: HIGH, then CRITICAL (probing).' },
   breadth: { title: 'Breadth outside the care team (HIGH)', description: 'Distinct patients reached by emergency access or refused, within the window.' },
+  lookups: { title: 'Emergency lookups (HIGH)', description: 'Lookups of patients outside the care team by exact MRN, or last name and date of birth, within the window.' },
   night: { title: 'Night-time access (MEDIUM)', description: 'Access between these hours by someone with no night-time history.' },
   surname: { title: 'Shared surname (LOW)', description: 'Access to a patient with the same surname as the user.' },
 };
@@ -55,6 +56,8 @@ const numberSpecs: NumberSpec[] = [
   { path: ['denialBurst', 'critical'], label: 'Refusals for CRITICAL', hint: 'Must be above the HIGH level.', group: 'denials' },
   { path: ['breadth', 'windowMinutes'], label: 'Breadth window (minutes)', hint: '', group: 'breadth' },
   { path: ['breadth', 'distinctPatients'], label: 'Patients outside the care team', hint: '', group: 'breadth' },
+  { path: ['emergencyLookups', 'windowMinutes'], label: 'Emergency lookup window (minutes)', hint: '', group: 'lookups' },
+  { path: ['emergencyLookups', 'high'], label: 'Emergency lookups for HIGH', hint: '', group: 'lookups' },
   { path: ['offHours', 'startHour'], label: 'Night starts (hour)', hint: '0–23, in the time zone below.', group: 'night' },
   { path: ['offHours', 'endHour'], label: 'Night ends (hour)', hint: '0–23, in the time zone below.', group: 'night' },
 ];

@@ -6,6 +6,7 @@ import { now as clockNow } from '@/lib/platform/clock';
 import { operation } from '@/lib/pipeline/operation';
 import { auditFilterSchema, auditTrailDenied, describeFilter, invalidFilter, iterateAuditLog, type AuditListEntry } from '@/lib/features/audit-review/query';
 import { auditActions } from '@/lib/domain/audit/actions';
+import { withBalpRest } from '@/lib/features/fhir/balp';
 
 /**
  * Exports of a filtered audit trail: CSV for spreadsheets, and a FHIR R4 Bundle of AuditEvent
@@ -156,7 +157,7 @@ export function toFhirAuditEvent(entry: AuditListEntry): Record<string, unknown>
       detail: [{ type: 'resourceType', valueString: entry.resourceType }],
     });
   }
-  return {
+  const event: Record<string, unknown> = {
     resourceType: 'AuditEvent',
     id: entry.logId,
     extension: [
@@ -203,6 +204,8 @@ export function toFhirAuditEvent(entry: AuditListEntry): Record<string, unknown>
     },
     ...(entities.length ? { entity: entities } : {}),
   };
+  // The API's reads carry the BALP RESTful shape (lib/features/fhir/balp.ts).
+  return withBalpRest(event, entry.action, entry.details);
 }
 
 async function* fhirBundleChunks(entries: AsyncIterable<AuditListEntry>): AsyncGenerator<string> {

@@ -1,11 +1,12 @@
 import 'server-only';
 import { z } from 'zod';
-import type { Queryable } from '@/db/client';
+import { getDb, type Queryable } from '@/db/client';
 import type { Viewer } from '@/lib/domain/access/viewer';
 import { auditPermission } from '@/lib/domain/access/permission-names';
 import { ok, type Result } from '@/lib/domain/result';
 import { now as clockNow } from '@/lib/platform/clock';
-import { readCheckpoint, writeCheckpoint, type Checkpoint } from '@/lib/platform/audit/checkpoint';
+import { latestRecordedCheckpoint } from '@/lib/platform/audit/auto-checkpoint';
+import { checkpointRegression, readCheckpoint, writeCheckpoint, type Checkpoint } from '@/lib/platform/audit/checkpoint';
 import { describeVerification, verifyChain, type VerifyOptions, type VerifyResult } from '@/lib/platform/audit/verify';
 import { operation, type OperationError } from '@/lib/pipeline/operation';
 import { auditTrailDenied } from '@/lib/features/audit-review/query';
@@ -32,6 +33,9 @@ export async function fullVerification(
   const checkpoint = read.status === 'valid' ? read.checkpoint : null;
   const result = await verifyChain({ db: options.db, onProgress: options.onProgress, checkpoint: checkpoint ?? undefined });
   if (read.status === 'invalid') return { state: 'checkpoint_invalid', summary: read.reason, result, checkpoint: null, written: null };
+  // A missing or older checkpoint, once a newer one existed, fails the walk however the chain looks.
+  const regression = checkpointRegression(read, await latestRecordedCheckpoint(options.db ?? (await getDb())), options.checkpointFile);
+  if (regression) return { state: 'checkpoint_invalid', summary: regression, result, checkpoint, written: null };
   let written: Checkpoint | null = null;
   if (result.ok && options.writeCheckpoint) {
     written = { version: 1, seq: result.headSeq, hash: result.headHash, count: result.checked, createdAt: clockNow().toISOString() };
@@ -44,6 +48,8 @@ export async function chainStatus(db?: Queryable): Promise<ChainStatus> {
   const read = readCheckpoint();
   if (read.status === 'invalid') return { state: 'checkpoint_invalid', summary: read.reason, result: null, checkpoint: null };
   const checkpoint = read.status === 'valid' ? read.checkpoint : null;
+  const regression = checkpointRegression(read, await latestRecordedCheckpoint(db ?? (await getDb())));
+  if (regression) return { state: 'checkpoint_invalid', summary: regression, result: null, checkpoint };
   const result = await verifyChain({ db, from: checkpoint ?? undefined, limit: STATUS_WALK_LIMIT });
   return {
     state: !result.ok ? 'broken' : result.partial ? 'partial' : 'ok',

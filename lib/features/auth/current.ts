@@ -6,9 +6,9 @@ import type { Viewer } from '@/lib/domain/access/viewer';
 import { auth } from '@/lib/features/auth/next-auth';
 import { clientInfo } from '@/lib/features/auth/request';
 import type { Touch } from '@/lib/features/credentials/sessions';
-import { gateViewer, resolveViewerState, type ViewerState } from '@/lib/features/auth/viewer-state';
+import { gateViewer, resolveViewerState, type GateOptions, type ViewerState } from '@/lib/features/auth/viewer-state';
 
-export { MFA_ENROLMENT_PATH, type ViewerState } from '@/lib/features/auth/viewer-state';
+export { MFA_ENROLMENT_PATH, PASSWORD_CHANGE_PATH, type ViewerState } from '@/lib/features/auth/viewer-state';
 
 /** The session id inside the request's Auth.js cookie (a JWT holding nothing else), if any. */
 export async function currentSessionId(): Promise<string | null> {
@@ -36,21 +36,21 @@ export const getViewerState = cache((): Promise<ViewerState> => stateFor('thrott
  */
 export async function getViewer(): Promise<Viewer | null> {
   const state = await getViewerState();
-  return state.viewer && !state.mfaEnrolmentPending ? state.viewer : null;
+  return state.viewer && !state.mfaEnrolmentPending && !state.passwordChangePending ? state.viewer : null;
 }
 
 /**
  * For pages and actions: the viewer, or a redirect to sign-in saying why (or to MFA enrolment
  * when it is required and missing, unless the caller is part of enrolment).
  */
-export async function requireViewer(options: { allowPendingMfa?: boolean } = {}): Promise<Viewer> {
+export async function requireViewer(options: GateOptions = {}): Promise<Viewer> {
   const gate = gateViewer(await getViewerState(), options);
   if (!gate.allow) redirect(gate.redirectTo);
   return gate.viewer;
 }
 
 /** Like requireViewer, with the session's remaining time (the portal layout feeds the idle warning). */
-export async function requireViewerState(options: { allowPendingMfa?: boolean } = {}): Promise<Extract<ViewerState, { viewer: Viewer }>> {
+export async function requireViewerState(options: GateOptions = {}): Promise<Extract<ViewerState, { viewer: Viewer }>> {
   const state = await getViewerState();
   const gate = gateViewer(state, options);
   if (!gate.allow || !state.viewer) redirect(gate.allow ? '/login' : gate.redirectTo);

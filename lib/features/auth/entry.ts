@@ -3,6 +3,7 @@ import type { Viewer } from '@/lib/domain/access/viewer';
 import type { Result } from '@/lib/domain/result';
 import type { Operation, OperationError } from '@/lib/pipeline/operation';
 import { getViewer, requireViewer } from './current';
+import type { GateOptions } from './viewer-state';
 
 /**
  * The only three ways into the server from app/: every server action and route handler is one
@@ -23,7 +24,7 @@ export function guardedAction<A extends unknown[], T, E extends string, R>(
   operation: Operation<T, E>,
   request: (viewer: Viewer, ...args: A) => unknown,
   respond: Respond<T, E, A, R>,
-  options: { allowPendingMfa?: boolean } = {},
+  options: GateOptions = {},
 ): (...args: A) => Promise<R> {
   return async (...args: A) => {
     const viewer = await requireViewer(options);

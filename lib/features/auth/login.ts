@@ -3,11 +3,11 @@ import { eq } from 'drizzle-orm';
 import { z } from 'zod';
 import { getDb } from '@/db/client';
 import { users } from '@/db/schema';
-import { recordAudit, type AuditActor } from '@/lib/platform/audit';
+import { recordAudit, tallyRefusal, type AuditActor } from '@/lib/platform/audit';
 import { now as clockNow } from '@/lib/platform/clock';
 import { clearAccountFailures, countAccountFailure, ipThrottled, isLocked, recentIpFailures, recordAttempt } from '@/lib/features/credentials/lockout';
 import { verifySecondFactor } from '@/lib/features/credentials/mfa';
-import { verifyAgainstDummy, verifyPassword } from '@/lib/features/credentials/passwords';
+import { HASH_QUEUE_FULL, hashQueueFull, verifySignInPassword, waitLikeAHash } from '@/lib/features/credentials/passwords';
 import { createSession, isSessionId, revokeSession } from '@/lib/features/credentials/sessions';
 import { normaliseEmail } from '@/lib/features/credentials/users';
 import { auditActions } from '@/lib/domain/audit/actions';
@@ -33,7 +33,7 @@ export const credentialsSchema = z.object(
 );
 export type Credentials = z.input<typeof credentialsSchema>;
 
-export type LoginFailureReason = 'invalid' | 'mfa_required' | 'mfa_invalid' | 'throttled' | 'bad_input';
+export type LoginFailureReason = 'invalid' | 'mfa_required' | 'mfa_invalid' | 'throttled' | 'busy' | 'bad_input';
 export type LoginResult =
   | { ok: true; userId: string; sessionId: string }
   | { ok: false; reason: LoginFailureReason; message: string };
@@ -45,6 +45,7 @@ export const LOGIN_MESSAGES: Record<Exclude<LoginFailureReason, 'bad_input'>, st
   mfa_required: 'Enter the 6-digit code from your authenticator app, or a recovery code.',
   mfa_invalid: 'That code did not work. Enter a new code from your authenticator app, or a recovery code.',
   throttled: 'Too many sign-in attempts from this computer. Wait a few minutes and try again.',
+  busy: 'Sign-in is busy right now. Wait a moment and try again.',
 };
 
 interface Client {
@@ -59,10 +60,12 @@ export interface SignInOptions {
 }
 
 /**
- * The whole password (+ code) sign-in: input check, per-IP throttle, user lookup that costs the
- * same whether or not the account exists, per-account lockout, second factor, a brand-new
- * session (no fixation: any session the browser held is ended), and an audit entry for each
- * outcome. Returns a result; never throws for a user's mistake.
+ * The whole password (+ code) sign-in: input check, per-IP throttle and the hash queue's bound
+ * (both before any lookup), per-account lockout before any hash, a check that takes the same
+ * time whether or not the account exists, second factor, a brand-new session (no fixation: any
+ * session the browser held is ended). Success, lockouts and second-factor refusals are audited
+ * one by one; refused sign-ins are tallied per address and interval (lib/platform/audit/refusals.ts)
+ * so a flood adds one entry per source, not one per guess. Never throws for a user's mistake.
  */
 export async function signInWithPassword(input: Credentials, client: Client, options: SignInOptions = {}): Promise<LoginResult> {
   const parsed = credentialsSchema.safeParse(input);
@@ -75,24 +78,36 @@ export async function signInWithPassword(input: Credentials, client: Client, opt
   const actor: AuditActor = { userId: null, ip: client.ip, userAgent: client.userAgent };
   const fail = (reason: Exclude<LoginFailureReason, 'bad_input'>): LoginResult => ({ ok: false, reason, message: LOGIN_MESSAGES[reason] });
 
+  const refused = (reason: string, accountId: string | null = null) =>
+    tallyRefusal({ action: auditActions.auth.login, resourceType: 'session', source: client.ip, ip: client.ip, userAgent: client.userAgent, reason, accountId, at });
+
+  // The cheap checks come first: a throttled address or a full hash queue costs no lookup and no hash.
   if (client.ip && ipThrottled(await recentIpFailures(db, client.ip, at))) {
-    await db.transaction((tx) =>
-      recordAudit(tx, { actor, action: auditActions.auth.login, resourceType: 'session', outcome: 'denied', details: { reason: 'ip_throttled' } }),
-    );
+    refused('ip_throttled');
     return fail('throttled');
+  }
+  if (hashQueueFull()) {
+    refused('busy');
+    return fail('busy');
   }
 
   const [user] = await db.select().from(users).where(eq(users.email, normaliseEmail(email))).limit(1);
-  const passwordOk = user ? await verifyPassword(user.passwordHash, password) : await verifyAgainstDummy(password);
-  const locked = Boolean(user && isLocked(user, at));
+  const blocked = !user ? 'unknown_user' : user.disabledAt ? 'disabled' : isLocked(user, at) ? 'locked' : null;
+  // No hash for an account that cannot sign in anyway, only the same wait (see waitLikeAHash).
+  const checked = !user || blocked ? await waitLikeAHash() : await verifySignInPassword(user.passwordHash, password);
+  if (checked === HASH_QUEUE_FULL) {
+    // The queue filled between the check above and this one: refused like any busy sign-in, uncounted.
+    // Only a real account can meet this race, a tell limited to the moments the queue is saturated.
+    refused('busy', user?.id ?? null);
+    return fail('busy');
+  }
 
-  if (!user || !passwordOk || locked || user.disabledAt) {
+  if (!user || blocked || !checked) {
     await db.transaction(async (tx) => {
       await recordAttempt(tx, client.ip, user?.id ?? null, false, at);
-      const reason = !user ? 'unknown_user' : user.disabledAt ? 'disabled' : locked ? 'locked' : 'bad_password';
-      await recordAudit(tx, { actor: { ...actor, userId: user?.id ?? null }, action: auditActions.auth.login, resourceType: 'session', outcome: 'denied', details: { reason } });
-      if (user && !passwordOk && !locked && !user.disabledAt) await countAccountFailure(tx, user.id, actor, at);
+      if (user && !blocked) await countAccountFailure(tx, user.id, actor, at);
     });
+    refused(blocked ?? 'bad_password', user?.id ?? null);
     return fail('invalid');
   }
 

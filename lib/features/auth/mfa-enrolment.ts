@@ -8,7 +8,7 @@ import type { Viewer } from '@/lib/domain/access/viewer';
 import { fail, ok, type Refusal, type Result } from '@/lib/domain/result';
 import { openUserSecret, sealUserSecret } from '@/lib/platform/crypto';
 import { operation } from '@/lib/pipeline/operation';
-import { mfaRequired } from '@/lib/features/credentials/config';
+import { mfaRequiredFor } from '@/lib/features/credentials/config';
 import { matchTotp, newTotpSecret } from '@/lib/features/credentials/mfa';
 import { passwordStepUp } from '@/lib/features/credentials/reauth';
 import { countUnusedRecoveryCodes, deleteRecoveryCodes, replaceRecoveryCodes } from '@/lib/features/credentials/recovery-codes';
@@ -39,7 +39,7 @@ export const mfaMessages: Record<MfaChangeRefusal, string> = {
   reauth_required: 'For your security, confirm your password again first.',
   invalid_code: 'That code did not match. Enter the current 6-digit code from your app.',
   expired: 'The set-up took too long. Start again to get a new QR code.',
-  required: 'Two-factor authentication is required for every account here, so it cannot be turned off.',
+  required: 'Two-factor authentication is required for this account, so it cannot be turned off.',
   not_enrolled: 'Two-factor authentication is not set up for this account.',
 };
 
@@ -63,7 +63,7 @@ export async function getMfaStatus(viewer: Viewer): Promise<MfaStatus> {
     enabled: Boolean(user?.enabledAt),
     enabledAt: user?.enabledAt ?? null,
     recoveryCodesLeft: user?.enabledAt ? await countUnusedRecoveryCodes(db, viewer.userId) : 0,
-    required: mfaRequired(),
+    required: mfaRequiredFor(viewer.permissions),
   };
 }
 
@@ -167,7 +167,7 @@ export const disableTotp = operation({
   action: auditActions.auth.mfaDisable,
   input: noInput,
   run: async ({ tx, viewer, at, recentlyReauthenticated, audit }): Promise<Result<undefined, MfaChangeRefusal>> => {
-    if (mfaRequired()) return refused('required');
+    if (mfaRequiredFor(viewer.permissions)) return refused('required');
     if (!recentlyReauthenticated) return refused('reauth_required');
     const [user] = await tx.select({ enabledAt: users.totpEnabledAt }).from(users).where(eq(users.id, viewer.userId)).limit(1);
     if (!user?.enabledAt) return refused('not_enrolled');

@@ -1,12 +1,18 @@
 import 'server-only';
 import { headers } from 'next/headers';
+import { clientAddress } from '@/lib/platform/net/client-address';
 
-/** The client's address and browser as the server saw them (for sessions and the audit trail). */
+/**
+ * The client's address and browser as the server saw them (for lockout, throttling, sessions
+ * and the audit trail); the address comes only from trusted proxies (lib/platform/net).
+ */
 export async function clientInfo(): Promise<{ ip: string | null; userAgent: string | null }> {
-  const h = await headers();
-  // Behind a load balancer, configure it to overwrite (not append to) X-Forwarded-For.
-  const forwarded = h.get('x-forwarded-for')?.split(',')[0]?.trim();
-  return { ip: forwarded || h.get('x-real-ip') || null, userAgent: h.get('user-agent') };
+  return requestClient(await headers());
+}
+
+/** The same, from a route handler's own request headers. */
+export function requestClient(h: { get(name: string): string | null }): { ip: string | null; userAgent: string | null } {
+  return { ip: clientAddress(h), userAgent: h.get('user-agent') };
 }
 
 /**

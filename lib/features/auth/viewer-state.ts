@@ -2,7 +2,8 @@ import 'server-only';
 import type { Queryable } from '@/db/client';
 import type { Viewer } from '@/lib/domain/access/viewer';
 import { now as clockNow } from '@/lib/platform/clock';
-import { mfaRequired } from '@/lib/features/credentials/config';
+import { isProductionMode } from '@/lib/platform/mode';
+import { mfaRequiredFor } from '@/lib/features/credentials/config';
 import { checkSession, isSessionId, sessionTiming, type SessionInvalidReason, type SessionTiming, type Touch } from '@/lib/features/credentials/sessions';
 import { loadRolesAndPermissions } from '@/lib/pipeline/actor';
 
@@ -10,8 +11,10 @@ export type ViewerState =
   | {
       viewer: Viewer;
       session: SessionTiming;
-      /** MFA is required for every account and this one has none yet: only enrolment is open. */
+      /** MFA is required of this account (lib/features/credentials/config.ts) and it has none yet: only enrolment is open. */
       mfaEnrolmentPending: boolean;
+      /** Production mode and a password the user never chose (a one-time one): only the change is open. */
+      passwordChangePending: boolean;
     }
   | { viewer: null; reason: SessionInvalidReason | 'signed_out' };
 
@@ -24,6 +27,14 @@ export interface ResolveOptions {
 /** Whether a signed-in user must enrol a second factor before anything else. */
 export function mfaEnrolmentPending(user: { totpEnabledAt: Date | null }, required: boolean): boolean {
   return required && !user.totpEnabledAt;
+}
+
+/**
+ * A password nobody chose for themselves, i.e. never set by its owner (npm run setup's one-time
+ * password). Only in production mode: the demo's seeded accounts never changed theirs either.
+ */
+export function passwordChangePending(user: { passwordChangedAt: Date | null }): boolean {
+  return isProductionMode() && !user.passwordChangedAt;
 }
 
 /**
@@ -52,7 +63,8 @@ export async function resolveViewerState(
       ...client,
     },
     session: sessionTiming(check.session, at),
-    mfaEnrolmentPending: mfaEnrolmentPending(check.user, options.requireMfa ?? mfaRequired()),
+    mfaEnrolmentPending: mfaEnrolmentPending(check.user, options.requireMfa ?? mfaRequiredFor(permissions)),
+    passwordChangePending: passwordChangePending(check.user),
   };
 }
 
@@ -61,6 +73,8 @@ export type Gate = { allow: true; viewer: Viewer } | { allow: false; redirectTo:
 
 /** The path of the MFA enrolment page, the one page a pending account may open. */
 export const MFA_ENROLMENT_PATH = '/account/mfa';
+/** Where a one-time password is replaced, before anything else (MFA enrolment included). */
+export const PASSWORD_CHANGE_PATH = '/account/password';
 
 /** The word the sign-in page explains (`/login?reason=…`); an idle session "timed out". */
 export function loginReasonFor(reason: SessionInvalidReason | 'signed_out'): Exclude<SessionInvalidReason, 'idle'> | 'timeout' | 'signed_out' {
@@ -82,8 +96,16 @@ export function safeReturnPath(raw: string | null): string {
  * where the caller opts in — the enrolment page, sign-out and the keep-alive — and is sent to
  * enrolment from everywhere else.
  */
-export function gateViewer(state: ViewerState, { allowPendingMfa = false }: { allowPendingMfa?: boolean } = {}): Gate {
+export interface GateOptions {
+  allowPendingMfa?: boolean;
+  /** Only the password-change page and its action. */
+  allowPendingPassword?: boolean;
+}
+
+export function gateViewer(state: ViewerState, { allowPendingMfa = false, allowPendingPassword = false }: GateOptions = {}): Gate {
   if (!state.viewer) return { allow: false, redirectTo: loginPathFor(state.reason) };
-  if (state.mfaEnrolmentPending && !allowPendingMfa) return { allow: false, redirectTo: MFA_ENROLMENT_PATH };
+  // Sign-out and the keep-alive (allowPendingMfa) stay open; every page goes to the change first.
+  if (state.passwordChangePending && !allowPendingPassword && !allowPendingMfa) return { allow: false, redirectTo: PASSWORD_CHANGE_PATH };
+  if (state.mfaEnrolmentPending && !allowPendingMfa && !allowPendingPassword) return { allow: false, redirectTo: MFA_ENROLMENT_PATH };
   return { allow: true, viewer: state.viewer };
 }

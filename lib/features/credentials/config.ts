@@ -1,5 +1,8 @@
 import 'server-only';
 import { env } from '@/lib/platform/env';
+import { isProductionMode } from '@/lib/platform/mode';
+import type { PermissionSet } from '@/lib/domain/access/permissions';
+import { needsSecondFactor } from '@/lib/domain/access/second-factor';
 
 const MINUTE = 60_000;
 
@@ -48,7 +51,8 @@ export const sessionPolicy = {
  *   rations. An attacker with many addresses can keep re-locking chosen accounts; every lock is
  *   audited (`auth.lockout`) for monitoring to see, and the service desk can clear it.
  * - Messages never say whether an account exists: unknown email, wrong password, locked and
- *   disabled accounts all get the same sentence, after the same argon2id work.
+ *   disabled accounts all get the same sentence, after the same wait (an argon2id check for an
+ *   account that can sign in, an equal pause without one for the rest: see hashPolicy).
  */
 export const lockoutPolicy = {
   maxFailures: 5,
@@ -57,7 +61,31 @@ export const lockoutPolicy = {
   ipMaxFailures: 30,
 } as const;
 
+/**
+ * argon2id costs 19 MiB and tens of milliseconds a check, so the number running at once is
+ * capped: `maxConcurrent` hashes run, up to `maxWaiting` sign-ins queue behind them, and a
+ * sign-in beyond that is refused at once ("the service is busy") without hashing, so a flood
+ * can neither exhaust memory nor starve the chart views the same cores serve. Checks for
+ * people already signed in (step-up) and for new passwords queue without a bound: their number
+ * is bounded by the accounts that exist. Sign-ins at an account that is locked, disabled or
+ * does not exist compute no hash at all: they wait as long as a real check takes
+ * (`emulatedHashMs` until real checks have been timed), so timing still does not tell them apart.
+ */
+export const hashPolicy = {
+  maxConcurrent: 2,
+  maxWaiting: 16,
+  emulatedHashMs: 40,
+} as const;
+
 export const mfaRequired = (): boolean => env().VIGIL_REQUIRE_MFA;
+
+/**
+ * Whether this account must have a second factor before anything else opens: everyone with
+ * VIGIL_REQUIRE_MFA, and in production mode every holder of an admin or audit permission
+ * whatever it says (the demo's admin and privacy officer sign in with a password alone).
+ */
+export const mfaRequiredFor = (permissions: PermissionSet): boolean =>
+  mfaRequired() || (isProductionMode() && needsSecondFactor(permissions));
 
 /**
  * Cookies carry `Secure` in production. Browsers accept Secure cookies from http://localhost and

@@ -10,6 +10,7 @@ import { rowsOf } from '@/db/client';
 import { apiClients } from '@/db/schema';
 import { DEMO_PASSWORD } from '@/db/seed';
 import type { Viewer } from '@/lib/domain/access/viewer';
+import { flushRefusals } from '@/lib/platform/audit';
 import { advanceClock, resetClock } from '@/lib/platform/clock';
 import { auditHead, auditOfActionSince, testDatabase, viewer as signIn } from '@/test/fixtures';
 import type { TestDatabase } from '@/test/db';
@@ -52,7 +53,7 @@ async function databaseText(): Promise<string> {
 
 /** A vitals request with no audit id: 401 if the client is refused, 403 once it is authenticated. */
 const probe = (credential: string) =>
-  handleVitalsRequest({ authorization: `Bearer ${credential}`, auditId: null, body: '', ip: '10.0.0.9', userAgent: 'monitor/1.0' });
+  handleVitalsRequest({ authorization: `Bearer ${credential}`, auditId: null, readBody: async () => '', ip: '10.0.0.9', userAgent: 'monitor/1.0' });
 
 describe('issuing a client', () => {
   it('returns the credential once; the database keeps only the SHA-256 of its secret; the list and the audit trail never show it', async () => {
@@ -145,8 +146,10 @@ describe('revoking a client', () => {
     expect(entry).toMatchObject({ outcome: 'allowed', resourceId: client.id, details: { before: { revoked: false }, after: { revoked: true } } });
 
     expect(await probe(credential)).toEqual({ status: 401, body: { error: 'client not authenticated' } });
+    // A request from no authenticated client is tallied, and reaches the trail when its interval closes.
+    await flushRefusals({ all: true });
     const [refusal] = await auditsSince(since, VITALS_ENDPOINT);
-    expect(refusal).toMatchObject({ outcome: 'denied', details: { reason: 'unauthenticated' } });
+    expect(refusal).toMatchObject({ outcome: 'denied', details: { aggregated: true, count: 1, reasons: { unauthenticated: 1 } } });
 
     const list = await listApiClients(admin);
     expect(list.ok && list.value.find((c) => c.id === client.id)?.revokedAt).toEqual(expect.any(String));

@@ -7,7 +7,7 @@ import { apiClients, users } from '@/db/schema';
 import { adminPermission } from '@/lib/domain/access/permission-names';
 import { auditActions, type AuditAction } from '@/lib/domain/audit/actions';
 import { fail, ok, type Result } from '@/lib/domain/result';
-import { recordAudit, type AuditActor } from '@/lib/platform/audit';
+import { recordAudit, tallyRefusal, type AuditActor } from '@/lib/platform/audit';
 import { locks } from '@/lib/pipeline/locks';
 import { operation, stepUpMessages } from '@/lib/pipeline/operation';
 import { adminMessages, adminPassword, adminStepUp } from '@/lib/features/admin/messages';
@@ -137,7 +137,13 @@ export async function authenticateApiClient(authorization: string | null): Promi
 
 export type ApiRejection = 'unauthenticated' | 'no_audit_id' | 'unencrypted' | 'undecryptable' | 'invalid' | 'not_found' | 'too_large';
 
-/** Every refused machine request leaves an audit entry (no payload, only the reason). */
+/**
+ * Every refused machine request is audited (no payload, only the reason). A request from no
+ * authenticated client is anyone on the network: it is tallied per address and interval
+ * (lib/platform/audit/refusals.ts), so a flood adds one entry per source, not one per request
+ * under the chain's lock. An issued client's refusals are entries of their own, with the
+ * device's audit id for the vendor to correlate; a client that floods is revoked.
+ */
 export async function auditApiRejection(
   actor: Pick<AuditActor, 'ip' | 'userAgent'>,
   endpoint: AuditAction,
@@ -145,6 +151,10 @@ export async function auditApiRejection(
   client: ApiClient | null,
   auditId: string | null,
 ): Promise<void> {
+  if (!client) {
+    tallyRefusal({ action: endpoint, resourceType: 'api_client', source: actor.ip ?? null, ip: actor.ip, userAgent: actor.userAgent, reason });
+    return;
+  }
   const db = await getDb();
   await db.transaction((tx) =>
     recordAudit(tx, {

@@ -13,7 +13,8 @@ import { getChart } from '@/lib/features/records';
 import { auditHead, patientOnTeamOf, testDatabase, viewer } from '@/test/fixtures';
 import type { TestDatabase } from '@/test/db';
 import { issueApiClient, portalPublicJwk, revokeApiClient } from '@/lib/features/devices/api-clients';
-import { handleVitalsRequest } from '@/lib/features/devices/vitals-endpoint';
+import { handleVitalsRequest, MAX_BODY_BYTES, type VitalsRequest } from '@/lib/features/devices/vitals-endpoint';
+import { flushRefusals } from '@/lib/platform/audit';
 
 let handle: TestDatabase;
 let admin: Viewer;
@@ -39,8 +40,20 @@ async function encrypt(payload: unknown, jwk = portalPublicJwk()): Promise<strin
     .encrypt(key);
 }
 
-const send = (overrides: Partial<Parameters<typeof handleVitalsRequest>[0]>) =>
-  handleVitalsRequest({ authorization: `Bearer ${credential}`, auditId: 'device-42:msg-0001', body: '', ip: '10.0.0.9', userAgent: 'monitor/1.0', ...overrides });
+type Sent = Partial<Omit<VitalsRequest, 'readBody'>> & { body?: string };
+let bodiesRead = 0;
+const send = ({ body = '', ...overrides }: Sent) =>
+  handleVitalsRequest({
+    authorization: `Bearer ${credential}`,
+    auditId: 'device-42:msg-0001',
+    readBody: async () => {
+      bodiesRead += 1;
+      return body;
+    },
+    ip: '10.0.0.9',
+    userAgent: 'monitor/1.0',
+    ...overrides,
+  });
 
 async function deniedAuditSince(seq: number) {
   return handle.db
@@ -98,15 +111,33 @@ describe('POST /api/phi/vitals', () => {
   it('refuses unknown, malformed and revoked credentials with 401, audited', async () => {
     const body = await encrypt({ patientId, vitals: reading() });
     const since = await auditHead(handle.db);
+    const read = bodiesRead;
     for (const authorization of [null, 'Bearer nonsense', `Bearer ${clientId}.${'A'.repeat(43)}`, `Basic ${credential}`]) {
       expect((await send({ authorization, body })).status).toBe(401);
     }
+    expect(bodiesRead).toBe(read); // nobody's body is read before the client is known
     const second = await issueApiClient(admin, { name: 'Temporary feed' });
     if (!second.ok) throw new Error(second.message);
     expect((await send({ authorization: `Bearer ${second.value.credential}`, body })).status).toBe(201);
     expect((await revokeApiClient(admin, { clientId: second.value.client.id })).ok).toBe(true);
     expect((await send({ authorization: `Bearer ${second.value.credential}`, body })).status).toBe(401);
-    expect(await deniedAuditSince(since)).toHaveLength(5);
+    // Refusals of no authenticated client: one entry for the address and interval, with the count.
+    await flushRefusals({ all: true });
+    const tallied = await deniedAuditSince(since);
+    expect(tallied).toHaveLength(1);
+    expect(tallied[0]).toMatchObject({ ip: '10.0.0.9', details: { aggregated: true, count: 5, reasons: { unauthenticated: 5 } } });
+  });
+
+  it('refuses a body past the cap with 413 once the client is known, audited with the client', async () => {
+    const since = await auditHead(handle.db);
+    const response = await handleVitalsRequest({ authorization: `Bearer ${credential}`, auditId: 'device-42:msg-0002', readBody: async () => null, ip: '10.0.0.9', userAgent: null });
+    expect(response).toEqual({ status: 413, body: { error: 'payload too large' } });
+    expect((await send({ body: 'x'.repeat(MAX_BODY_BYTES + 1) })).status).toBe(413);
+    const denied = await deniedAuditSince(since);
+    expect(denied.map((e) => [e.resourceId, (e.details as { reason?: string }).reason])).toEqual([
+      [clientId, 'too_large'],
+      [clientId, 'too_large'],
+    ]);
   });
 
   it('refuses a JWE to another key, a tampered JWE and an invalid reading', async () => {

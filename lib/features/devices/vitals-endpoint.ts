@@ -7,14 +7,16 @@ import { auditActions } from '@/lib/domain/audit/actions';
 
 /**
  * `POST /api/phi/vitals`, framework-free so it can be tested directly. In order: an
- * authenticated client, an `x-audit-id` correlation header, a body that is a compact JWE (never
- * plaintext PHI, whatever its content type), a payload that decrypts with the portal key and
- * parses, then the write. Every refusal is audited with its reason and no payload.
+ * authenticated client (before a byte of the body is read), an `x-audit-id` correlation header,
+ * a body read up to its cap that is a compact JWE (never plaintext PHI, whatever its content
+ * type), a payload that decrypts with the portal key and parses, then the write. Every refusal
+ * is audited with its reason and no payload, tallied per client (or address) and interval.
  */
 export interface VitalsRequest {
   authorization: string | null;
   auditId: string | null;
-  body: string;
+  /** Called only once the client is authenticated; null when the body passes MAX_BODY_BYTES. */
+  readBody: () => Promise<string | null>;
   ip: string | null;
   userAgent: string | null;
 }
@@ -49,8 +51,9 @@ export async function handleVitalsRequest(request: VitalsRequest): Promise<Vital
   };
   if (!client) return refuse('unauthenticated');
   if (!auditId) return refuse('no_audit_id');
-  if (Buffer.byteLength(request.body, 'utf8') > MAX_BODY_BYTES) return refuse('too_large');
-  const body = request.body.trim();
+  const raw = await request.readBody();
+  if (raw === null || Buffer.byteLength(raw, 'utf8') > MAX_BODY_BYTES) return refuse('too_large');
+  const body = raw.trim();
   if (!compactJwe.test(body)) return refuse('unencrypted');
 
   let payload: unknown;

@@ -8,6 +8,7 @@ import type { AuditEvent } from '@/lib/platform/audit';
  * - `chart.view` (one access per chart) and `chart.write` (a write to no known section);
  * - `patient.list` and `patient.search` — one access per page of results (each shows a page
  *   of names, dates of birth and MRNs); `patient.lookup` (an MRN or id resolved);
+ *   `patient.emergency_lookup` (restricted rows outside the care team, also counted on their own);
  * - `break_glass.identity_view` — the emergency-access prompt's name, date of birth and MRN
  *   of a patient outside the user's care team;
  * - section writes `<section>.create|update|write` and `encounters.billing_status`.
@@ -21,6 +22,8 @@ export interface AccessFacts {
   patientId: string | null;
   /** Reached without a care-team relationship: under break-glass, or refused for having none. */
   outsideCareTeam: boolean;
+  /** An emergency lookup by exact identifiers, which has a rule of its own. */
+  emergencyLookup: boolean;
 }
 
 /** Takes any string: the listener also reads back names stored in the trail. */
@@ -33,7 +36,13 @@ export function classifyAccess(event: Pick<AuditEvent, 'actor' | 'action' | 'out
   if (!userId || !isPhiAction(event.action)) return null;
   const patientId = event.patientId ?? null;
   if (event.outcome === 'allowed') {
-    return { kind: 'access', userId, patientId, outsideCareTeam: Boolean(patientId && (event.breakGlassGrantId || event.action === auditActions.breakGlass.identityView)) };
+    return {
+      kind: 'access',
+      userId,
+      patientId,
+      outsideCareTeam: Boolean(patientId && (event.breakGlassGrantId || event.action === auditActions.breakGlass.identityView)),
+      emergencyLookup: event.action === auditActions.patient.emergencyLookup,
+    };
   }
-  return { kind: 'denial', userId, patientId, outsideCareTeam: Boolean(patientId && event.details?.reason === 'no_relationship') };
+  return { kind: 'denial', userId, patientId, outsideCareTeam: Boolean(patientId && event.details?.reason === 'no_relationship'), emergencyLookup: false };
 }

@@ -1,11 +1,14 @@
 import 'server-only';
 import { and, count, eq, gt, gte, isNull, like, sql } from 'drizzle-orm';
-import { getDb } from '@/db/client';
+import { z } from 'zod';
+import type { Queryable } from '@/db/client';
 import { accessCounters, breakGlassGrants, incidents, users } from '@/db/schema';
 import type { Viewer } from '@/lib/domain/access/viewer';
 import { readCheckpoint } from '@/lib/platform/audit/checkpoint';
 import { describeVerification, verifyChain } from '@/lib/platform/audit/verify';
-import { now as clockNow } from '@/lib/platform/clock';
+import { auditActions } from '@/lib/domain/audit/actions';
+import { ok } from '@/lib/domain/result';
+import { operation } from '@/lib/pipeline/operation';
 import { MONITOR_DISABLE_PREFIX } from '@/lib/features/monitor/incidents';
 import { HOUR_MS, hourStart, severityRank, type Severity } from '@/lib/domain/monitor/rules';
 import type { HourPoint } from '@/lib/features/monitor/case-rows';
@@ -28,9 +31,23 @@ export function canViewDashboard(viewer: Pick<Viewer, 'permissions'>): boolean {
   return Boolean(viewer.permissions.admin?.length || viewer.permissions.audit?.length);
 }
 
-export async function getAdminDashboard(viewer: Viewer, at = clockNow()): Promise<AdminDashboard | null> {
-  if (!canViewDashboard(viewer)) return null;
-  const db = await getDb();
+/**
+ * The oversight dashboard. Any admin or audit permission opens it (no single permission names
+ * "some oversight role"), so the check is the authorize step; a refusal is audited, a view is
+ * not (counts only).
+ */
+export const getAdminDashboard = operation({
+  name: 'monitor.dashboard',
+  action: auditActions.incident.dashboard,
+  resourceType: 'dashboard',
+  deniedMessage: 'You do not have access to this page.',
+  input: z.unknown(),
+  audits: 'refusals',
+  authorize: async ({ viewer }) => (canViewDashboard(viewer) ? { allowed: true, facts: undefined } : { allowed: false, reason: 'no_permission' }),
+  run: async ({ tx, viewer, at }) => ok(await dashboardOf(tx, viewer, at)),
+});
+
+async function dashboardOf(db: Queryable, viewer: Viewer, at: Date): Promise<AdminDashboard> {
   const current = hourStart(at).getTime();
   const from = new Date(current - (HOURS - 1) * HOUR_MS);
 
@@ -68,7 +85,7 @@ export async function getAdminDashboard(viewer: Viewer, at = clockNow()): Promis
     accessesByHour,
     breakGlass: { active: active?.n ?? 0, pendingReview: pending?.n ?? 0 },
     incidents: { open: open.reduce((s, r) => s + r.n, 0), bySeverity, disabledAccounts: disabled?.n ?? 0 },
-    chain: await chainStatus(),
+    chain: await chainStatus(db),
     showIncidents: Boolean(viewer.permissions.audit?.length),
   };
 }
@@ -78,12 +95,12 @@ export async function getAdminDashboard(viewer: Viewer, at = clockNow()): Promis
  * head, at most CHAIN_CHECK_LIMIT entries per load; without a checkpoint, the first entries
  * from the genesis. A full walk stays with `npm run audit:verify` and /admin/audit.
  */
-async function chainStatus(): Promise<AdminDashboard['chain']> {
+async function chainStatus(db: Queryable): Promise<AdminDashboard['chain']> {
   const read = readCheckpoint();
   if (read.status === 'invalid') {
     return { ok: false, partial: false, summary: 'The signed audit checkpoint is not valid: run npm run audit:verify.', checked: 0, fromCheckpoint: false };
   }
   const from = read.status === 'valid' ? read.checkpoint : undefined;
-  const result = await verifyChain({ from, checkpoint: from, limit: CHAIN_CHECK_LIMIT });
+  const result = await verifyChain({ db, from, checkpoint: from, limit: CHAIN_CHECK_LIMIT });
   return { ok: result.ok, partial: result.partial, summary: describeVerification(result), checked: result.checked, fromCheckpoint: Boolean(from) };
 }

@@ -13,6 +13,7 @@ import 'server-only';
  * | denial_burst         | ≥ 10 refused PHI requests in 10 min; ≥ 30 escalates the same case            | HIGH → CRITICAL   |
  * | breadth              | ≥ 5 distinct patients outside the care team (break-glass or refused) in 60 m | HIGH              |
  * | off_hours            | access 22:00–06:00 (UTC unless set) by a user with history and no night hour | MEDIUM            |
+ * | emergency_lookups    | ≥ 10 emergency lookups that showed a patient outside the care team in 60 m | HIGH              |
  * | same_last_name       | patient's last-name and prefix blind indexes equal the user's surname's      | LOW               |
  * | repeated_break_glass | > 3 grants in 24 h (lib/features/break-glass calls openIncident)                      | HIGH              |
  *

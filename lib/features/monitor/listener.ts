@@ -12,6 +12,7 @@ import {
   HOUR_MS,
   evaluateBreadth,
   evaluateDenialBurst,
+  evaluateEmergencyLookups,
   evaluateOffHours,
   evaluateSameLastName,
   evaluateVolume,
@@ -96,6 +97,12 @@ async function evaluate(tx: Tx, facts: AccessFacts, at: Date): Promise<void> {
     }
   }
 
+  if (facts.kind === 'access' && facts.emergencyLookup) {
+    const lookups = await recentEmergencyLookups(tx, facts.userId, new Date(at.getTime() - config.emergencyLookups.windowMinutes * 60_000));
+    const finding = evaluateEmergencyLookups(lookups, at, config);
+    if (finding) findings.push(finding);
+  }
+
   for (const finding of findings) {
     await openIncident(tx, { userId: facts.userId, severity: finding.severity, rule: finding.rule, windowStart: finding.windowStart, details: finding.details, at });
   }
@@ -177,6 +184,31 @@ async function patientsOutsideCareTeam(tx: Tx, userId: string, from: Date): Prom
     )
     .limit(MAX_EVIDENCE_IDS);
   return rows.map((r) => r.patientId!);
+}
+
+/**
+ * Emergency lookups since `from` that showed someone outside the care team, and the patients
+ * shown (ids from each entry's details). A lookup that found no one outside (a clinician typing
+ * the MRN of their own patient) disclosed nothing and is not counted.
+ */
+async function recentEmergencyLookups(tx: Tx, userId: string, from: Date): Promise<{ lookups: number; patientIds: string[] }> {
+  const rows = await tx
+    .select({ details: auditLog.details })
+    .from(auditLog)
+    .where(
+      and(
+        eq(auditLog.userId, userId),
+        gt(auditLog.occurredAt, from),
+        eq(auditLog.actionType, auditActions.patient.emergencyLookup),
+        eq(auditLog.outcome, 'allowed'),
+      ),
+    );
+  const shownBy = rows.map((r) => {
+    const ids = (r.details as { shown?: unknown } | null)?.shown;
+    return Array.isArray(ids) ? ids.filter((id): id is string => typeof id === 'string') : [];
+  });
+  const disclosing = shownBy.filter((ids) => ids.length > 0);
+  return { lookups: disclosing.length, patientIds: [...new Set(disclosing.flat())].slice(0, MAX_EVIDENCE_IDS) };
 }
 
 /** Refused PHI requests since `from` (sign-in failures and other refusals do not count). */

@@ -475,13 +475,14 @@ describe('privacy officer review', () => {
   it('the dashboard shows counts to admins and privacy officers only', async () => {
     setClock(`${DAY}T16:30:00Z`);
     const admin = await signIn(db, 'admin@vigil.test', { at: now() });
-    const dashboard = await getAdminDashboard(admin);
-    expect(dashboard).not.toBeNull();
+    const result = await getAdminDashboard(admin);
+    expect(result.ok).toBe(true);
+    const dashboard = result.ok ? result.value : null;
     expect(dashboard!.accessesByHour).toHaveLength(24);
     expect(dashboard!.accessesByHour.find((h) => h.hour === `${DAY}T10:00:00.000Z`)!.accesses).toBeGreaterThanOrEqual(37);
     expect(dashboard!.incidents.open).toBeGreaterThan(0);
     expect(dashboard!.breakGlass.active).toBe(5);
     expect(dashboard!.chain.ok).toBe(true);
-    expect(await getAdminDashboard(physician)).toBeNull();
+    expect(await getAdminDashboard(physician)).toMatchObject({ ok: false, error: 'denied' });
   });
 });

@@ -9,7 +9,7 @@ import { auditActions } from '@/lib/domain/audit/actions';
 import { ok, type Result } from '@/lib/domain/result';
 import { operation } from '@/lib/pipeline/operation';
 
-export { kickAlertDelivery } from '@/lib/features/notify/deliver';
+export { kickAlertDelivery } from '@/lib/features/notify/worker';
 
 export interface Notice {
   /** e.g. 'break_glass.granted', 'incident.opened' */
@@ -32,6 +32,15 @@ export async function notifyPrivacyOfficers(q: Queryable, notice: Notice): Promi
   // microsecond now(), which can sort after a same-millisecond worker run).
   const at = clockNow();
   await q.insert(alertOutbox).values({ payload: { ...notice, audience: 'privacy_officer', createdAt: at.toISOString() }, nextAttemptAt: at });
+}
+
+/**
+ * An outbox row and no in-app notice: a record that must leave the host (the signed audit
+ * checkpoint), sent to the webhook/SMTP receivers like any alert, for no one to read in the portal.
+ */
+export async function queueOffHostRecord(q: Queryable, record: { kind: string; message: string }): Promise<void> {
+  const at = clockNow();
+  await q.insert(alertOutbox).values({ payload: { ...record, audience: 'privacy_officer', createdAt: at.toISOString() }, nextAttemptAt: at });
 }
 
 export interface NotificationView {

@@ -108,7 +108,8 @@ export const getChart = operation({
   },
 });
 
-async function readChart(
+/** The sections `readable` of one chart, decrypted: for operations that have already authorized and will audit them. */
+export async function readChart(
   db: Queryable,
   patientId: string,
   readable: ChartSection[],

@@ -1,13 +1,16 @@
 import 'server-only';
-import { and, eq, gt, inArray, isNull, or, type SQL } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNotNull, or, type SQL } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Queryable } from '@/db/client';
-import { breakGlassGrants, careTeam, patients } from '@/db/schema';
+import { auditLog, patients } from '@/db/schema';
 import { chartPermission } from '@/lib/domain/access/permission-names';
 import { fail, ok, type Result } from '@/lib/domain/result';
 import { blindIndex, DecryptionError, getPatientCiphers, LAST_NAME_PREFIX_LENGTH, normaliseMrn, normaliseName } from '@/lib/platform/crypto';
 import type { Demographics } from '@/lib/domain/chart/sections';
+import type { Viewer } from '@/lib/domain/access/viewer';
 import { operation } from '@/lib/pipeline/operation';
+import { reachablePatientIds } from '@/lib/pipeline/relationship';
+import { parseEmergencyQuery } from '@/lib/domain/records/emergency-query';
 import { auditActions } from '@/lib/domain/audit/actions';
 
 export const PAGE_SIZE = 25;
@@ -31,18 +34,27 @@ export interface PatientList {
   total: number;
   page: number;
   pageCount: number;
-  /** How the query was read: by MRN, date of birth or last name (or none). */
+  /** The patients the viewer opened last (still theirs to open), newest first; on the unsearched first page only. */
+  recent: PatientListRow[];
+  /** How the query was read: by MRN, date of birth, last name, or last name and date of birth (or none). */
   searchedBy: SearchKind;
   unavailable: number;
 }
 
-type SearchKind = 'none' | 'mrn' | 'dob' | 'last_name';
+type SearchKind = 'none' | 'mrn' | 'dob' | 'last_name' | 'last_name_dob';
 
 export function classifyQuery(q: string): SearchKind {
   if (!q) return 'none';
   if (/^\d{4}-\d{2}-\d{2}$/.test(q)) return 'dob';
   if (/^(mrn[\s:#-]*)?[a-z]{0,3}-?\d{5,}$/i.test(q)) return 'mrn';
+  if (pairOf(q)) return 'last_name_dob';
   return 'last_name';
+}
+
+/** "Nakamura 1961-04-02": the exact pair an emergency lookup also accepts. */
+function pairOf(q: string): { lastName: string; dateOfBirth: string } | null {
+  const parsed = parseEmergencyQuery(q);
+  return parsed.ok && parsed.query.kind === 'last_name_dob' ? parsed.query : null;
 }
 
 /** Blind-index candidates for a query; the decrypted values are checked afterwards. */
@@ -54,6 +66,10 @@ function candidateFilter(kind: SearchKind, q: string): SQL | undefined {
       return eq(patients.dobIndex, blindIndex('dob', q));
     case 'mrn':
       return eq(patients.mrnIndex, blindIndex('mrn', q.replace(/^mrn[\s:#-]*/i, '')));
+    case 'last_name_dob': {
+      const pair = pairOf(q)!;
+      return and(eq(patients.lastNameIndex, blindIndex('last_name', pair.lastName)), eq(patients.dobIndex, blindIndex('dob', pair.dateOfBirth)));
+    }
     case 'last_name':
       return normaliseName(q).length >= LAST_NAME_PREFIX_LENGTH
         ? or(eq(patients.lastNameIndex, blindIndex('last_name', q)), eq(patients.lastNamePrefixIndex, blindIndex('last_name_prefix', q)))
@@ -69,6 +85,10 @@ function matches(kind: SearchKind, q: string, d: Demographics): boolean {
       return d.dateOfBirth === q;
     case 'mrn':
       return normaliseMrn(d.mrn) === normaliseMrn(q.replace(/^mrn[\s:#-]*/i, ''));
+    case 'last_name_dob': {
+      const pair = pairOf(q)!;
+      return d.dateOfBirth === pair.dateOfBirth && normaliseName(d.familyName) === normaliseName(pair.lastName);
+    }
     case 'last_name':
       return normaliseName(d.familyName).startsWith(normaliseName(q));
   }
@@ -96,33 +116,44 @@ export const listPatients = operation({
   run: async ({ tx, viewer, input, at, audit }): Promise<Result<PatientList>> => {
     const { q, page } = input;
     const kind = classifyQuery(q);
-    const teamRows = await tx
-      .select({ patientId: careTeam.patientId })
-      .from(careTeam)
-      .where(and(eq(careTeam.userId, viewer.userId), or(isNull(careTeam.untilAt), gt(careTeam.untilAt, at))));
-    const grantRows = await tx
-      .select({ patientId: breakGlassGrants.patientId })
-      .from(breakGlassGrants)
-      .where(
-        and(
-          eq(breakGlassGrants.userId, viewer.userId),
-          // A grant counts only for the sign-in that made it (see loadRelationship).
-          eq(breakGlassGrants.sessionId, viewer.sessionId),
-          gt(breakGlassGrants.expiresAt, at),
-          isNull(breakGlassGrants.endedAt),
-        ),
-      );
-    const onTeam = new Set(teamRows.map((r) => r.patientId));
-    const reachable = [...new Set([...onTeam, ...grantRows.map((r) => r.patientId)])];
+    const { onTeam, all: reachable } = await reachablePatientIds(tx, viewer, at);
     const { rows: found, unavailable } = await reachableMatches(tx, reachable, kind, q, onTeam);
     const total = found.length;
     const pageCount = Math.max(1, Math.ceil(total / PAGE_SIZE));
     const current = Math.min(page, pageCount);
     const rows = found.slice((current - 1) * PAGE_SIZE, current * PAGE_SIZE);
-    await audit({ action: searchAction(q), details: { searchedBy: kind, results: total, page: current, shown: rows.map((r) => r.id) } });
-    return ok({ rows, total, page: current, pageCount, searchedBy: kind, unavailable });
+    const recent = kind === 'none' && current === 1 ? await recentlyViewed(tx, viewer, found) : [];
+    await audit({
+      action: searchAction(q),
+      details: { searchedBy: kind, results: total, page: current, shown: rows.map((r) => r.id), ...(recent.length ? { recent: recent.map((r) => r.id) } : {}) },
+    });
+    return ok({ rows, total, page: current, pageCount, searchedBy: kind, unavailable, recent });
   },
 });
+
+export const RECENT_COUNT = 5;
+
+/**
+ * The charts the viewer opened last, from their own trail, limited to patients they may still
+ * open (already decrypted for the list): a chart opened under a grant that has ended drops out.
+ */
+async function recentlyViewed(tx: Queryable, viewer: Viewer, reachable: PatientListRow[]): Promise<PatientListRow[]> {
+  const byId = new Map(reachable.map((r) => [r.id, r]));
+  const views = await tx
+    .select({ patientId: auditLog.patientId })
+    .from(auditLog)
+    .where(and(eq(auditLog.userId, viewer.userId), eq(auditLog.actionType, auditActions.chart.view), eq(auditLog.outcome, 'allowed'), isNotNull(auditLog.patientId)))
+    // Newest first along the (user, time) index, so a long trail costs no sort.
+    .orderBy(desc(auditLog.occurredAt), desc(auditLog.seq))
+    .limit(100);
+  const recent: PatientListRow[] = [];
+  for (const { patientId } of views) {
+    const row = byId.get(patientId!);
+    if (row && !recent.includes(row)) recent.push(row);
+    if (recent.length === RECENT_COUNT) break;
+  }
+  return recent;
+}
 
 /** The reachable patients whose sealed demographics match the query, sorted by name. */
 async function reachableMatches(

@@ -15,6 +15,7 @@ import { failure, messages, unreadableForm, type RecordFailure } from '@/lib/fea
 import { appendEntries, openPageForEdit, savePage } from '@/lib/features/records/pages';
 import { entrySections, type EntrySection } from '@/lib/features/records/tables';
 import { auditActions, sectionAction } from '@/lib/domain/audit/actions';
+import { discardDraftIn } from '@/lib/features/drafts';
 
 const uuid = z.string().uuid();
 
@@ -92,6 +93,8 @@ export const addEntry = operation({
     if (!parsed.success) return fail('invalid', plainIssue(parsed.error));
     const id = await insertEntry(tx, cipher, facts.section, viewer.userId, parsed.data);
     if (!id) return failure('unavailable');
+    // The note is in the chart now: the draft that kept it through a timeout has done its job.
+    await discardDraftIn(tx, viewer.userId, input.patientId, facts.section);
     await audit({
       action: sectionAction(facts.section, 'create'),
       resourceType: facts.section,

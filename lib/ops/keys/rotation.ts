@@ -6,6 +6,7 @@ import { recordAudit, type AuditActor } from '@/lib/platform/audit';
 import { rewrapDataKey } from '@/lib/platform/crypto/data-keys';
 import { DecryptionError } from '@/lib/platform/crypto/envelope';
 import { getKeyProvider } from '@/lib/platform/crypto/key-provider';
+import { Pkcs11KeyProvider } from '@/lib/platform/crypto/pkcs11/provider';
 import { auditActions } from '@/lib/domain/audit/actions';
 
 export const DEFAULT_ROTATION_BATCH = 500;
@@ -28,6 +29,12 @@ export interface RotationOptions {
   failAfterBatches?: number;
   /** Who runs it, for the audit trail (a CLI run has no user). */
   actor?: AuditActor;
+  /**
+   * Move from the key file into the PKCS#11 token: the file's blind-index and system keys are
+   * encrypted into the token, every data key is re-wrapped under a new master key made in the
+   * token, and the file's versions are retired, after which the key file can be deleted.
+   */
+  toPkcs11?: boolean;
 }
 
 export interface RotationResult {
@@ -63,6 +70,30 @@ const cliActor: AuditActor = { userId: null, ip: null, userAgent: 'vigil keys:ro
  * itself never changes (cached keys stay valid) and every version stays able to unwrap.
  */
 export async function rotateMasterKeys(db: Db, options: RotationOptions = {}): Promise<RotationResult> {
+  if (!options.toPkcs11) return rotateOnce(db, options);
+  const provider = getKeyProvider();
+  if (!(provider instanceof Pkcs11KeyProvider)) {
+    throw new Error('--to pkcs11 needs VIGIL_KEY_PROVIDER=pkcs11 and the token configured (the key file stays readable until retired).');
+  }
+  if (provider.importSecrets()) {
+    await db.transaction((tx) =>
+      recordAudit(tx, {
+        actor: options.actor ?? cliActor,
+        action: auditActions.key.importSecrets,
+        resourceType: 'master_key',
+        resourceId: null,
+        outcome: 'allowed',
+        details: { into: provider.name },
+      }),
+    );
+  }
+  // An unfinished rotation to a file version is finished first; then one more lands in the token.
+  let result = await rotateOnce(db, { ...options, retire: true });
+  if (!provider.inToken(result.targetVersion)) result = await rotateOnce(db, { ...options, retire: true, toCurrent: false });
+  return result;
+}
+
+async function rotateOnce(db: Db, options: RotationOptions): Promise<RotationResult> {
   const batchSize = options.batchSize ?? DEFAULT_ROTATION_BATCH;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error('The batch size must be a positive whole number.');
   const actor = options.actor ?? cliActor;

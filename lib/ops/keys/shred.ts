@@ -1,7 +1,7 @@
 import 'server-only';
 import { eq } from 'drizzle-orm';
 import type { Db } from '@/db/client';
-import { patientKeys } from '@/db/schema';
+import { drafts, patientKeys } from '@/db/schema';
 import { recordAudit, type AuditActor } from '@/lib/platform/audit';
 import { shredPatientKey } from '@/lib/platform/crypto/data-keys';
 import { auditActions } from '@/lib/domain/audit/actions';
@@ -24,6 +24,8 @@ export async function shredPatient(db: Db, patientId: string, actor: AuditActor)
     if (key.shreddedAt) return { status: 'already_shredded', patientId, at: key.shreddedAt } as const;
     const at = new Date();
     await shredPatientKey(tx, patientId, at);
+    // Unsent drafts were sealed with the same key and are unreadable now; nothing is left to offer.
+    await tx.delete(drafts).where(eq(drafts.patientId, patientId));
     await recordAudit(tx, {
       actor,
       action: auditActions.key.shred,

@@ -44,11 +44,16 @@ function sign(checkpoint: Checkpoint): string {
   return checkpointSignature(canonicalJson({ version, seq, hash, count, createdAt }));
 }
 
+/** The checkpoint as it is stored and sent off the host: its fields and their signature. */
+export function withSignature(checkpoint: Checkpoint): Checkpoint & { signature: string } {
+  return { ...checkpoint, signature: sign(checkpoint) };
+}
+
 export function writeCheckpoint(checkpoint: Checkpoint, file = checkpointPath()): void {
   mkdirSync(path.dirname(file), { recursive: true });
   const temp = `${file}.${process.pid}.tmp`;
   // Whole file then rename: a crash never leaves half a checkpoint.
-  writeFileSync(temp, `${JSON.stringify({ ...checkpoint, signature: sign(checkpoint) }, null, 2)}\n`, { mode: 0o600 });
+  writeFileSync(temp, `${JSON.stringify(withSignature(checkpoint), null, 2)}\n`, { mode: 0o600 });
   renameSync(temp, file);
 }
 
@@ -72,4 +77,41 @@ export function readCheckpoint(file = checkpointPath()): CheckpointRead {
     return { status: 'invalid', reason: `The checkpoint file ${file} has a bad signature: it was altered or signed with another key.` };
   }
   return { status: 'valid', checkpoint };
+}
+
+/** What the trail itself says about the newest automatic checkpoint (its `audit.checkpoint` entry). */
+export interface RecordedCheckpoint {
+  seq: number;
+  createdAt: string;
+}
+
+/*
+ * The newest checkpoint this process has seen or written. A file replaced by an older signed
+ * checkpoint (a restored backup) is caught against it even when the trail's own record of the
+ * newer one was cut away with the tail.
+ */
+const globalForCheckpoints = globalThis as unknown as { vigilNewestCheckpoint?: RecordedCheckpoint };
+
+export function rememberCheckpoint(checkpoint: RecordedCheckpoint): void {
+  const known = globalForCheckpoints.vigilNewestCheckpoint;
+  if (!known || checkpoint.seq > known.seq) globalForCheckpoints.vigilNewestCheckpoint = { seq: checkpoint.seq, createdAt: checkpoint.createdAt };
+}
+
+/**
+ * Checkpoints only move forward: once one has existed, a missing file is a failure, and a valid
+ * but older one (than the trail records or this process saw) is an alarm, not a fresh start.
+ * Returns the sentence that says so, naming the last checkpoint known, or null when all is well.
+ */
+export function checkpointRegression(read: CheckpointRead, recorded: RecordedCheckpoint | null, file = checkpointPath()): string | null {
+  const seen = globalForCheckpoints.vigilNewestCheckpoint;
+  const newest = [recorded, seen].filter((c): c is RecordedCheckpoint => Boolean(c)).sort((a, b) => b.seq - a.seq)[0];
+  if (read.status === 'valid') rememberCheckpoint(read.checkpoint);
+  if (!newest || read.status === 'invalid') return null;
+  if (read.status === 'none') {
+    return `The checkpoint file ${file} is missing, but a checkpoint of the trail at seq ${newest.seq} was written on ${newest.createdAt}: it was deleted, or the files were restored from before it.`;
+  }
+  if (read.checkpoint.seq < newest.seq) {
+    return `The checkpoint file ${file} holds seq ${read.checkpoint.seq} of ${read.checkpoint.createdAt}, older than the checkpoint at seq ${newest.seq} of ${newest.createdAt}: an older checkpoint was put back.`;
+  }
+  return null;
 }

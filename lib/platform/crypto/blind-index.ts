@@ -15,7 +15,8 @@ import { getKeyProvider } from '@/lib/platform/crypto/key-provider';
  * - Date of birth 12 bits (4,096 buckets over ~35k possible dates).
  * - Last name 8 bits plus its 3-letter prefix 4 bits: both describe the same field, so their
  *   bits add up. A prefix search decrypts about 1/16 of the viewer's own patients (the search
- *   only ever runs within the viewer's care team), the price of leaking little. Frequency
+ *   runs within the viewer's care team; outside it only the exact emergency lookup
+ *   runs, by MRN or by last name and date of birth together, 20 bits), the price of leaking little. Frequency
  *   analysis of surnames stays possible in principle (it is for any equality index); coarse
  *   buckets put many names in each, which blurs it.
  * Changing a size or the normalisation changes every stored value: re-index (or re-seed).

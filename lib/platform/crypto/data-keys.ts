@@ -4,7 +4,9 @@ import { and, eq, inArray, isNotNull, isNull, or } from 'drizzle-orm';
 import type { Queryable } from '@/db/client';
 import { patientKeys } from '@/db/schema';
 import { DecryptionError, openJson, sealContext, sealJson } from '@/lib/platform/crypto/envelope';
+import { noteKeyAccess } from '@/lib/platform/crypto/key-access-log';
 import { getKeyProvider } from '@/lib/platform/crypto/key-provider';
+import { KeysUnavailableError } from '@/lib/platform/crypto/keys-unavailable';
 import { env } from '@/lib/platform/env';
 
 /** Seals and opens one patient's values with that patient's data key. */
@@ -82,8 +84,9 @@ export function newPatientKey(patientId: string): {
   const provider = getKeyProvider();
   const dataKey = randomBytes(32);
   const version = provider.currentVersion();
+  const wrappedKey = noted('wrap', version, () => provider.wrap(dataKey, wrapContext(patientId), version));
   return {
-    row: { patientId, wrappedKey: provider.wrap(dataKey, wrapContext(patientId), version), masterKeyVersion: version },
+    row: { patientId, wrappedKey, masterKeyVersion: version },
     cipher: cipherFor(patientId, dataKey),
   };
 }
@@ -168,7 +171,7 @@ export async function getPatientCiphers(q: Queryable, patientIds: string[]): Pro
     }
     let key: Buffer;
     try {
-      key = provider.unwrap(row.wrappedKey, wrapContext(row.patientId), row.masterKeyVersion);
+      key = noted('unwrap', row.masterKeyVersion, () => provider.unwrap(row.wrappedKey!, wrapContext(row.patientId), row.masterKeyVersion));
     } catch (error) {
       if (!(error instanceof DecryptionError)) throw error;
       result.unavailable.push(row.patientId);
@@ -215,8 +218,21 @@ export async function shredPatientKey(q: Queryable, patientId: string, now = new
 /** Re-wraps one data key under another master key version (for rotation). */
 export function rewrapDataKey(wrapped: string, patientId: string, fromVersion: number, toVersion: number): string {
   const provider = getKeyProvider();
-  const key = provider.unwrap(wrapped, wrapContext(patientId), fromVersion);
-  return provider.wrap(key, wrapContext(patientId), toVersion);
+  const key = noted('unwrap', fromVersion, () => provider.unwrap(wrapped, wrapContext(patientId), fromVersion));
+  return noted('wrap', toVersion, () => provider.wrap(key, wrapContext(patientId), toVersion));
+}
+
+/** One key-store call, counted for the key access log whether it succeeds or the store fails. */
+function noted<T>(operation: 'wrap' | 'unwrap', version: number, call: () => T): T {
+  try {
+    const result = call();
+    noteKeyAccess(operation, { version });
+    return result;
+  } catch (error) {
+    if (error instanceof KeysUnavailableError) noteKeyAccess(operation, { version, failed: error.problem });
+    else if (error instanceof DecryptionError) noteKeyAccess(operation, { version, failed: 'unopenable' });
+    throw error;
+  }
 }
 
 export { DecryptionError };

@@ -15,4 +15,4 @@ export {
 } from '@/lib/platform/crypto/data-keys';
 export { blindIndex, blindIndexBits, normaliseName, normaliseMrn, LAST_NAME_PREFIX_LENGTH } from '@/lib/platform/crypto/blind-index';
 export { ensureKeyFile, getKeyProvider, setKeyProvider, type KeyProvider } from '@/lib/platform/crypto/key-provider';
-export { openSystemField, openUserSecret, sealSystemField, sealUserSecret, systemDigest } from '@/lib/platform/crypto/system-secrets';
+export { openSystemField, openUserSecret, sealSystemField, sealUserSecret, systemDigest, systemSubkey } from '@/lib/platform/crypto/system-secrets';

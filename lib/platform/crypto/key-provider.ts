@@ -5,31 +5,12 @@ import path from 'node:path';
 import { z } from 'zod';
 import { openBytes, sealBytes } from '@/lib/platform/crypto/envelope';
 import { env } from '@/lib/platform/env';
+import { noteKeyAccess } from '@/lib/platform/crypto/key-access-log';
+import { KeysUnavailableError } from '@/lib/platform/crypto/keys-unavailable';
+import type { KeyProvider, MasterKeyInfo } from '@/lib/platform/crypto/key-provider-api';
+import { Pkcs11KeyProvider } from '@/lib/platform/crypto/pkcs11/provider';
 
-/**
- * Master keys (key-encryption keys) live outside the database. A provider wraps and unwraps
- * per-patient data keys with a versioned master key; the interface is what a KMS or a PKCS#11
- * HSM would implement (wrap/unwrap by version, add a version), so raw master keys need never
- * leave such a device. The blind-index and system keys are separate secrets from the same store.
- */
-export interface KeyProvider {
-  readonly name: string;
-  currentVersion(): number;
-  versions(): number[];
-  wrap(dataKey: Buffer, context: string, version?: number): string;
-  unwrap(wrapped: string, context: string, version: number): Buffer;
-  /** Creates a new master key version, which becomes current. */
-  addVersion(): Promise<number>;
-  /**
-   * Marks a version retired: never used for new wraps, kept for unwrapping until an operator
-   * removes it. Resolves false when it was already retired.
-   */
-  retireVersion(version: number): Promise<boolean>;
-  /** HMAC key for blind indexes: never used to encrypt. */
-  blindIndexKey(): Buffer;
-  /** Key for server secrets that belong to no patient (TOTP secrets). */
-  systemKey(): Buffer;
-}
+export type { KeyProvider, MasterKeyInfo } from '@/lib/platform/crypto/key-provider-api';
 
 const keyB64 = z.string().refine((s) => Buffer.from(s, 'base64').length === 32, 'a 256-bit key');
 const keyFileSchema = z.object({
@@ -87,8 +68,15 @@ export class StaticKeyProvider implements KeyProvider {
       this.refresh(true);
       entry = this.material.masterKeys.find((k) => k.version === version);
     }
-    if (!entry) throw new Error(`Master key version ${version} is not available.`);
+    if (!entry) throw new KeysUnavailableError('key_version_missing', version);
     return Buffer.from(entry.key, 'base64');
+  }
+
+  describe(): MasterKeyInfo[] {
+    this.refresh(false);
+    return this.material.masterKeys
+      .map((k) => ({ version: k.version, location: this.name, createdAt: k.createdAt, ...(k.retiredAt ? { retiredAt: k.retiredAt } : {}) }))
+      .sort((a, b) => a.version - b.version);
   }
 
   wrap(dataKey: Buffer, context: string, version = this.currentVersion()): string {
@@ -111,6 +99,7 @@ export class StaticKeyProvider implements KeyProvider {
     };
     this.save(next);
     this.material = next;
+    noteKeyAccess('add_version', { version });
     return version;
   }
 
@@ -128,6 +117,7 @@ export class StaticKeyProvider implements KeyProvider {
     };
     this.save(next);
     this.material = next;
+    noteKeyAccess('retire_version', { version });
     return true;
   }
 
@@ -231,16 +221,59 @@ export function loadEnvProvider(json: string): KeyProvider {
   });
 }
 
-const globalForKeys = globalThis as unknown as { vigilKeyProvider?: KeyProvider };
+const globalForKeys = globalThis as unknown as {
+  vigilKeyProvider?: KeyProvider;
+  vigilKeyFailure?: { error: KeysUnavailableError; until: number };
+};
 
+/**
+ * How long a key store that failed to open is left alone before the next try. A real HSM locks
+ * its PIN after a few wrong tries: retrying a wrong PIN on every request would lock it.
+ */
+export const KEY_STORE_RETRY_MS = 30_000;
+
+/** The configured key store, opened once; a failure is remembered and thrown again until retried. */
 export function getKeyProvider(): KeyProvider {
-  if (!globalForKeys.vigilKeyProvider) {
-    const json = env().VIGIL_MASTER_KEYS;
-    globalForKeys.vigilKeyProvider = json ? loadEnvProvider(json) : loadKeyFileProvider();
+  if (globalForKeys.vigilKeyProvider) return globalForKeys.vigilKeyProvider;
+  const failure = globalForKeys.vigilKeyFailure;
+  if (failure && Date.now() < failure.until) throw failure.error;
+  try {
+    globalForKeys.vigilKeyProvider = openConfiguredProvider();
+    globalForKeys.vigilKeyFailure = undefined;
+    noteKeyAccess('open');
+  } catch (error) {
+    if (!(error instanceof KeysUnavailableError)) throw error;
+    noteKeyAccess('open', { failed: error.problem });
+    globalForKeys.vigilKeyFailure = { error, until: Date.now() + KEY_STORE_RETRY_MS };
+    throw error;
   }
   return globalForKeys.vigilKeyProvider;
 }
 
+function openConfiguredProvider(): KeyProvider {
+  const config = env();
+  const kind = config.VIGIL_KEY_PROVIDER ?? (config.VIGIL_MASTER_KEYS ? 'env' : 'file');
+  if (kind === 'env') {
+    if (!config.VIGIL_MASTER_KEYS) throw new KeysUnavailableError('misconfigured');
+    return loadEnvProvider(config.VIGIL_MASTER_KEYS);
+  }
+  if (kind === 'file') return loadKeyFileProvider();
+  if (!config.VIGIL_PKCS11_MODULE || (config.VIGIL_PKCS11_TOKEN_LABEL === undefined && config.VIGIL_PKCS11_SLOT === undefined)) {
+    throw new KeysUnavailableError('misconfigured');
+  }
+  // The key file, while it still exists, answers for the versions not yet moved into the token.
+  const legacy = existsSync(keyFilePath()) ? loadKeyFileProvider() : undefined;
+  return Pkcs11KeyProvider.open({
+    module: config.VIGIL_PKCS11_MODULE,
+    tokenLabel: config.VIGIL_PKCS11_TOKEN_LABEL,
+    slot: config.VIGIL_PKCS11_SLOT,
+    pin: config.VIGIL_PKCS11_PIN,
+    pinFile: config.VIGIL_PKCS11_PIN_FILE,
+    legacy,
+  });
+}
+
 export function setKeyProvider(provider: KeyProvider | undefined): void {
   globalForKeys.vigilKeyProvider = provider;
+  globalForKeys.vigilKeyFailure = undefined;
 }

@@ -34,3 +34,11 @@ export function systemDigest(purpose: string, text: string): string {
   const key = Buffer.from(hkdfSync('sha256', getKeyProvider().systemKey(), Buffer.alloc(0), `vigil:digest:${purpose}`, 32));
   return createHmac('sha256', key).update(text, 'utf8').digest('hex');
 }
+
+/**
+ * A 256-bit key for one purpose (signing SMART tokens, sealing authorization codes), derived from
+ * the system key: nothing new to store, and rotating the system key invalidates every token.
+ */
+export function systemSubkey(purpose: string): Uint8Array {
+  return new Uint8Array(hkdfSync('sha256', getKeyProvider().systemKey(), Buffer.alloc(0), `vigil:subkey:${purpose}`, 32));
+}

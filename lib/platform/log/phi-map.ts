@@ -2,6 +2,7 @@ import 'server-only';
 import {
   allergies,
   breakGlassGrants,
+  drafts,
   chartPages,
   encounters,
   medications,
@@ -53,6 +54,12 @@ export const phiMap = {
       'id', 'user_id', 'patient_id', 'session_id', 'reason_code', 'created_at', 'expires_at', 'ended_at',
       'ended_reason', 'review_status', 'reviewer_id', 'reviewed_at',
     ],
+  },
+  drafts: {
+    table: drafts,
+    // What a clinician was typing: free text about the patient.
+    phi: { sealed_text: null },
+    plain: ['id', 'user_id', 'patient_id', 'form', 'saved_at', 'expires_at'],
   },
 } as const;
 

@@ -1,4 +1,5 @@
-import { getViewerState, requireViewer } from '@/lib/features/auth/current';
+import { redirect } from 'next/navigation';
+import { getViewerState, PASSWORD_CHANGE_PATH, requireViewer } from '@/lib/features/auth/current';
 import { getMfaStatus } from '@/lib/features/auth/mfa-enrolment';
 import { isRecentlyReauthenticated } from '@/lib/features/credentials/reauth';
 import { MfaManager } from './mfa-manager';
@@ -9,6 +10,8 @@ export const dynamic = 'force-dynamic';
 export default async function MfaPage() {
   const viewer = await requireViewer({ allowPendingMfa: true });
   const state = await getViewerState();
+  // A one-time password is replaced before the second factor is set up.
+  if (state.viewer && state.passwordChangePending) redirect(PASSWORD_CHANGE_PATH);
   const pending = Boolean(state.viewer && state.mfaEnrolmentPending);
   const [status, recent] = await Promise.all([getMfaStatus(viewer), isRecentlyReauthenticated(viewer)]);
   return (
@@ -16,7 +19,7 @@ export default async function MfaPage() {
       <h1 className="text-xl font-semibold">Two-factor authentication</h1>
       {pending && (
         <p role="status" className="rounded-md bg-amber-50 px-3 py-2 text-sm text-amber-900">
-          Every account here needs two-factor authentication. Set it up to continue.
+          This account needs two-factor authentication. Set it up to continue.
         </p>
       )}
       <p className="text-sm text-slate-600">

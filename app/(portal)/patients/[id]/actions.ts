@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { FormState } from '@/components/chart/action-form';
 import type { Result } from '@/lib/domain/result';
 import { guardedAction } from '@/lib/features/auth/entry';
+import { saveDraft } from '@/lib/features/drafts';
 import { addEntry, setBillingStatus, updateEntry } from '@/lib/features/records';
 import { entryFromForm, statusChanges } from '@/lib/features/records/forms';
 
@@ -55,4 +56,14 @@ export const billingStatusAction = guardedAction(
     return { patientId: text(form, 'patientId'), encounterId: text(form, 'recordId'), expectedVersion: expectedVersion.data, status: form.get('status') };
   },
   saved('Billing status updated.'),
+);
+
+/** Keeps a note being typed as the viewer's draft; the operation checks they may write that note here. */
+export const saveDraftAction = guardedAction(
+  saveDraft,
+  (_viewer, input: { patientId: string; form: string; text: string }) => input,
+  (result) =>
+    result.ok
+      ? { ok: true, message: result.value ? `Draft saved at ${result.value.savedAt.slice(11, 16)} UTC.` : 'Draft cleared.' }
+      : { ok: false, message: result.message },
 );

@@ -2,13 +2,32 @@ import Link from 'next/link';
 import { AccessDenied } from '@/components/chart/access-denied';
 import { ActionForm, Field } from '@/components/chart/action-form';
 import { BreakGlassBanner } from '@/components/chart/break-glass-banner';
+import { JumpLinks } from '@/components/chart/jump-links';
+import { PatientBannerStrip } from '@/components/chart/patient-banner';
+import { VitalsTrend, type VitalsPoint } from '@/components/chart/vitals-trend';
 import { ChartSectionCard, SectionNotice, Table } from '@/components/chart/section';
+import { patientBanner } from '@/lib/domain/chart/banner';
 import { requireViewer } from '@/lib/features/auth/current';
 import { now } from '@/lib/platform/clock';
 import { getChart, type ChartEntry, type SectionView } from '@/lib/features/records';
-import { addEntryAction, billingStatusAction, changeStatusAction } from './actions';
+import { DraftTextarea } from '@/components/chart/draft-textarea';
+import { openDrafts, type Draft } from '@/lib/features/drafts';
+import { addEntryAction, billingStatusAction, changeStatusAction, saveDraftAction } from './actions';
 
 type Body = Record<string, unknown>;
+
+/** The chart's sections in page order, for the jump links. */
+const sectionTitles = [
+  { name: 'demographics', title: 'Demographics' },
+  { name: 'insurance', title: 'Insurance' },
+  { name: 'allergies', title: 'Allergies' },
+  { name: 'medications', title: 'Medications' },
+  { name: 'problems', title: 'Problems' },
+  { name: 'vitals', title: 'Vitals' },
+  { name: 'progress_notes', title: 'Progress notes' },
+  { name: 'nursing_notes', title: 'Nursing notes' },
+  { name: 'encounters', title: 'Encounters' },
+] as const;
 const text = (value: unknown) => (value === undefined || value === null ? '' : String(value));
 
 export default async function ChartPage({ params }: { params: Promise<{ id: string }> }) {
@@ -21,13 +40,18 @@ export default async function ChartPage({ params }: { params: Promise<{ id: stri
   const canWrite = (section: string) => chart.writable.includes(section as never);
   const hidden = (section: string) => ({ patientId: chart.patientId, section });
   const d = chart.demographics?.status === 'ok' ? chart.demographics.value : null;
+  const drafts = await openDrafts(viewer, chart.patientId);
+  const draftOf = (form: string) => (drafts.ok ? drafts.value.find((d) => d.form === form) ?? null : null);
+  const banner = patientBanner(chart.demographics, chart.sections.allergies, now());
+  const shown = sectionTitles.filter((s) => (s.name === 'demographics' ? chart.demographics : s.name === 'insurance' ? chart.insurance : chart.sections[s.name]));
 
   return (
     <div className="space-y-4">
       {chart.breakGlass && <BreakGlassBanner expiresAt={chart.breakGlass.expiresAt} reasonCode={chart.breakGlass.reasonCode} now={now().getTime()} />}
-      <div className="flex items-baseline justify-between">
-        <h1 className="text-xl font-semibold">{d ? `${d.familyName}, ${d.givenName}` : 'Patient chart'}</h1>
-        <Link href="/patients" className="text-sm text-calm hover:underline">← My patients</Link>
+      <PatientBannerStrip banner={banner} />
+      <div className="flex items-baseline justify-between gap-4">
+        <JumpLinks sections={shown} />
+        <Link href="/patients" className="shrink-0 text-sm text-calm hover:underline">← My patients</Link>
       </div>
 
       {chart.demographics && (
@@ -117,6 +141,7 @@ export default async function ChartPage({ params }: { params: Promise<{ id: stri
         </Section>
 
         <Section view={chart.sections.vitals} name="vitals" title="Vitals"
+          before={chart.sections.vitals?.status === 'ok' ? <VitalsTrend points={chart.sections.vitals.entries.map((e) => e.body as unknown as VitalsPoint)} /> : null}
           head={['Taken', 'HR', 'BP', 'Temp °C', 'RR', 'SpO₂']}
           row={(b) => [text(b.takenAt).slice(0, 16).replace('T', ' '), text(b.heartRate), `${text(b.systolic)}/${text(b.diastolic)}`, text(b.temperatureC), text(b.respiratoryRate), `${text(b.spo2)}%`]}>
           {canWrite('vitals') && (
@@ -132,8 +157,8 @@ export default async function ChartPage({ params }: { params: Promise<{ id: stri
         </Section>
       </div>
 
-      <NotesSection view={chart.sections.progress_notes} name="progress_notes" title="Progress notes" writable={canWrite('progress_notes')} hidden={hidden('progress_notes')} />
-      <NotesSection view={chart.sections.nursing_notes} name="nursing_notes" title="Nursing notes" writable={canWrite('nursing_notes')} hidden={hidden('nursing_notes')} />
+      <NotesSection view={chart.sections.progress_notes} name="progress_notes" title="Progress notes" writable={canWrite('progress_notes')} hidden={hidden('progress_notes')} draft={draftOf('progress_notes')} />
+      <NotesSection view={chart.sections.nursing_notes} name="nursing_notes" title="Nursing notes" writable={canWrite('nursing_notes')} hidden={hidden('nursing_notes')} draft={draftOf('nursing_notes')} />
 
       <Section view={chart.sections.encounters} name="encounters" title="Encounters and billing"
         head={['Date', 'Type', 'CPT', 'ICD-10', 'Charge', 'Billing status']}
@@ -157,8 +182,10 @@ export default async function ChartPage({ params }: { params: Promise<{ id: stri
   );
 }
 
-function Section({ view, name, title, head, row, children }: {
+function Section({ view, name, title, head, row, before, children }: {
   view: SectionView | undefined;
+  /** Shown above the table (a chart of the same rows). */
+  before?: React.ReactNode;
   name: string;
   title: string;
   head: string[];
@@ -168,18 +195,20 @@ function Section({ view, name, title, head, row, children }: {
   if (!view) return null;
   return (
     <ChartSectionCard name={name} title={title}>
+      {view.status === 'ok' && before}
       {view.status === 'ok' ? <Table head={head} rows={view.entries.map((e) => row(e.body, e))} /> : <SectionNotice status={view.status} />}
       {view.status === 'ok' && children}
     </ChartSectionCard>
   );
 }
 
-function NotesSection({ view, name, title, writable, hidden }: {
+function NotesSection({ view, name, title, writable, hidden, draft }: {
   view: SectionView | undefined;
   name: string;
   title: string;
   writable: boolean;
   hidden: Record<string, string>;
+  draft: Draft | null;
 }) {
   if (!view) return null;
   return (
@@ -197,9 +226,7 @@ function NotesSection({ view, name, title, writable, hidden }: {
       )}
       {writable && view.status === 'ok' && (
         <ActionForm action={addEntryAction} hidden={hidden} submitLabel="Add note" className="mt-3 space-y-2">
-          <label className="block text-xs font-medium text-slate-600">New note
-            <textarea name="text" required maxLength={10_000} rows={3} className="mt-1 block w-full rounded border border-slate-300 px-2 py-1 text-sm" />
-          </label>
+          <DraftTextarea patientId={hidden.patientId!} form={name} name="text" label="New note" offered={draft} save={saveDraftAction} />
         </ActionForm>
       )}
     </ChartSectionCard>

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { advanceClock, now, resetClock } from '@/lib/platform/clock';
-import { env } from '@/lib/platform/env';
+import { advanceClock, now, resetClock, testClockRouteOpen } from '@/lib/platform/clock';
 import { publicEntry } from '@/lib/features/auth/entry';
 
 export const dynamic = 'force-dynamic';
@@ -8,9 +7,10 @@ export const dynamic = 'force-dynamic';
 /**
  * Moves the server's clock for end-to-end tests of timeouts and expiries. It exists only when
  * VIGIL_TEST_CLOCK=1 is set at start-up (the Playwright web server does; a real deployment never
- * does), and answers 404 otherwise, exactly like a route that is not there.
+ * does), never in production mode (where start-up refuses the variable as well), and answers
+ * 404 otherwise, exactly like a route that is not there.
  */
-const enabled = () => env().VIGIL_TEST_CLOCK;
+const enabled = testClockRouteOpen;
 const body = z.object({ advanceMs: z.number().int().min(0).max(48 * 3_600_000).optional(), reset: z.boolean().optional() });
 
 const whyPublic = 'End-to-end tests move the clock around sign-in itself; it exists only with VIGIL_TEST_CLOCK=1.';

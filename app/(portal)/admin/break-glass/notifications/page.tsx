@@ -18,7 +18,7 @@ export default async function NotificationsPage() {
       <ul className="divide-y divide-slate-100 rounded-lg border border-slate-200 bg-white" data-testid="notifications">
         {notices.map((n) => (
           <li key={n.id} data-kind={n.kind} data-read={n.read} className="flex items-baseline gap-3 px-4 py-3 text-sm">
-            {!n.read && <span className="h-2 w-2 shrink-0 rounded-full bg-red-600" aria-label="Unread" />}
+            {!n.read && <span role="img" className="h-2 w-2 shrink-0 rounded-full bg-red-600" aria-label="Unread" />}
             <span className="w-40 shrink-0 text-xs text-slate-500">{formatTime(n.createdAt)}</span>
             <span className="flex-1">{n.message}</span>
             {n.link?.startsWith('/') && !n.link.startsWith('//') && <Link href={n.link} className="text-calm hover:underline">Open</Link>}

@@ -1,0 +1,85 @@
+import Link from 'next/link';
+import { headers } from 'next/headers';
+import { parseScopes, type FhirResourceType } from '@/lib/domain/access/smart-scopes';
+import { getViewer } from '@/lib/features/auth/current';
+import { authorizeMessages, checkAuthorizeRequest, fhirBaseFor } from '@/lib/features/fhir';
+import { listPatients } from '@/lib/features/records';
+import { approveAppAction } from './actions';
+
+export const dynamic = 'force-dynamic';
+
+const words: Record<FhirResourceType, string> = {
+  Patient: 'demographics',
+  Coverage: 'insurance',
+  AllergyIntolerance: 'allergies',
+  MedicationStatement: 'medications',
+  Condition: 'problems',
+  Observation: 'vital signs',
+  DocumentReference: 'notes',
+  Encounter: 'encounters',
+};
+
+/** The SMART consent page: which app, what it may read (within your role), and for which patient. */
+export default async function AuthorizePage({ searchParams }: { searchParams: Promise<Record<string, string | undefined>> }) {
+  const params = await searchParams;
+  const h = await headers();
+  // The consent form's own address: the same Host rule the API and token endpoint apply.
+  const fhirBase = fhirBaseFor({ url: `http://${h.get('host') ?? 'localhost'}/oauth/authorize`, headers: h });
+  const checked = checkAuthorizeRequest(params, fhirBase);
+  const viewer = await getViewer();
+  const frame = (body: React.ReactNode) => (
+    <main className="flex min-h-screen items-center justify-center px-4">
+      <div className="w-full max-w-md rounded-xl border border-slate-200 bg-white p-8 shadow-sm">
+        <h1 className="mb-4 text-2xl font-semibold text-calm">Connect an app to Vigil</h1>
+        {body}
+      </div>
+    </main>
+  );
+  if (!checked.ok) return frame(<p role="alert" className="text-sm text-slate-700">{checked.message}</p>);
+  if (!viewer) {
+    return frame(
+      <p className="text-sm text-slate-700">
+        <Link className="underline" href="/login">Sign in to Vigil</Link>, then open the app again.
+      </p>,
+    );
+  }
+  const request = checked.value;
+  const grant = parseScopes(request.scope);
+  const types = [...new Set([...grant.user, ...grant.patient])];
+  const patients = grant.patient.length ? await listPatients(viewer, { q: '', page: 1 }) : null;
+  return frame(
+    <form action={approveAppAction} className="space-y-4 text-sm text-slate-700">
+      <p>
+        <strong>{request.client_id}</strong> asks to read, as you and only within what your role may see:{' '}
+        {types.length ? types.map((t) => words[t]).join(', ') : 'nothing'}.
+      </p>
+      {params.refused ? <p role="alert" className="text-red-700">{params.refused === 'invalid' ? authorizeMessages.patientNeeded : authorizeMessages.unknownApp}</p> : null}
+      {Object.entries({ ...request, fhirBase }).map(([name, value]) => (
+        <input key={name} type="hidden" name={name} value={value} />
+      ))}
+      {patients ? (
+        <label className="block">
+          <span className="mb-1 block font-medium">Patient</span>
+          <select name="patient" required className="w-full rounded border border-slate-300 p-2">
+            {patients.ok
+              ? patients.value.rows.map((p) => (
+                  <option key={p.id} value={p.id}>
+                    {p.name} ({p.mrn})
+                  </option>
+                ))
+              : null}
+          </select>
+        </label>
+      ) : null}
+      <p className="text-xs text-slate-500">Access ends when you sign out or your session times out. Every read is recorded.</p>
+      <div className="flex gap-3">
+        <button type="submit" className="rounded bg-calm px-4 py-2 font-medium text-white">
+          Allow
+        </button>
+        <Link href="/" className="rounded border border-slate-300 px-4 py-2">
+          Cancel
+        </Link>
+      </div>
+    </form>,
+  );
+}

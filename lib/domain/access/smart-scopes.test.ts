@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { narrowPermissions, parseScopes, scopeString, typesFor } from '@/lib/domain/access/smart-scopes';
+import { defaultRoles } from '@/lib/domain/access/roles';
+
+describe('SMART scopes onto role lenses', () => {
+  it('reads v1 and v2 forms; write-only scopes and unknown types grant nothing', () => {
+    expect(parseScopes('patient/*.read').patient).toHaveLength(8);
+    expect(parseScopes('user/Observation.rs user/Condition.r').user).toEqual(['Observation', 'Condition']);
+    expect(parseScopes('user/Observation.cud user/Medication.rs patient/*.write').user).toEqual([]);
+    expect(parseScopes('system/*.read').user).toEqual([]);
+    expect(scopeString(parseScopes('launch/patient patient/Patient.rs'))).toBe('launch/patient patient/Patient.rs');
+  });
+
+  it('patient-level scopes reach the launch patient only', () => {
+    const grant = parseScopes('patient/*.rs user/Patient.rs');
+    expect(typesFor(grant, 'a', 'a')).toHaveLength(8);
+    expect(typesFor(grant, 'b', 'a')).toEqual(['Patient']);
+    expect(typesFor(grant, 'b', null)).toEqual(['Patient']);
+  });
+
+  it('narrowing never widens a role: a nurse with user/*.rs still has no progress notes; billing no vitals', () => {
+    const all = parseScopes('user/*.rs').user;
+    const nurse = narrowPermissions(defaultRoles.nurse.permissions, all);
+    expect(nurse.ehr_read).not.toContain('patient.progress_notes');
+    expect(nurse.ehr_read).toContain('patient.nursing_notes');
+    expect(nurse.ehr_write).toBeUndefined();
+    expect(nurse.emergency).toBeUndefined();
+    expect(narrowPermissions(defaultRoles.billing.permissions, all).ehr_read?.sort()).toEqual(['patient.demographics', 'patient.encounters', 'patient.insurance']);
+    expect(narrowPermissions(defaultRoles.admin.permissions, all)).toEqual({ ehr_read: [] });
+    expect(narrowPermissions(defaultRoles.physician.permissions, ['Patient'])).toEqual({ ehr_read: ['patient.demographics'] });
+  });
+});

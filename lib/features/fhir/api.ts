@@ -1,0 +1,105 @@
+import 'server-only';
+import type { Resource } from '@medplum/fhirtypes';
+import { getDb } from '@/db/client';
+import { isFhirResourceType, narrowPermissions, type FhirResourceType } from '@/lib/domain/access/smart-scopes';
+import type { Viewer } from '@/lib/domain/access/viewer';
+import { auditActions } from '@/lib/domain/audit/actions';
+import { recordAudit } from '@/lib/platform/audit';
+import { resolveViewerState } from '@/lib/features/auth/viewer-state';
+import { appFor } from '@/lib/features/fhir/apps';
+import { outcome, pageOf, searchset, type OutcomeCode } from '@/lib/features/fhir/bundle';
+import { readCompartment, searchPatients, type TokenGrant } from '@/lib/features/fhir/read';
+import { patientResource } from '@/lib/features/fhir/resources';
+import { parseSearch } from '@/lib/features/fhir/search';
+import { verifyAccessToken } from '@/lib/features/fhir/tokens';
+
+/**
+ * `GET /fhir/R4/...`, framework-free so tests drive it directly. In order: a bearer token that
+ * verifies (signature, expiry, audience), an app still registered, the Vigil session behind it
+ * still alive (checked like a page request, without counting as activity, so the idle timeout
+ * ends the token too), then the guarded operation with the user's permissions narrowed to the
+ * token's scopes. Every refusal is an OperationOutcome with a fixed sentence, and audited.
+ */
+export interface FhirRequest {
+  url: URL;
+  fhirBase: string;
+  authorization: string | null;
+  ip: string | null;
+  userAgent: string | null;
+  at: Date;
+}
+
+export interface FhirResponse {
+  status: number;
+  body: Resource;
+  headers?: Record<string, string>;
+}
+
+const answer = (status: number, code: OutcomeCode, message: string, headers?: Record<string, string>): FhirResponse => ({
+  status,
+  body: outcome(code, message),
+  headers,
+});
+const idShape = /^[A-Za-z0-9.-]{1,64}$/;
+
+async function refuseToken(request: FhirRequest, reason: string, userId: string | null): Promise<FhirResponse> {
+  const db = await getDb();
+  await db.transaction((tx) =>
+    recordAudit(tx, {
+      actor: { userId, ip: request.ip, userAgent: request.userAgent },
+      action: auditActions.fhir.refused,
+      resourceType: 'fhir',
+      outcome: 'denied',
+      details: { reason },
+    }),
+  );
+  return answer(401, 'login', 'A valid access token is required.', { 'WWW-Authenticate': 'Bearer error="invalid_token"' });
+}
+
+/** The viewer a token acts as, or the refusal already audited. */
+async function tokenViewer(request: FhirRequest): Promise<{ viewer: Viewer; grant: TokenGrant } | { refused: FhirResponse }> {
+  const bearer = /^Bearer ([A-Za-z0-9._-]{10,4096})$/.exec(request.authorization ?? '')?.[1];
+  if (!bearer) return { refused: await refuseToken(request, 'no_token', null) };
+  const verified = await verifyAccessToken(bearer, request.fhirBase, request.at);
+  if (!verified.ok) return { refused: await refuseToken(request, verified.problem, null) };
+  const { claims } = verified;
+  if (!appFor(claims.client_id)) return { refused: await refuseToken(request, 'app_revoked', claims.sub) };
+  const state = await resolveViewerState(await getDb(), claims.sid, { ip: request.ip, userAgent: request.userAgent }, { at: request.at, touch: 'never' });
+  if (!state.viewer || state.viewer.userId !== claims.sub || state.mfaEnrolmentPending) {
+    return { refused: await refuseToken(request, `session_${state.viewer ? 'mismatch' : state.reason}`, claims.sub) };
+  }
+  const types: FhirResourceType[] = [...new Set([...claims.user_types, ...claims.patient_types])];
+  const viewer = { ...state.viewer, permissions: narrowPermissions(state.viewer.permissions, types) };
+  return { viewer, grant: { user: claims.user_types, patient: claims.patient_types, launchPatient: claims.patient, client: claims.client_id } };
+}
+
+export async function handleFhirRequest(request: FhirRequest): Promise<FhirResponse> {
+  const path = request.url.pathname.replace(/^.*?\/fhir\/R4\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
+  const [type, id, op] = path;
+  if (!type || !isFhirResourceType(type) || path.length > 3 || (id !== undefined && !idShape.test(id)) || (op !== undefined && (op !== '$everything' || type !== 'Patient'))) {
+    return answer(404, 'not-supported', 'This server does not support that request.');
+  }
+  const who = await tokenViewer(request);
+  if ('refused' in who) return who.refused;
+  const { viewer, grant } = who;
+  const search = parseSearch(type, id ? new URLSearchParams(op ? request.url.search : '') : request.url.searchParams);
+  if (!search.ok) return answer(400, 'invalid', search.message);
+  const { filters } = search;
+
+  if (!id && type === 'Patient' && !filters.patient) {
+    const found = await searchPatients(viewer, { grant, filters }, request.at);
+    if (!found.ok) return answer(403, 'forbidden', found.message ?? 'You do not have access to patient search.');
+    const resources = found.value.matches.map((m) => patientResource(m.id, m.demographics));
+    return { status: 200, body: searchset(request.fhirBase, request.url, { items: resources, total: found.value.total, offset: filters.offset, count: filters.count }) };
+  }
+  const patientId = id && op ? id : (filters.patient ?? grant.launchPatient);
+  if (!id && !patientId) return answer(400, 'invalid', `Search ${type} within one patient: add the patient parameter.`);
+  const interaction = op ? 'everything' : id ? 'read' : 'search';
+  const result = await readCompartment(viewer, { grant, interaction, resourceType: type, id: interaction === 'read' ? id : patientId, filters }, request.at);
+  if (!result.ok) return answer(404, 'not-found', 'No resource with that id is available to you.');
+  if (interaction === 'read') return { status: 200, body: result.value.resources[0]! };
+  return {
+    status: 200,
+    body: searchset(request.fhirBase, request.url, { ...pageOf(result.value.resources, 0, filters.count), total: result.value.total, offset: filters.offset }),
+  };
+}

@@ -1,0 +1,194 @@
+/**
+ * SMART authorization: the code + PKCE flow through approveApp and the token endpoint, and every
+ * way a token must stop working — each refused with an OperationOutcome (or an OAuth error at the
+ * token endpoint) and audited. Last, a bulk pull through the API trips monitoring as in the portal.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { and, eq, gt } from 'drizzle-orm';
+import { auditLog, careTeam, incidents, users } from '@/db/schema';
+import type { Viewer } from '@/lib/domain/access/viewer';
+import { endSession } from '@/lib/features/auth/sign-out';
+import { sessionPolicy } from '@/lib/features/credentials/config';
+import { auditHead, createStaff, later, minutes, patientOnTeamOf, testDatabase, viewer as signIn } from '@/test/fixtures';
+import { demoCaseload } from '@/db/seed';
+import type { TestDatabase } from '@/test/db';
+import { corsHeadersFor } from '@/lib/features/fhir/apps';
+import { approveApp, handleTokenRequest } from '@/lib/features/fhir/authorize';
+import { APP, BASE, expectValid, get, tokenFor } from '@/test/fhir';
+
+const REDIRECT = 'http://app.test/callback';
+let handle: TestDatabase;
+let physician: Viewer;
+let patientA: string;
+let patientB: string;
+
+const refusalSince = async (since: number, action = 'fhir.refused') =>
+  handle.db.select().from(auditLog).where(and(gt(auditLog.seq, since), eq(auditLog.actionType, action)));
+
+beforeAll(async () => {
+  handle = await testDatabase({ patients: demoCaseload.billing });
+  physician = await signIn(handle.db, 'physician@vigil.test');
+  patientA = await patientOnTeamOf(handle.db, physician.userId);
+  const team = await handle.db.select({ patientId: careTeam.patientId }).from(careTeam).where(eq(careTeam.userId, physician.userId));
+  patientB = team.map((t) => t.patientId).find((id) => id !== patientA)!;
+});
+
+function pkce() {
+  const verifier = randomBytes(32).toString('base64url');
+  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
+}
+
+async function authorize(viewer: Viewer, scope: string, patient: string | null, challenge: string) {
+  return approveApp(viewer, {
+    response_type: 'code',
+    client_id: APP,
+    redirect_uri: REDIRECT,
+    scope,
+    state: 'state-123',
+    aud: BASE,
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+    fhirBase: BASE,
+    patient,
+  });
+}
+
+const tokenForm = (code: string, verifier: string) =>
+  new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, client_id: APP, code_verifier: verifier });
+const client = { ip: '127.0.0.1', userAgent: 'vitest' };
+
+describe('authorization code with PKCE', () => {
+  it('launch/patient: the token reads the chosen patient only; the code works once', async () => {
+    const { verifier, challenge } = pkce();
+    const approved = await authorize(physician, 'launch/patient patient/*.rs', patientA, challenge);
+    expect(approved.ok).toBe(true);
+    const redirect = new URL(approved.ok ? approved.value.redirectTo : '');
+    expect(redirect.origin + redirect.pathname).toBe(REDIRECT);
+    expect(redirect.searchParams.get('state')).toBe('state-123');
+    const code = redirect.searchParams.get('code')!;
+
+    const issued = await handleTokenRequest(tokenForm(code, verifier), client, BASE, new Date());
+    expect(issued).toMatchObject({ status: 200, body: { token_type: 'Bearer', patient: patientA, scope: 'launch/patient patient/*.rs' } });
+    const token = String(issued.body.access_token);
+    const own = await get(token, `Patient/${patientA}`);
+    expect(own.status).toBe(200);
+    expectValid(own.body);
+    // patientB is on the physician's care team, but outside this token's launch patient.
+    const since = await auditHead(handle.db);
+    expect((await get(token, `Patient/${patientB}`)).status).toBe(404);
+    expect(await refusalSince(since, 'fhir.read')).toMatchObject([{ outcome: 'denied', details: { reason: 'outside_scope' } }]);
+
+    const replaySince = await auditHead(handle.db);
+    const replay = await handleTokenRequest(tokenForm(code, verifier), client, BASE, new Date());
+    expect(replay).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    expect(await refusalSince(replaySince, 'smart.token')).toMatchObject([{ outcome: 'denied', details: { reason: 'code_replayed' } }]);
+  });
+
+  it('a wrong PKCE verifier, an unregistered redirect and an expired code are refused and audited', async () => {
+    const { challenge } = pkce();
+    const approved = await authorize(physician, 'user/*.rs', null, challenge);
+    const code = new URL(approved.ok ? approved.value.redirectTo : '').searchParams.get('code')!;
+    const since = await auditHead(handle.db);
+    expect(await handleTokenRequest(tokenForm(code, pkce().verifier), client, BASE, new Date())).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    expect(await handleTokenRequest(tokenForm(code, 'x'.repeat(43)), client, BASE, later(new Date(), minutes(2)))).toMatchObject({ status: 400 });
+    expect((await refusalSince(since, 'smart.token')).map((e) => (e.details as { reason: string }).reason).sort()).toEqual(['bad_code', 'pkce_failed']);
+    const elsewhere = await approveApp(physician, { ...(await authorizeInput(challenge)), redirect_uri: 'http://evil.test/callback' });
+    expect(elsewhere.ok).toBe(false);
+  });
+});
+
+async function authorizeInput(challenge: string) {
+  return { response_type: 'code', client_id: APP, redirect_uri: REDIRECT, scope: 'user/*.rs', state: 's', aud: BASE, code_challenge: challenge, code_challenge_method: 'S256', fhirBase: BASE, patient: null };
+}
+
+describe('tokens that must stop working', () => {
+  /** Since is read before the request is made. */
+  const expectRefused = async (request: () => ReturnType<typeof get>, reason: string) => {
+    const since = await auditHead(handle.db);
+    const response = await request();
+    expect(response.status).toBe(401);
+    expect(response.body).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ code: 'login' }] });
+    expect((await refusalSince(since)).map((e) => (e.details as { reason: string }).reason)).toEqual([reason]);
+  };
+
+  it('no token, expired, wrong audience, tampered', async () => {
+    await expectRefused(() => get(null, `Patient/${patientA}`), 'no_token');
+    const old = await tokenFor(physician, 'user/*.rs', {}, later(new Date(), -minutes(10)));
+    await expectRefused(() => get(old, `Patient/${patientA}`), 'expired');
+    const elsewhere = await tokenFor(physician, 'user/*.rs', { audience: 'http://elsewhere.test/fhir/R4' });
+    await expectRefused(() => get(elsewhere, `Patient/${patientA}`), 'wrong_audience');
+    const good = await tokenFor(physician);
+    await expectRefused(() => get(`${good.slice(0, -4)}AAAA`, `Patient/${patientA}`), 'bad_signature');
+  });
+
+  it('a scope that does not name the resource type: nothing, audited', async () => {
+    const token = await tokenFor(physician, 'user/Patient.rs');
+    expect((await get(token, `Patient/${patientA}`)).status).toBe(200);
+    const since = await auditHead(handle.db);
+    expect((await get(token, `Condition?patient=${patientA}`)).status).toBe(404);
+    expect(await refusalSince(since, 'fhir.read')).toMatchObject([{ outcome: 'denied', details: { reason: 'outside_scope' } }]);
+  });
+
+  it('a revoked app (removed from VIGIL_SMART_APPS)', async () => {
+    const token = await tokenFor(physician);
+    const registered = process.env.VIGIL_SMART_APPS;
+    process.env.VIGIL_SMART_APPS = 'other-app=http://other.test/callback';
+    try {
+      await expectRefused(() => get(token, `Patient/${patientA}`), 'app_revoked');
+    } finally {
+      process.env.VIGIL_SMART_APPS = registered;
+    }
+  });
+
+  it('a signed-out session, an idled-out session, a disabled user', async () => {
+    const signedOut = await signIn(handle.db, 'physician@vigil.test');
+    const outToken = await tokenFor(signedOut);
+    expect((await get(outToken, `Patient/${patientA}`)).status).toBe(200);
+    await endSession(signedOut);
+    await expectRefused(() => get(outToken, `Patient/${patientA}`), 'session_revoked');
+
+    const idle = await signIn(handle.db, 'physician@vigil.test');
+    const idleAt = later(new Date(), sessionPolicy.idleTimeoutMs + minutes(1));
+    // A fresh token at that instant: only the session's idleness can refuse it. API calls never count as activity.
+    const idleToken = await tokenFor(idle, 'user/*.rs', {}, idleAt);
+    await expectRefused(() => get(idleToken, `Patient/${patientA}`, idleAt), 'session_idle');
+
+    const staff = await createStaff(handle.db, { roles: ['physician'], careTeam: [{ patientId: patientA, relationship: 'attending' }] });
+    const person = await signIn(handle.db, staff.email);
+    const token = await tokenFor(person);
+    expect((await get(token, `Patient/${patientA}`)).status).toBe(200);
+    await handle.db.update(users).set({ disabledAt: new Date(), disabledReason: 'admin' }).where(eq(users.id, person.userId));
+    const since = await auditHead(handle.db);
+    const refused = await get(token, `Patient/${patientA}`);
+    expect(refused.status).toBe(401);
+    expect((await refusalSince(since)).map((e) => (e.details as { reason: string }).reason)[0]).toMatch(/^session_(disabled|revoked)$/);
+  });
+});
+
+describe('CORS', () => {
+  it('answers only the origins of registered redirect URIs', () => {
+    expect(corsHeadersFor('http://app.test')['Access-Control-Allow-Origin']).toBe('http://app.test');
+    expect(corsHeadersFor('http://evil.test')['Access-Control-Allow-Origin']).toBeUndefined();
+    expect(corsHeadersFor(null)['Access-Control-Allow-Origin']).toBeUndefined();
+  });
+});
+
+describe('bulk pull', () => {
+  it('an app reading 100 charts in a minute opens a monitoring case and disables the app’s user, as in the portal', async () => {
+    // A new physician on 100 patients' care teams: every chart is theirs to open, one at a time.
+    const billingTeam = await handle.db.select({ patientId: careTeam.patientId }).from(careTeam).where(eq(careTeam.userId, (await signIn(handle.db, 'billing@vigil.test')).userId));
+    const staff = await createStaff(handle.db, { roles: ['physician'], careTeam: billingTeam.slice(0, 100).map((t) => ({ patientId: t.patientId, relationship: 'attending' })) });
+    const puller = await signIn(handle.db, staff.email);
+    const token = await tokenFor(puller);
+    const statuses: number[] = [];
+    for (const { patientId } of billingTeam.slice(0, 100)) statuses.push((await get(token, `Patient/${patientId}/$everything`)).status);
+    // Contained part-way: the reads after the monitor disabled the account are refused.
+    expect(statuses[0]).toBe(200);
+    expect(statuses.at(-1)).toBe(401);
+    const [user] = await handle.db.select().from(users).where(eq(users.id, puller.userId));
+    expect(user!.disabledAt).not.toBeNull();
+    const cases = await handle.db.select().from(incidents).where(eq(incidents.userId, puller.userId));
+    expect(cases.length).toBeGreaterThan(0);
+  });
+});
