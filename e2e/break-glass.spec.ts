@@ -112,7 +112,8 @@ test.describe.serial('break-glass emergency access', () => {
     await expect(privacy.getByTestId('notifications').locator('li[data-kind="break_glass.granted"]').first()).toContainText('Dr. Ben Okafor');
 
     await privacy.goto('/admin/break-glass');
-    const row = privacy.getByTestId('break-glass-queue').locator('tbody tr').filter({ hasText: 'physician2@vigil.test' }).filter({ hasText: 'Pending review' }).first();
+    // This patient's grant: other specs (the bedside lookup) leave physician2 grants of their own.
+    const row = privacy.getByTestId('break-glass-queue').locator('tbody tr').filter({ hasText: 'physician2@vigil.test' }).filter({ hasText: patientId.slice(0, 8) }).filter({ hasText: 'Pending review' }).first();
     await expect(row).toContainText('Emergency treatment');
     await row.getByRole('link', { name: 'Review' }).click();
     const review = privacy.getByTestId('grant-review');
