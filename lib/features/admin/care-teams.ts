@@ -6,10 +6,9 @@ import { careTeamRelationships, mayHoldRelationship, relationshipRoles, type Car
 import { adminPermission } from '@/lib/domain/access/permission-names';
 import { auditActions } from '@/lib/domain/audit/actions';
 import { fail, ok, type Result } from '@/lib/domain/result';
-import { locks } from '@/lib/pipeline/locks';
 import { operation } from '@/lib/pipeline/operation';
 import { findPatientByMrn, mrnQuerySchema, patientReference } from '@/lib/features/records';
-import { adminMessages } from '@/lib/features/admin/messages';
+import { adminMessages, adminOnly, serialisedAdminChange } from '@/lib/features/admin/messages';
 
 export interface CareTeamMember {
   assignmentId: string;
@@ -38,9 +37,7 @@ const notFound = () => fail('not_found', adminMessages.not_found);
 const careTeamReading = {
   action: auditActions.careTeam.view,
   resourceType: 'care_team',
-  permission: { category: 'admin', name: adminPermission.readCareTeams },
-  denialReason: 'denied',
-  deniedMessage: adminMessages.denied,
+  ...adminOnly(adminPermission.readCareTeams),
   audits: 'refusals',
 } as const;
 
@@ -135,11 +132,8 @@ const assignSchema = z.object({
 /** Changing a care team: serialised with every other admin change, the admin re-read under the lock. */
 const careTeamChange = {
   resourceType: 'care_team',
-  permission: { category: 'admin', name: adminPermission.assignCareTeams },
-  denialReason: 'denied',
-  deniedMessage: adminMessages.denied,
-  lock: () => locks.adminChange,
-  recheckActor: true,
+  ...adminOnly(adminPermission.assignCareTeams),
+  ...serialisedAdminChange,
 } as const;
 
 /**

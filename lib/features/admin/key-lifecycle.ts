@@ -9,7 +9,7 @@ import { ok } from '@/lib/domain/result';
 import { getKeyProvider } from '@/lib/platform/crypto/key-provider';
 import { env } from '@/lib/platform/env';
 import { operation } from '@/lib/pipeline/operation';
-import { adminMessages } from '@/lib/features/admin/messages';
+import { adminOnly } from '@/lib/features/admin/messages';
 
 /**
  * The master keys' lifecycle for administrators: each version, where it lives, its age, how
@@ -76,9 +76,7 @@ export const viewKeyLifecycle = operation({
   name: 'admin.keys.lifecycle',
   action: auditActions.key.lifecycleView,
   resourceType: 'master_key',
-  permission: { category: 'admin', name: adminPermission.keyLifecycle },
-  denialReason: 'denied',
-  deniedMessage: adminMessages.denied,
+  ...adminOnly(adminPermission.keyLifecycle),
   input: z.unknown(),
   run: async ({ tx, at, audit }) => {
     const lifecycle = await readKeyLifecycle(tx, at);

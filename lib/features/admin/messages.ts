@@ -1,6 +1,8 @@
 import 'server-only';
 import { z } from 'zod';
+import type { AdminPermission } from '@/lib/domain/access/permission-names';
 import { passwordStepUp } from '@/lib/features/credentials/reauth';
+import { locks } from '@/lib/pipeline/locks';
 
 /**
  * What an admin page tells the administrator when a change is refused, as it is shown. Refusals
@@ -25,3 +27,10 @@ export const adminStepUp = {
   by: passwordStepUp,
   secret: (raw: unknown) => adminPassword.catch(undefined).parse((raw as { adminPassword?: unknown } | null)?.adminPassword),
 };
+
+/** Who may ask: an admin permission. A refusal is recorded as `denied` and answered plainly. */
+export const adminOnly = (name: AdminPermission) =>
+  ({ permission: { category: 'admin', name }, denialReason: 'denied', deniedMessage: adminMessages.denied }) as const;
+
+/** Every admin change: serialised with the others, the admin re-read under the lock (rule checks cannot race). */
+export const serialisedAdminChange = { lock: () => locks.adminChange, recheckActor: true } as const;

@@ -7,10 +7,9 @@ import { adminPermission, auditPermission } from '@/lib/domain/access/permission
 import { hasAdminPermission, hasAuditPermission } from '@/lib/domain/access/policy';
 import { auditActions } from '@/lib/domain/audit/actions';
 import { fail, ok, type Result } from '@/lib/domain/result';
-import { locks } from '@/lib/pipeline/locks';
 import { operation, stepUpMessages } from '@/lib/pipeline/operation';
 import { defaultMonitorConfig, forgetMonitorConfig, MONITOR_SETTING, monitorConfigSchema, saveMonitorConfig, type MonitorConfig } from '@/lib/features/monitor/config';
-import { adminMessages, adminStepUp } from '@/lib/features/admin/messages';
+import { adminMessages, adminOnly, adminStepUp, serialisedAdminChange } from '@/lib/features/admin/messages';
 
 /**
  * The access monitor's thresholds (settings row `monitor.rules`), for the admin page.
@@ -267,14 +266,11 @@ export const updateMonitorSettings = operation({
   name: 'admin.setting.monitor-update',
   action: auditActions.settings.update,
   resourceType: 'setting',
-  permission: { category: 'admin', name: adminPermission.monitorSettings },
-  denialReason: 'denied',
-  deniedMessage: adminMessages.denied,
+  ...adminOnly(adminPermission.monitorSettings),
   // The form's fields are checked against the bounds in run, where the settings in force are read.
   input: z.preprocess((v) => (v && typeof v === 'object' ? v : {}), z.record(z.string(), z.unknown())),
   stepUp: adminStepUp,
-  lock: () => locks.adminChange,
-  recheckActor: true,
+  ...serialisedAdminChange,
   auditedFailures: ['reauth_required'],
   run: async ({ tx, viewer, input: form, recentlyReauthenticated, audit, unchanged }): Promise<Result<MonitorConfig, 'invalid' | 'conflict' | 'reauth_required'>> => {
     const stored = await readStored(tx);

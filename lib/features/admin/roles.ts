@@ -8,9 +8,8 @@ import { adminPermission } from '@/lib/domain/access/permission-names';
 import { permissionCategories, permissionPattern, permissionSetSchema, type PermissionCategory, type PermissionSet } from '@/lib/domain/access/permissions';
 import { auditActions } from '@/lib/domain/audit/actions';
 import { fail, ok, type Result } from '@/lib/domain/result';
-import { locks } from '@/lib/pipeline/locks';
 import { operation, stepUpMessages } from '@/lib/pipeline/operation';
-import { adminMessages, adminPassword, adminStepUp } from '@/lib/features/admin/messages';
+import { adminMessages, adminOnly, adminPassword, adminStepUp, serialisedAdminChange } from '@/lib/features/admin/messages';
 import { enabledAdministrators } from '@/lib/features/admin/users';
 
 export interface RoleView {
@@ -26,9 +25,7 @@ export interface RoleView {
 const roleReading = {
   action: auditActions.role.view,
   resourceType: 'role',
-  permission: { category: 'admin', name: adminPermission.readRoles },
-  denialReason: 'denied',
-  deniedMessage: adminMessages.denied,
+  ...adminOnly(adminPermission.readRoles),
   audits: 'refusals',
 } as const;
 
@@ -89,15 +86,12 @@ export const updateRolePermissions = operation({
   name: 'admin.role.update-permissions',
   action: auditActions.role.update,
   resourceType: 'role',
-  permission: { category: 'admin', name: adminPermission.editRoles },
-  denialReason: 'denied',
-  deniedMessage: adminMessages.denied,
+  ...adminOnly(adminPermission.editRoles),
   target: (raw) => (raw as { name?: unknown } | null)?.name,
   input: editRoleSchema,
   invalid: (error) => fail('invalid', adminMessages.invalid, { form: error.issues[0]?.message ?? 'Reload the page and try again.' }),
   stepUp: adminStepUp,
-  lock: () => locks.adminChange,
-  recheckActor: true,
+  ...serialisedAdminChange,
   auditedFailures: ['self_change', 'reauth_required', 'last_admin'],
   run: async ({ tx, viewer, input, actor, recentlyReauthenticated, at, audit }): Promise<Result<{ permissions: PermissionSet }, 'invalid' | 'not_found' | 'self_change' | 'conflict' | 'reauth_required' | 'last_admin'>> => {
     const checked = validatePermissions(input.permissions as Record<PermissionCategory, string[] | undefined>);

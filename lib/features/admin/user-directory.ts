@@ -7,7 +7,7 @@ import { adminPermission } from '@/lib/domain/access/permission-names';
 import { auditActions } from '@/lib/domain/audit/actions';
 import { fail, ok } from '@/lib/domain/result';
 import { operation } from '@/lib/pipeline/operation';
-import { adminMessages } from '@/lib/features/admin/messages';
+import { adminMessages, adminOnly } from '@/lib/features/admin/messages';
 
 /** The user administration pages' view of accounts: no PHI, only who holds which access. */
 export type UserStatus = 'active' | 'disabled' | 'locked';
@@ -32,9 +32,7 @@ export interface UserDetail extends UserSummary {
 const userDirectory = {
   action: auditActions.user.view,
   resourceType: 'user',
-  permission: { category: 'admin', name: adminPermission.readUsers },
-  denialReason: 'denied',
-  deniedMessage: adminMessages.denied,
+  ...adminOnly(adminPermission.readUsers),
   audits: 'refusals',
 } as const;
 

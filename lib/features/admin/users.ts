@@ -11,9 +11,8 @@ import { fail, ok, type Result } from '@/lib/domain/result';
 import { hashPassword, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '@/lib/features/credentials/passwords';
 import { revokeUserSessions } from '@/lib/features/credentials/sessions';
 import { normaliseEmail } from '@/lib/features/credentials/users';
-import { locks } from '@/lib/pipeline/locks';
 import { operation, stepUpMessages } from '@/lib/pipeline/operation';
-import { adminMessages, adminPassword, adminStepUp } from '@/lib/features/admin/messages';
+import { adminMessages, adminOnly, adminPassword, adminStepUp, serialisedAdminChange } from '@/lib/features/admin/messages';
 
 /** Why an account was disabled: a fixed list, so no free text (and no PHI) reaches the record. */
 export const disableReasons = {
@@ -65,12 +64,9 @@ const resetPasswordSchema = z
 const accountChange = (name: AdminPermission) =>
   ({
     resourceType: 'user',
-    permission: { category: 'admin', name },
-    denialReason: 'denied',
-    deniedMessage: adminMessages.denied,
+    ...adminOnly(name),
     stepUp: adminStepUp,
-    lock: () => locks.adminChange,
-    recheckActor: true,
+    ...serialisedAdminChange,
   }) as const;
 
 /** The account a request names, for refusal entries. */

@@ -8,9 +8,8 @@ import { adminPermission } from '@/lib/domain/access/permission-names';
 import { auditActions, type AuditAction } from '@/lib/domain/audit/actions';
 import { fail, ok, type Result } from '@/lib/domain/result';
 import { recordAudit, tallyRefusal, type AuditActor } from '@/lib/platform/audit';
-import { locks } from '@/lib/pipeline/locks';
 import { operation, stepUpMessages } from '@/lib/pipeline/operation';
-import { adminMessages, adminPassword, adminStepUp } from '@/lib/features/admin/messages';
+import { adminMessages, adminOnly, adminPassword, adminStepUp, serialisedAdminChange } from '@/lib/features/admin/messages';
 
 /** The public key device feeds encrypt to. */
 export { portalPublicJwk } from '@/lib/platform/crypto/portal-jwe';
@@ -51,9 +50,7 @@ export const listApiClients = operation({
   name: 'admin.api-client.list',
   action: auditActions.apiClient.view,
   resourceType: 'api_client',
-  permission: { category: 'admin', name: adminPermission.readApiClients },
-  denialReason: 'denied',
-  deniedMessage: adminMessages.denied,
+  ...adminOnly(adminPermission.readApiClients),
   input: z.unknown(),
   audits: 'refusals',
   run: async ({ tx }) => {
@@ -71,8 +68,7 @@ const clientChange = {
   denialReason: 'denied',
   deniedMessage: adminMessages.denied,
   stepUp: adminStepUp,
-  lock: () => locks.adminChange,
-  recheckActor: true,
+  ...serialisedAdminChange,
   auditedFailures: ['reauth_required'],
 } as const;
 
