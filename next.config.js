@@ -19,6 +19,10 @@ const nextConfig = {
   // End-to-end runs build into their own directory so they never disturb a developer's .next.
   distDir: process.env.NEXT_DIST_DIR ?? '.next',
   poweredByHeader: false,
+  // No gzip of our own responses: pages that reflect a search and carry PHI and form secrets are
+  // what BREACH reads through compression, and gzip was 4% of the portal's CPU under load. A
+  // reverse proxy may still compress the static assets.
+  compress: false,
   reactStrictMode: true,
   async headers() {
     return [{ source: '/:path*', headers: baselineHeaders }];

@@ -7,6 +7,8 @@ const baseURL = `http://127.0.0.1:${PORT}`;
 const CI = !!process.env.CI;
 export const E2E_DATA_DIR = PORT === 3100 ? '.data/e2e' : `.data/e2e-${PORT}`;
 export const E2E_DIST_DIR = PORT === 3100 ? '.next-e2e' : `.next-e2e-${PORT}`;
+// The test hospital identity provider (test/idp/test-idp.mjs) that e2e/sso.spec.ts signs in through.
+export const E2E_IDP_URL = `http://127.0.0.1:${Number(process.env.E2E_IDP_PORT ?? PORT + 5)}`;
 
 export default defineConfig({
   testDir: 'e2e',
@@ -42,7 +44,16 @@ export default defineConfig({
       ],
     },
   },
-  webServer: {
+  webServer: [
+  {
+    command: `node test/idp/test-idp.mjs --port ${new URL(E2E_IDP_URL).port} --portal ${baseURL}`,
+    url: `${E2E_IDP_URL}/.well-known/openid-configuration`,
+    timeout: 30_000,
+    reuseExistingServer: false,
+    stdout: 'pipe',
+    stderr: 'pipe',
+  },
+  {
     command: 'npm run demo -- --fresh',
     url: `${baseURL}/api/health`,
     // Builds Next and seeds a fresh database first: minutes on 2 cores.
@@ -70,6 +81,13 @@ export default defineConfig({
       AUTH_SECRET: 'vigil-e2e-test-secret-not-for-production-0123456789',
       AUTH_TRUST_HOST: 'true',
       NEXT_TELEMETRY_DISABLED: '1',
+      // Hospital SSO against the test identity provider (e2e/sso.spec.ts); AUTH_URL fixes its redirect URI.
+      AUTH_URL: baseURL,
+      VIGIL_OIDC_ISSUER: E2E_IDP_URL,
+      VIGIL_OIDC_CLIENT_ID: 'vigil-portal',
+      VIGIL_OIDC_CLIENT_SECRET: 'vigil-portal-test-secret-not-for-production',
+      VIGIL_OIDC_NAME: 'Test Hospital ID',
     },
   },
+  ],
 });

@@ -11,9 +11,12 @@ import { env } from '@/lib/platform/env';
  *    Next reads the nonce from the *request's* Content-Security-Policy header and stamps it on
  *    its own bootstrap scripts, so the policy is set on the forwarded request and the response.
  */
-const SESSION_COOKIES = ['authjs.session-token', '__Secure-authjs.session-token'];
+const SESSION_COOKIES = ['authjs.session-token', '__Secure-authjs.session-token', '__Host-authjs.session-token'];
 // The FHIR API and the token endpoint authenticate with bearer tokens and PKCE, not the cookie.
-const PUBLIC_PATHS = ['/login', '/api/auth', '/api/health', '/api/test', '/fhir', '/oauth/token'];
+const PUBLIC_PATHS = ['/login', '/api/auth', '/api/health', '/api/test', '/fhir', '/oauth/token', '/visit'];
+// The two screens of a video visit (the clinician's and the patient's join screen) are the only
+// pages that may ask for the camera and microphone; every other page keeps them off.
+const MEDIA_PAGES = [/^\/patients\/[^/]+\/visits\/[^/]+$/, /^\/visit\/join$/];
 
 export function contentSecurityPolicy(nonce: string, options: { https: boolean; dev: boolean }): string {
   return [
@@ -30,7 +33,10 @@ export function contentSecurityPolicy(nonce: string, options: { https: boolean; 
     // data: for the MFA enrolment QR code (a PNG data URL rendered by the server).
     "img-src 'self' data: blob:",
     "font-src 'self'",
+    // Video visits: signalling is same-origin SSE and POSTs (connect-src), a recording plays from
+    // our own origin (media-src); the peer-to-peer media itself is WebRTC, which CSP does not govern.
     "connect-src 'self'",
+    "media-src 'self'",
     "object-src 'none'",
     "base-uri 'none'",
     "form-action 'self'",
@@ -81,6 +87,9 @@ export function proxy(request: NextRequest) {
     response = NextResponse.next({ request: { headers: forwarded } });
   }
   for (const [name, value] of Object.entries(SECURITY_HEADERS)) response.headers.set(name, value);
+  if (MEDIA_PAGES.some((page) => page.test(pathname))) {
+    response.headers.set('Permissions-Policy', (SECURITY_HEADERS['Permissions-Policy'] ?? '').replace('camera=()', 'camera=(self)').replace('microphone=()', 'microphone=(self)'));
+  }
   response.headers.set('Content-Security-Policy', csp);
   response.headers.set('x-request-id', requestId);
   return response;

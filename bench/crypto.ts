@@ -72,7 +72,7 @@ async function plaintextCopy(encrypted: Db, plain: Db): Promise<void> {
   // The plaintext twin keeps each entry's JSON on its own row (sealed_body), as a plain schema would.
   const plainBodies = new Map<string, unknown>();
   for (const page of await encrypted.select().from(chartPages)) {
-    const entries = openPage(ciphers.get(page.patientId)!, page.section as EntrySection, page.pageNo, page.sealedEntries);
+    const entries = openPage(ciphers.get(page.patientId)!, page.section as EntrySection, page.pageNo, page.version, page.sealedEntries);
     for (const [id, body] of Object.entries(entries)) plainBodies.set(id, body);
   }
   for (const table of Object.values(chartSectionTables)) {
@@ -289,7 +289,7 @@ function vigilUnits(rows: ChartRow[]): Array<{ context: string; bytes: Buffer }>
   for (const section of new Set(rows.filter((r) => r.table !== 'patients').map((r) => r.table as EntrySection))) {
     const items = rows.filter((r) => r.table === section).map((r) => ({ id: randomUUID(), body: r.value as Record<string, unknown> }));
     for (const [pageNo, entries] of packEntries(items, undefined).pages) {
-      units.push({ context: pageContext(patientId, section, pageNo), bytes: Buffer.from(JSON.stringify(entries), 'utf8') });
+      units.push({ context: pageContext(patientId, section, pageNo, 1), bytes: Buffer.from(JSON.stringify(entries), 'utf8') });
     }
   }
   return units;

@@ -43,7 +43,15 @@ export const users = pgTable('users', {
   passwordChangedAt: at('password_changed_at'),
   createdBy: uuid('created_by'),
   createdAt: createdAt(),
-});
+  /**
+   * The hospital identity provider's account this one is linked to (issuer and subject, fixed at
+   * the first SSO sign-in, lib/features/auth/sso.ts), and the groups it last asserted, which the
+   * role-mapping editor's self-escalation rule reads.
+   */
+  oidcIssuer: text('oidc_issuer'),
+  oidcSubject: text('oidc_subject'),
+  oidcGroups: jsonb('oidc_groups').$type<string[]>(),
+}, (t) => [uniqueIndex('users_oidc_identity_idx').on(t.oidcIssuer, t.oidcSubject)]);
 
 export const recoveryCodes = pgTable(
   'recovery_codes',
@@ -78,6 +86,18 @@ export const userRoles = pgTable(
   (t) => [primaryKey({ columns: [t.userId, t.roleName] })],
 );
 
+/** Which Vigil role each value of the identity provider's groups claim grants (lib/features/admin/sso-mappings.ts). */
+export const ssoRoleMappings = pgTable(
+  'sso_role_mappings',
+  {
+    claimValue: text('claim_value').notNull(),
+    roleName: text('role_name').notNull().references(() => roles.name),
+    createdBy: uuid('created_by'),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.claimValue, t.roleName] })],
+);
+
 export const sessions = pgTable(
   'sessions',
   {
@@ -90,8 +110,12 @@ export const sessions = pgTable(
     revokedReason: text('revoked_reason'),
     /** Last time the user re-entered a password or code (sensitive actions need a fresh one). */
     reauthenticatedAt: at('reauthenticated_at'),
+    /** Last time the user proved their second factor (a code or recovery code, never the password): changing a factor needs it. */
+    factorVerifiedAt: at('factor_verified_at'),
     ip: text('ip'),
     userAgent: text('user_agent'),
+    /** password | totp | recovery_code | sso | sso_mfa (the IdP asserted MFA) | sso_totp. */
+    signInMethod: text('sign_in_method').notNull().default('password'),
   },
   (t) => [index('sessions_user_idx').on(t.userId)],
 );
@@ -146,10 +170,28 @@ export const chartPages = pgTable(
     /** A chart section with entries (allergies, vitals, ...). */
     section: text('section').notNull(),
     pageNo: integer('page_no').notNull(),
+    /** Moves on with every re-seal and is bound into the envelope, so an older ciphertext of the page does not pass for the current one. 0: sealed before versions. */
+    version: integer('version').notNull().default(0),
     sealedEntries: text('sealed_entries').notNull(),
     updatedAt: at('updated_at').notNull().defaultNow(),
   },
   (t) => [primaryKey({ columns: [t.patientId, t.section, t.pageNo] })],
+);
+
+/**
+ * One per patient and section with pages: every page's current version and entry count, sealed
+ * with the patient's key (lib/features/records/pages), so a rolled-back page or a deleted entry
+ * row is seen, not silently read.
+ */
+export const chartSectionHeads = pgTable(
+  'chart_section_heads',
+  {
+    patientId: uuid('patient_id').notNull().references(() => patients.id),
+    section: text('section').notNull(),
+    sealedHead: text('sealed_head').notNull(),
+    updatedAt: at('updated_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.patientId, t.section] })],
 );
 
 /**
@@ -277,7 +319,11 @@ export const breakGlassGrants = pgTable(
 export const auditLog = pgTable(
   'audit_log',
   {
+    /** Global id in roughly commit order (a sequence: gaps where a transaction rolled back). */
     seq: bigint('seq', { mode: 'number' }).primaryKey(),
+    /** Which hash chain the entry belongs to, and its position there (1, 2, 3, … with no gaps). */
+    chain: integer('chain').notNull().default(0),
+    chainSeq: bigint('chain_seq', { mode: 'number' }).notNull(),
     logId: uuid('log_id').notNull().unique(),
     userId: uuid('user_id'),
     actionType: text('action_type').notNull(),
@@ -301,6 +347,7 @@ export const auditLog = pgTable(
     index('audit_patient_idx').on(t.patientId, t.occurredAt),
     index('audit_time_idx').on(t.occurredAt),
     index('audit_grant_idx').on(t.breakGlassGrantId),
+    uniqueIndex('audit_chain_position_idx').on(t.chain, t.chainSeq),
   ],
 );
 
@@ -379,15 +426,125 @@ export const settings = pgTable('settings', {
   updatedAt: at('updated_at').notNull().defaultNow(),
 });
 
+/**
+ * Privileged administrative changes waiting for a second person (lib/features/admin/requests.ts):
+ * what is asked (PHI-free: roles, an email, setting values; a new password only as its argon2id
+ * hash), who asked, who must approve, and how it ended.
+ */
+export const adminRequests = pgTable(
+  'admin_requests',
+  {
+    id: id(),
+    /** grant_roles | create_account | reset_password | disable_account | remove_roles | edit_role | monitor_settings */
+    kind: text('kind').notNull(),
+    targetUserId: uuid('target_user_id'),
+    targetRole: text('target_role'),
+    change: jsonb('change').$type<Record<string, unknown>>().notNull(),
+    passwordHash: text('password_hash'),
+    /** admin | privacy_officer: whose approval the change needs. */
+    approver: text('approver').notNull(),
+    requestedBy: uuid('requested_by').notNull().references(() => users.id),
+    requestedAt: at('requested_at').notNull(),
+    expiresAt: at('expires_at').notNull(),
+    /** pending | approved | refused | withdrawn */
+    status: text('status').notNull().default('pending'),
+    decidedBy: uuid('decided_by'),
+    decidedAt: at('decided_at'),
+  },
+  (t) => [index('admin_requests_status_idx').on(t.status, t.requestedAt), index('admin_requests_target_idx').on(t.targetUserId)],
+);
+
 /** Machine clients (device feeds) allowed to post PHI through the JWE API. */
 export const apiClients = pgTable('api_clients', {
   id: id(),
   name: text('name').notNull(),
   secretHash: text('secret_hash').notNull(),
+  /** The public JWK (Ed25519 or P-256) the device signs each reading with; null on clients issued before signing, which are refused. */
+  signingKey: jsonb('signing_key').$type<Record<string, string>>(),
   createdBy: uuid('created_by'),
   createdAt: createdAt(),
   revokedAt: at('revoked_at'),
 });
+
+/** The patients each machine client serves: it may post readings into these charts and no other. */
+export const apiClientPatients = pgTable(
+  'api_client_patients',
+  {
+    clientId: uuid('client_id').notNull().references(() => apiClients.id),
+    patientId: uuid('patient_id').notNull().references(() => patients.id),
+    addedBy: uuid('added_by'),
+    addedAt: at('added_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.clientId, t.patientId] })],
+);
+
+/** Message ids (`jti`) a client has used, kept until the message's window closes, so no message is accepted twice. */
+export const apiClientMessages = pgTable(
+  'api_client_messages',
+  {
+    clientId: uuid('client_id').notNull().references(() => apiClients.id),
+    jti: text('jti').notNull(),
+    expiresAt: at('expires_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.clientId, t.jti] }), index('api_client_messages_expiry_idx').on(t.expiresAt)],
+);
+
+/**
+ * SMART on FHIR clients registered by an admin (lib/features/fhir/registry.ts). An `app` signs
+ * users in (authorization code with PKCE) to its exact redirect URIs; a `backend` client
+ * authenticates with a private_key_jwt against its registered public `jwks`, reads as its own
+ * service account (`service_user_id`), and only the patients and chart sections granted here.
+ */
+export const smartApps = pgTable('smart_apps', {
+  clientId: text('client_id').primaryKey(),
+  name: text('name').notNull(),
+  /** app | backend */
+  kind: text('kind').notNull(),
+  redirectUris: jsonb('redirect_uris').$type<string[]>().notNull().default([]),
+  launchUrl: text('launch_url'),
+  /** The scopes the app may be granted at all; a request for more is narrowed to these. */
+  scopes: jsonb('scopes').$type<string[]>().notNull().default([]),
+  /** Backend clients: the public JWK Set their assertions verify against. No private key ever. */
+  jwks: jsonb('jwks').$type<{ keys: Record<string, unknown>[] }>(),
+  grantedPatients: jsonb('granted_patients').$type<string[]>().notNull().default([]),
+  grantedSections: jsonb('granted_sections').$type<string[]>().notNull().default([]),
+  serviceUserId: uuid('service_user_id').references(() => users.id),
+  createdBy: uuid('created_by'),
+  createdAt: createdAt(),
+  revokedAt: at('revoked_at'),
+});
+
+/** Backend-services assertion ids seen, kept until the assertion would have expired: a reused `jti` is refused. */
+export const smartAssertions = pgTable(
+  'smart_assertions',
+  {
+    clientId: text('client_id').notNull(),
+    jti: text('jti').notNull(),
+    expiresAt: at('expires_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.clientId, t.jti] }), index('smart_assertions_expires_idx').on(t.expiresAt)],
+);
+
+/**
+ * SMART refresh tokens (only with `offline_access`), stored as a SHA-256 hash. Each is bound to the
+ * Vigil session that approved the app and used once: a refresh rotates it.
+ */
+export const smartRefreshTokens = pgTable(
+  'smart_refresh_tokens',
+  {
+    id: id(),
+    tokenHash: text('token_hash').notNull(),
+    clientId: text('client_id').notNull(),
+    userId: uuid('user_id').notNull().references(() => users.id),
+    sessionId: uuid('session_id').notNull(),
+    /** The access token claims a refresh issues again (scopes, launch patient): no PHI. */
+    claims: jsonb('claims').$type<Record<string, unknown>>().notNull(),
+    createdAt: createdAt(),
+    usedAt: at('used_at'),
+    revokedAt: at('revoked_at'),
+  },
+  (t) => [uniqueIndex('smart_refresh_tokens_hash_idx').on(t.tokenHash), index('smart_refresh_tokens_session_idx').on(t.sessionId)],
+);
 
 export const chartSectionTables = {
   allergies,
@@ -418,4 +575,100 @@ export const drafts = pgTable(
     expiresAt: at('expires_at').notNull(),
   },
   (t) => [uniqueIndex('drafts_owner_idx').on(t.userId, t.patientId, t.form), index('drafts_patient_idx').on(t.patientId)],
+);
+
+// ---------------------------------------------------------------- video visits
+
+/**
+ * A video visit a clinician started from the chart. The call itself is peer to peer and never
+ * passes through the server; these rows hold only who, when, and the patient's answer to the
+ * recording question. The patient is no user: after the one-time link is spent, the browser that
+ * spent it holds a secret for this visit alone, kept here as a hash.
+ */
+export const visits = pgTable(
+  'visits',
+  {
+    id: id(),
+    patientId: uuid('patient_id').notNull().references(() => patients.id),
+    clinicianId: uuid('clinician_id').notNull().references(() => users.id),
+    /** The grant the visit was started under, when the clinician is not on the care team. */
+    breakGlassGrantId: uuid('break_glass_grant_id'),
+    startedAt: at('started_at').notNull(),
+    patientJoinedAt: at('patient_joined_at'),
+    /** SHA-256 of the joined browser's visit secret (its cookie); null until the link is used. */
+    guestSecretHash: text('guest_secret_hash'),
+    /** 'given' or 'refused', as the patient answered on the join screen; null until asked. */
+    consent: text('consent'),
+    consentAt: at('consent_at'),
+    endedAt: at('ended_at'),
+  },
+  (t) => [index('visits_patient_idx').on(t.patientId)],
+);
+
+/** One-time join links: only the SHA-256 of the token is kept, so the table cannot be replayed. */
+export const visitLinks = pgTable(
+  'visit_links',
+  {
+    id: id(),
+    visitId: uuid('visit_id').notNull().references(() => visits.id),
+    tokenHash: text('token_hash').notNull(),
+    createdAt: at('created_at').notNull(),
+    expiresAt: at('expires_at').notNull(),
+    usedAt: at('used_at'),
+    revokedAt: at('revoked_at'),
+  },
+  (t) => [uniqueIndex('visit_links_token_idx').on(t.tokenHash), index('visit_links_visit_idx').on(t.visitId)],
+);
+
+/** A recording the patient consented to; its media lives only as sealed chunks. */
+export const recordings = pgTable(
+  'recordings',
+  {
+    id: id(),
+    visitId: uuid('visit_id').notNull().references(() => visits.id),
+    patientId: uuid('patient_id').notNull().references(() => patients.id),
+    /** The one clinician whose browser may upload its chunks. */
+    clinicianId: uuid('clinician_id').notNull().references(() => users.id),
+    mimeType: text('mime_type').notNull(),
+    startedAt: at('started_at').notNull(),
+    /** Set by the chunk marked last; an unfinished recording does not play. */
+    finishedAt: at('finished_at'),
+    chunkCount: integer('chunk_count').notNull().default(0),
+  },
+  (t) => [index('recordings_patient_idx').on(t.patientId)],
+);
+
+/**
+ * The media, a MediaRecorder chunk per row, sealed with the patient's data key; the associated
+ * data binds the recording, the index and (on the last chunk) the total, so a chunk swapped,
+ * removed, altered or copied from another recording does not open where it now sits.
+ */
+export const recordingChunks = pgTable(
+  'recording_chunks',
+  {
+    recordingId: uuid('recording_id').notNull().references(() => recordings.id),
+    idx: integer('idx').notNull(),
+    /** Plaintext length, for range requests; checked against the chunk when it opens. */
+    bytes: integer('bytes').notNull(),
+    sealedChunk: text('sealed_chunk').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.recordingId, t.idx] })],
+);
+
+/** Each playback of a recording: the "Viewed by" list (who, role, when, how long). */
+export const recordingViews = pgTable(
+  'recording_views',
+  {
+    id: id(),
+    recordingId: uuid('recording_id').notNull().references(() => recordings.id),
+    userId: uuid('user_id').notNull().references(() => users.id),
+    /** Only the session that opened the playback may stream it. */
+    sessionId: uuid('session_id').notNull(),
+    /** The viewer's roles at the time, comma-separated. */
+    roles: text('roles').notNull(),
+    openedAt: at('opened_at').notNull(),
+    /** How far into the recording the player reported having played. */
+    watchedMs: integer('watched_ms').notNull().default(0),
+  },
+  (t) => [index('recording_views_recording_idx').on(t.recordingId)],
 );

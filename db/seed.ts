@@ -10,6 +10,7 @@ import {
   allergies,
   careTeam,
   chartPages,
+  chartSectionHeads,
   encounters,
   medications,
   nursingNotes,
@@ -24,9 +25,9 @@ import {
 } from './schema';
 import { defaultRoles, roleNames } from '@/lib/domain/access/roles';
 import { hashPassword } from '@/lib/features/credentials/passwords';
-import { blindIndex, newPatientKey, sealUserSecret } from '@/lib/platform/crypto';
+import { blindIndex, newPatientKey, sealUserSecret, type PatientCipher } from '@/lib/platform/crypto';
 import { isProductionMode } from '@/lib/platform/mode';
-import { packEntries, sealPage } from '@/lib/features/records/pages';
+import { packEntries, sealNewSection } from '@/lib/features/records/pages';
 import type { EntrySection } from '@/lib/features/records/tables';
 import { MFA_DEMO_ACCOUNT } from './demo-mfa';
 import type { Allergy, Demographics, Encounter, Insurance, Medication, Note, Problem, Vitals } from '@/lib/domain/chart/sections';
@@ -39,6 +40,8 @@ export const demoUsers = [
   { email: 'nurse@vigil.test', displayName: 'Nurse Carla Mendes', roles: ['nurse'] },
   { email: 'billing@vigil.test', displayName: 'Dana Whitfield (Billing)', roles: ['billing'] },
   { email: 'admin@vigil.test', displayName: 'Eli Admin', roles: ['admin'] },
+  // The second administrator the two-person rule needs: privileged changes wait for one.
+  { email: 'admin2@vigil.test', displayName: 'Gus Admin', roles: ['admin'] },
   { email: 'privacy@vigil.test', displayName: 'Fay Privacy Officer', roles: ['privacy_officer'] },
 ] as const;
 
@@ -270,6 +273,7 @@ export async function seedDatabase(db: Db, options: SeedOptions): Promise<{ pati
       nursing: [] as Record<string, unknown>[],
       encounters: [] as Record<string, unknown>[],
       pages: [] as Record<string, unknown>[],
+      heads: [] as Record<string, unknown>[],
       team: [] as Record<string, unknown>[],
     };
     for (let index = from; index < to; index++) {
@@ -277,15 +281,7 @@ export async function seedDatabase(db: Db, options: SeedOptions): Promise<{ pati
       const { demographics, insurance, r } = syntheticPatient(index, seed);
       const { row: keyRow, cipher } = newPatientKey(patientId);
       tables.keys.push(keyRow);
-      tables.patients.push({
-        id: patientId,
-        mrnIndex: blindIndex('mrn', demographics.mrn),
-        dobIndex: blindIndex('dob', demographics.dateOfBirth),
-        lastNameIndex: blindIndex('last_name', demographics.familyName),
-        lastNamePrefixIndex: blindIndex('last_name_prefix', demographics.familyName),
-        sealedDemographics: cipher.seal('patients', 'sealed_demographics', patientId, demographics),
-        sealedInsurance: cipher.seal('patients', 'sealed_insurance', patientId, insurance),
-      });
+      tables.patients.push(patientRow(patientId, demographics, insurance, cipher));
       const entries = clinicalEntries(r);
       /** A section's entries, sealed onto pages exactly as lib/features/records appends them. */
       const add = (list: Record<string, unknown>[], section: EntrySection, rows: Array<{ body: object; extra?: Record<string, unknown> }>) => {
@@ -293,8 +289,10 @@ export async function seedDatabase(db: Db, options: SeedOptions): Promise<{ pati
           .map(({ body, extra }) => ({ id: randomUUID(), body: body as Record<string, unknown>, extra, createdAt: recordedAt(body) }))
           .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
         const { pages, pageOf } = packEntries(items, undefined);
-        for (const [pageNo, pageEntries] of pages) {
-          tables.pages.push({ patientId, section, pageNo, sealedEntries: sealPage(cipher, section, pageNo, pageEntries) });
+        if (pages.size > 0) {
+          const sealed = sealNewSection(cipher, section, pages);
+          for (const page of sealed.pages) tables.pages.push({ patientId, section, ...page });
+          tables.heads.push({ patientId, section, sealedHead: sealed.sealedHead });
         }
         for (const { id, extra, createdAt } of items) list.push({ id, patientId, pageNo: pageOf.get(id), createdAt, updatedAt: createdAt, ...extra });
       };
@@ -324,11 +322,52 @@ export async function seedDatabase(db: Db, options: SeedOptions): Promise<{ pati
       await insertChunked(t, { table: nursingNotes, rows: tables.nursing });
       await insertChunked(t, { table: encounters, rows: tables.encounters });
       await insertChunked(t, { table: chartPages, rows: tables.pages });
+      await insertChunked(t, { table: chartSectionHeads, rows: tables.heads });
       await insertChunked(t, { table: careTeam, rows: tables.team });
     });
     options.onProgress?.(to, options.patients);
   }
   return { patients: Math.max(start, options.patients) };
+}
+
+/** A patient's row: blind indexes for search, demographics and insurance sealed with their key. */
+function patientRow(patientId: string, demographics: Demographics, insurance: Insurance, cipher: PatientCipher) {
+  return {
+    id: patientId,
+    mrnIndex: blindIndex('mrn', demographics.mrn),
+    dobIndex: blindIndex('dob', demographics.dateOfBirth),
+    lastNameIndex: blindIndex('last_name', demographics.familyName),
+    lastNamePrefixIndex: blindIndex('last_name_prefix', demographics.familyName),
+    sealedDemographics: cipher.seal('patients', 'sealed_demographics', patientId, demographics),
+    sealedInsurance: cipher.seal('patients', 'sealed_insurance', patientId, insurance),
+  };
+}
+
+/**
+ * A caseload for the patient list's scale tests and benchmark: `patients` synthetic patients
+ * with demographics, insurance and keys but no chart entries, all on `userId`'s care team.
+ */
+export async function seedCaseload(db: Db, options: { patients: number; userId: string; seed?: number; relationship?: string }): Promise<string[]> {
+  const ids: string[] = [];
+  for (let from = 0; from < options.patients; from += 1000) {
+    const rows = { patients: [] as Record<string, unknown>[], keys: [] as Record<string, unknown>[], team: [] as Record<string, unknown>[] };
+    for (let index = from; index < Math.min(options.patients, from + 1000); index++) {
+      const patientId = randomUUID();
+      const { demographics, insurance } = syntheticPatient(index, options.seed ?? 42);
+      const { row: keyRow, cipher } = newPatientKey(patientId);
+      rows.keys.push(keyRow);
+      rows.patients.push(patientRow(patientId, demographics, insurance, cipher));
+      rows.team.push({ patientId, userId: options.userId, relationship: options.relationship ?? 'attending' });
+      ids.push(patientId);
+    }
+    await db.transaction(async (tx) => {
+      const t = tx as unknown as Db;
+      await insertChunked(t, { table: patients, rows: rows.patients });
+      await insertChunked(t, { table: patientKeys, rows: rows.keys });
+      await insertChunked(t, { table: careTeam, rows: rows.team });
+    });
+  }
+  return ids;
 }
 
 /** When a seeded entry was recorded: its own clinical date, so charts list entries newest first. */

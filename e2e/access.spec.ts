@@ -1,5 +1,5 @@
 import { expect, test, type Browser, type Page, type Response } from '@playwright/test';
-import { alerts, DEMO_PASSWORD, expectNoStackTrace, login, loginAs, pathIs, submitLogin, USERS, UUID, type DemoUser } from './helpers';
+import { alerts, approveRequest, DEMO_PASSWORD, expectNoStackTrace, login, loginAs, pathIs, submitLogin, USERS, UUID, type DemoUser } from './helpers';
 
 /**
  * Role lenses end to end: each role sees its own lens of the chart and nothing else reaches the
@@ -222,12 +222,15 @@ test.describe('admin: create a nurse, put them on a care team, disable them mid-
       await expect(admin).toHaveURL(new RegExp(`/admin/users/${UUID.source}$`, 'i'));
       await expect(admin.getByTestId('user-detail')).toHaveAttribute('data-email', email);
 
-      // 2. Give them the nurse role, confirming with the admin's password.
+      // 2. Give them the nurse role, confirming with the admin's password: it waits for a second
+      //    administrator, who approves it.
       const rolesForm = admin.getByTestId('roles-form');
       await rolesForm.getByLabel(/^Nurse/).check();
       await rolesForm.getByLabel('Your password').fill(DEMO_PASSWORD);
       await rolesForm.getByRole('button', { name: 'Save roles' }).click();
-      await expect(rolesForm.getByRole('status')).toContainText('Roles of');
+      await expect(rolesForm.getByRole('status')).toContainText('Sent for approval');
+      await approveRequest(browser, 'admin2', email);
+      await admin.reload();
       await expect(admin.getByTestId('user-roles')).toHaveText('Nurse');
 
       // 3. Put them on a patient's care team (found by MRN).
@@ -309,7 +312,8 @@ test.describe('admin: create a nurse, put them on a care team, disable them mid-
       await reset.getByLabel('Repeat the new password').fill(newPassword);
       await reset.getByLabel('Your password').fill(DEMO_PASSWORD);
       await reset.getByRole('button', { name: 'Set new password' }).click();
-      await expect(reset.getByRole('status')).toContainText('Their open sessions ended');
+      await expect(reset.getByRole('status')).toContainText('Sent for approval');
+      await approveRequest(browser, 'admin2', staffEmail);
 
       await staff.goto('/patients');
       await expect(staff).toHaveURL(pathIs('/login'));

@@ -1,5 +1,5 @@
 import { expect, test, type APIRequestContext, type Browser, type Page } from '@playwright/test';
-import { DEMO_PASSWORD, loginAs, pathIs, UUID, type DemoUser } from './helpers';
+import { approveRequest, DEMO_PASSWORD, loginAs, pathIs, UUID, type DemoUser } from './helpers';
 
 /**
  * The two admin settings pages, end to end as admin@vigil.test:
@@ -66,10 +66,12 @@ test.describe.serial('admin settings', () => {
       await expect(floor).toHaveValue('30');
       await expect(admin.getByTestId('monitor-source')).toHaveText(original);
 
-      // Within bounds, just after signing in: saved and attributed.
+      // Within bounds, just after signing in, but away from the default: a privacy officer must
+      // approve it (two-person rule); then saved and attributed to the admin who asked.
       await floor.fill('45');
       await save();
-      await expect(form.getByRole('status')).toHaveText(/^Saved: 1 setting changed\./);
+      await expect(form.getByRole('status')).toHaveText(/^Sent for approval: a privacy officer/);
+      await approveRequest(browser, 'privacy', 'volumeFloor');
       await admin.reload();
       await expect(floor).toHaveValue('45');
       await expect(admin.getByTestId('monitor-source')).toContainText('by admin@vigil.test');
@@ -80,7 +82,8 @@ test.describe.serial('admin settings', () => {
       await save();
       await expect(form.getByRole('alert')).toHaveText('Enter your password to confirm this change.');
       await save(DEMO_PASSWORD);
-      await expect(form.getByRole('status')).toHaveText(/^Saved: 1 setting changed\./);
+      await expect(form.getByRole('status')).toHaveText(/^Sent for approval/);
+      await approveRequest(browser, 'privacy', 'volumeFloor');
       await moveClock(request, { reset: true });
 
       // The privacy officer reads the thresholds and cannot change them; a clinician is refused.

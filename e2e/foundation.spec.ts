@@ -20,6 +20,7 @@ const ROLE_TEXT: Record<DemoUser, RegExp> = {
   nurse: /nurse/i,
   billing: /billing/i,
   admin: /admin/i,
+  admin2: /admin/i,
   privacy: /privacy/i,
 };
 
@@ -166,7 +167,7 @@ test.describe('sign-in failures', () => {
     await emailField.fill(email);
     expect(await emailField.inputValue(), 'the whole value reaches the server').toHaveLength(email.length);
     await page.getByLabel('Password', { exact: true }).fill(password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   }
 
   // The server's input messages: a refusal before any account is looked up, never the

@@ -1,4 +1,4 @@
-import { expect, type Locator, type Page } from '@playwright/test';
+import { expect, type Browser, type Locator, type Page } from '@playwright/test';
 
 /** Password of every demo account (printed by `npm run demo`, and in the README). */
 export const DEMO_PASSWORD = 'Vigil-demo-2026!';
@@ -9,6 +9,7 @@ export const USERS = {
   nurse: 'nurse@vigil.test',
   billing: 'billing@vigil.test',
   admin: 'admin@vigil.test',
+  admin2: 'admin2@vigil.test', // the second person of the two-person rule
   privacy: 'privacy@vigil.test',
 } as const;
 export type DemoUser = keyof typeof USERS;
@@ -20,6 +21,7 @@ export const LANDING: Record<DemoUser, string> = {
   nurse: '/patients',
   billing: '/patients',
   admin: '/admin/users',
+  admin2: '/admin/users',
   privacy: '/admin/audit',
 };
 
@@ -45,7 +47,7 @@ export async function submitLogin(page: Page, email: string, password: string): 
   await page.goto('/login');
   await page.getByLabel('Email', { exact: true }).fill(email);
   await page.getByLabel('Password', { exact: true }).fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
 }
 
 /**
@@ -84,4 +86,26 @@ export async function expectNoStackTrace(page: Page): Promise<void> {
   expect(text).not.toMatch(/\(?[\w./-]+\.(?:js|ts|tsx|mjs):\d+:\d+\)?/); // file:line:col
   expect(text).not.toContain('Error:');
   expect(text).not.toMatch(/Application error|Internal Server Error|server-side exception/i);
+}
+
+/**
+ * The second person of the two-person rule: `who` signs in in a context of its own, approves the
+ * waiting request whose line mentions `text` on /admin/requests, and sees it made.
+ */
+export async function approveRequest(browser: Browser, who: DemoUser, text: string): Promise<void> {
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    await loginAs(page, who);
+    await page.goto('/admin/requests');
+    const request = page.getByTestId('pending-requests').locator('article').filter({ hasText: text }).first();
+    const id = await request.getAttribute('data-request-id');
+    await request.getByRole('button', { name: 'Approve…' }).click();
+    const form = request.getByTestId('approve-form');
+    await form.getByLabel('Your password').fill(DEMO_PASSWORD);
+    await form.getByRole('button', { name: 'Approve', exact: true }).click();
+    await expect(page.getByTestId('decided-requests').locator(`article[data-request-id="${id}"]`)).toHaveAttribute('data-status', 'approved');
+  } finally {
+    await context.close();
+  }
 }

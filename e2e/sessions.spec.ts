@@ -11,7 +11,7 @@ const STAFF = 'staff01@vigil.test';
 const ENROLLING = 'staff02@vigil.test';
 const MINUTE = 60_000;
 const CHART_LINK = new RegExp(`^/patients/${UUID.source}$`, 'i');
-const SESSION_COOKIE = /^(__Secure-)?authjs\.session-token$/;
+const SESSION_COOKIE = /^(__Host-|__Secure-)?authjs\.session-token$/;
 
 test.describe.configure({ mode: 'serial' });
 
@@ -161,7 +161,7 @@ test.describe('two-factor authentication', () => {
   async function submitCode(page: Page, code: string): Promise<void> {
     await page.getByLabel('Password', { exact: true }).fill(DEMO_PASSWORD);
     await page.getByLabel('Authentication code').fill(code);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   }
 
   test('the MFA demo account signs in with the right TOTP code; wrong and replayed codes fail', async ({ page, request }) => {
@@ -222,12 +222,16 @@ test.describe('two-factor authentication', () => {
     await page.goto('/account');
     await expect(page.getByTestId('mfa-status')).toContainText('9 of 10 recovery codes left');
 
-    // Six minutes later, changing MFA asks for the password again first.
+    // Six minutes later, changing MFA asks for the factor again first: the password is refused,
+    // a recovery code (the authenticator is "lost") is accepted.
     await serverClock(request, { advanceMs: 6 * MINUTE });
     await page.goto('/account/mfa');
     await expect(page.getByRole('heading', { name: 'Confirm it is you' })).toBeVisible();
     await expect(page.getByRole('button', { name: /Turn off/ })).toHaveCount(0);
-    await page.getByLabel('Password or code').fill(DEMO_PASSWORD);
+    await page.getByLabel('Code or recovery code').fill(DEMO_PASSWORD);
+    await page.getByRole('button', { name: 'Confirm' }).click();
+    await expect(alerts(page).first()).toContainText('That did not match');
+    await page.getByLabel('Code or recovery code').fill(codes[1]!);
     await page.getByRole('button', { name: 'Confirm' }).click();
     await page.getByRole('button', { name: 'Turn off two-factor authentication' }).click();
     await expect(page.getByTestId('mfa-state')).toHaveText('Two-factor authentication is off.');
@@ -248,7 +252,7 @@ test.describe('sessions and cookies', () => {
     // Signing in again from the other tab replaces the session: a new cookie, the old one dead.
     await earlier.getByLabel('Email', { exact: true }).fill(STAFF);
     await earlier.getByLabel('Password', { exact: true }).fill(DEMO_PASSWORD);
-    await earlier.getByRole('button', { name: 'Sign in' }).click();
+    await earlier.getByRole('button', { name: 'Sign in', exact: true }).click();
     await expect(earlier).toHaveURL(pathIs('/patients'));
     const second = await sessionCookie(page);
     expect(second.value).not.toBe(first.value);

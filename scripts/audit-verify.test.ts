@@ -58,9 +58,9 @@ afterAll(async () => {
 });
 
 describe(`npm run audit:verify (${testDatabaseKind})`, () => {
-  it('prints OK with the count and head hash, writes a checkpoint, and fails naming the first broken seq', { timeout: 300_000 }, async () => {
+  it('prints OK with the count and root, writes a checkpoint, and fails naming the first broken entry', { timeout: 300_000 }, async () => {
     const ok = verify('--checkpoint');
-    expect(ok.out).toMatch(/^OK: 20 entries, head seq 20, head hash [0-9a-f]{64}/m);
+    expect(ok.out).toMatch(/^OK: 20 entries in 1 chain, head seq 20, root [0-9a-f]{64}/m);
     expect(ok.out).toMatch(/No checkpoint at/);
     expect(ok.out).toMatch(/Wrote a signed checkpoint at seq 20/);
     expect(ok.status).toBe(0);
@@ -69,7 +69,7 @@ describe(`npm run audit:verify (${testDatabaseKind})`, () => {
     // Deleting the newest entries leaves a consistent chain: only the checkpoint catches it.
     await withDatabase((handle) => asOwnerWithoutTriggers(handle.db, ['DELETE FROM audit_log WHERE seq > 16']));
     const truncated = verify();
-    expect(truncated.out).toMatch(/^FAILED: first broken entry is seq 17 \(truncated\)/m);
+    expect(truncated.out).toMatch(/^FAILED: first broken entry is entry 17 of chain 0 \(truncated\)/m);
     expect(truncated.status).toBe(1);
   });
 });

@@ -16,7 +16,8 @@
 #                      owns nothing) on `vigil_test` -- for append-only / least-privilege tests
 #   PG_TEST_PORT, PG_TEST_DIR, PG_TEST_BIN (data dir and bin dir, for debugging)
 # Functions (when sourced): pg_test_stop -- stops the server and deletes its data directory.
-# Knobs: PG_TEST_PORT (first port tried, default 55432), PG_TEST_OS_USER (default postgres).
+# Knobs: PG_TEST_PORT (first port tried, default 55432), PG_TEST_OS_USER (default postgres),
+#        PG_TEST_DURABLE=1 (fsync and synchronous_commit on), PG_TEST_STATEMENTS=1 (pg_stat_statements).
 #
 # DATABASE_URL itself is deliberately NOT exported when sourced: test-all runs PGlite stages in
 # the same shell, and a stray DATABASE_URL would silently switch them to Postgres.
@@ -76,13 +77,18 @@ _pg_start() {
   # 4. Start on the first free port from PG_TEST_PORT up. Retry on failure, because another
   #    test run (or a crashed one) may take the port between our probe and the bind.
   #    Durability off: throwaway data, and it makes CREATE DATABASE per test file fast.
+  #    PG_TEST_DURABLE=1 turns it back on (the load benchmark quotes throughput only so), and
+  #    PG_TEST_STATEMENTS=1 loads pg_stat_statements (the benchmark counts queries per request).
   local port="${PG_TEST_PORT:-55432}" attempt
+  local durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+  [[ "${PG_TEST_DURABLE:-0}" == 1 ]] && durability="-c fsync=on -c synchronous_commit=on -c full_page_writes=on"
+  [[ "${PG_TEST_STATEMENTS:-0}" == 1 ]] && durability="$durability -c shared_preload_libraries=pg_stat_statements"
   for attempt in 1 2 3 4 5 6 7 8; do
     while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
     if runuser -u "$os_user" -- "$PG_TEST_BIN/pg_ctl" -D "$PG_TEST_DIR/data" -w -t 60 \
         -l "$PG_TEST_DIR/server.log" \
         -o "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$PG_TEST_DIR \
-            -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+            $durability -c max_connections=200" \
         start >/dev/null; then
       break
     fi

@@ -9,6 +9,7 @@
  * Usage: node scripts/serve.mjs [-p PORT] [-H HOST]
  */
 import { createServer } from 'node:http';
+import os from 'node:os';
 import { parseArgs } from 'node:util';
 
 process.env.NODE_ENV = 'production';
@@ -22,6 +23,10 @@ const { values } = parseArgs({
   },
 });
 const port = Number(values.port);
+// Names this process on every response (X-Vigil-Instance) and in its start-up line, so that
+// behind a load balancer a response, a log line and a process can be matched up. Set it to a
+// plain label (vigil-a, vigil-b): it is sent to browsers.
+const instance = process.env.VIGIL_INSTANCE_NAME || `${os.hostname()}:${port}`;
 
 // Tells start-up (lib/platform/startup-checks.ts) that peer addresses are being passed on.
 globalThis[Symbol.for('vigil.serve')] = true;
@@ -34,10 +39,11 @@ await app.prepare();
 const server = createServer((req, res) => {
   // Always overwritten: an empty value (peer unknown) reads as no address, never the client's claim.
   req.headers['x-vigil-peer'] = req.socket.remoteAddress ?? '';
+  res.setHeader('x-vigil-instance', instance);
   handle(req, res);
 });
 server.listen(port, values.hostname, () => {
-  console.log(`Vigil listening on http://${values.hostname}:${port}`);
+  console.log(`Vigil instance ${instance} listening on http://${values.hostname}:${port}`);
 });
 
 const stop = () => {

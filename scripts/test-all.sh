@@ -164,6 +164,9 @@ server_env=()
 if [[ -f "$REPORTS/.e2e-started" && "$e2e_build/BUILD_ID" -nt "$REPORTS/.e2e-started" ]]; then
   server_env=(VIGIL_SERVER_TEST_DIST_DIR="$e2e_build" VIGIL_SERVER_TEST_REUSE_BUILD=1)
 fi
+# The cluster test (test/server/cluster.test.ts) puts HAProxy in front of two instances and
+# makes its own PostgreSQL primary and synchronous standby from the binaries installed here.
+bash scripts/ensure-haproxy.sh >/dev/null || note "could not install HAProxy; the cluster test will fail"
 if source scripts/ensure-postgres.sh; then
   rc=0
   env -u DATABASE_URL -u VIGIL_TEST_DATABASE_URL "${server_env[@]}" \

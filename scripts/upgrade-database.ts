@@ -1,17 +1,33 @@
 import { migrateHandle, type DatabaseHandle } from '@/db/client';
 import { countPlainComments, sealPlainComments } from '@/lib/ops/upgrades/seal-plain-comments';
 import { countLegacyPatients, repackLegacyEntries } from '@/lib/ops/repack';
+import { countUnversionedSections, versionChartPages } from '@/lib/ops/upgrades/version-chart-pages';
 import { progressReporter } from './cli';
 
 /**
  * Brings a database to the current version: the SQL migrations, then the data steps that need
- * the keys, each resumable — chart entries still sealed one per row are moved onto pages, and
- * review and incident comments stored before they were sealed are sealed.
+ * the keys, each resumable — chart pages sealed before versions are bound to a version under a
+ * sealed section head, chart entries still sealed one per row are moved onto pages, and review
+ * and incident comments stored before they were sealed are sealed.
  */
 export async function upgradeDatabase(handle: DatabaseHandle): Promise<void> {
   await migrateHandle(handle);
+  // Before repacking: appending to a section needs its head.
+  await versionPages(handle);
   await repackChartEntries(handle);
   await sealReviewComments(handle);
+}
+
+async function versionPages(handle: DatabaseHandle): Promise<void> {
+  const total = await countUnversionedSections(handle.db);
+  if (total === 0) return;
+  const report = progressReporter('Binding chart pages to versions');
+  const done = await versionChartPages(handle.db, (progress) => report(progress.versioned + progress.unreadable + progress.erased, total));
+  console.log(
+    `Bound the pages of ${done.versioned} chart sections to versions under sealed heads` +
+      (done.unreadable ? `; ${done.unreadable} sections had a page that would not open and were left as they were (they read as unavailable)` : '') +
+      '.',
+  );
 }
 
 async function repackChartEntries(handle: DatabaseHandle): Promise<void> {

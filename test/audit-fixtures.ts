@@ -44,17 +44,29 @@ export async function asOwnerWithoutTriggers(db: Db, statements: string[]): Prom
   }
 }
 
-/** Moves entries `from`.. up by `by`, without tripping the primary key half-way. */
+/** An empty trail whose next entry is seq 1 again, so a test can name entries by number. */
+export async function clearTrail(db: Db): Promise<void> {
+  await asOwnerWithoutTriggers(db, ['DELETE FROM audit_log', `SELECT setval('audit_log_seq', 1, false)`]);
+}
+
+/**
+ * Moves entries `from`.. up by `by` (seq and position together, as an attacker hiding a gap
+ * would), without tripping the unique keys half-way. For a trail written in one chain.
+ */
 export function shiftSeqStatements(from: number, by: number): string[] {
   return [
-    `UPDATE audit_log SET seq = -seq WHERE seq >= ${from}`,
-    `UPDATE audit_log SET seq = -seq + ${by} WHERE seq < 0`,
+    `UPDATE audit_log SET seq = -seq, chain_seq = -chain_seq WHERE seq >= ${from}`,
+    `UPDATE audit_log SET seq = -seq + ${by}, chain_seq = -chain_seq + ${by} WHERE seq < 0`,
   ];
 }
 
-/** Exchanges the positions of two entries. */
+/** Exchanges the positions of two entries of a trail written in one chain. */
 export function swapSeqStatements(a: number, b: number): string[] {
-  return [`UPDATE audit_log SET seq = -1 WHERE seq = ${a}`, `UPDATE audit_log SET seq = ${a} WHERE seq = ${b}`, `UPDATE audit_log SET seq = ${b} WHERE seq = -1`];
+  return [
+    `UPDATE audit_log SET seq = -1, chain_seq = -1 WHERE seq = ${a}`,
+    `UPDATE audit_log SET seq = ${a}, chain_seq = ${a} WHERE seq = ${b}`,
+    `UPDATE audit_log SET seq = ${b}, chain_seq = ${b} WHERE seq = -1`,
+  ];
 }
 
 /** The patients on a user's care team, in a stable order. */

@@ -18,6 +18,8 @@ const appDir = path.join(root, 'app');
 /** The entry points that come before a viewer exists, as `file export`. */
 const expectedPublicEntries = [
   'app/(auth)/login/actions.ts signInAction',
+  'app/(auth)/login/actions.ts ssoCodeAction',
+  'app/(auth)/login/actions.ts ssoSignInAction',
   'app/actions/sign-out.ts signOutAction',
   'app/api/auth/[...nextauth]/route.ts GET',
   'app/api/auth/[...nextauth]/route.ts POST',
@@ -34,8 +36,15 @@ const expectedPublicEntries = [
   'app/fhir/R4/[...path]/route.ts OPTIONS',
   'app/fhir/R4/metadata/route.ts GET',
   'app/fhir/R4/metadata/route.ts OPTIONS',
+  'app/oauth/revoke/route.ts OPTIONS',
+  'app/oauth/revoke/route.ts POST',
   'app/oauth/token/route.ts OPTIONS',
   'app/oauth/token/route.ts POST',
+  // The patient of a video visit has no account: the one-time join link, then the visit secret it gave the browser, is their credential.
+  'app/visit/api/consent/route.ts POST',
+  'app/visit/api/join/route.ts POST',
+  'app/visit/api/signal/route.ts GET',
+  'app/visit/api/signal/route.ts POST',
 ];
 
 const entryWrappers = new Set(['guardedAction', 'guardedRoute', 'publicEntry']);

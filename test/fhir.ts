@@ -29,7 +29,7 @@ export async function tokenFor(
 ): Promise<string> {
   const grant = parseScopes(scope);
   return issueAccessToken(
-    { sub: viewer.userId, sid: viewer.sessionId, client_id: APP, scope, user_types: grant.user, patient_types: grant.patient, patient: null, ...extra },
+    { sub: viewer.userId, sid: viewer.sessionId, client_id: APP, scope, user_types: grant.user, patient_types: grant.patient, system_types: grant.system, patient: null, ...extra },
     audience,
     at,
   );

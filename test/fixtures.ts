@@ -205,10 +205,10 @@ export async function storedEntryBody(db: Db, section: EntrySection, entryId: st
   if (!row || row.pageNo === null) return undefined;
   const { cipher } = await getPatientCipher(db, row.patientId);
   const [page] = await db
-    .select({ sealedEntries: chartPages.sealedEntries })
+    .select({ version: chartPages.version, sealedEntries: chartPages.sealedEntries })
     .from(chartPages)
     .where(and(eq(chartPages.patientId, row.patientId), eq(chartPages.section, section), eq(chartPages.pageNo, row.pageNo)));
-  return page ? openPage(cipher!, section, row.pageNo, page.sealedEntries)[entryId] : undefined;
+  return page ? openPage(cipher!, section, row.pageNo, page.version, page.sealedEntries)[entryId] : undefined;
 }
 
 /** Every stored page, opened with its patient's key: section, page number and entries. */
@@ -218,7 +218,7 @@ export async function openEveryPage(db: Db): Promise<Array<{ patientId: string; 
   for (const page of pages) {
     const { cipher } = await getPatientCipher(db, page.patientId);
     const section = page.section as EntrySection;
-    out.push({ patientId: page.patientId, section, pageNo: page.pageNo, entries: openPage(cipher!, section, page.pageNo, page.sealedEntries) });
+    out.push({ patientId: page.patientId, section, pageNo: page.pageNo, entries: openPage(cipher!, section, page.pageNo, page.version, page.sealedEntries) });
   }
   return out;
 }

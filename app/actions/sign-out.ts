@@ -11,7 +11,8 @@ export const signOutAction = publicEntry(
   async (): Promise<void> => {
     // The state, not getViewer(): an account still owing its MFA enrolment may sign out too.
     const { viewer } = await getViewerState();
-    if (viewer) await endSession(viewer);
-    await signOut({ redirectTo: '/login?reason=signed_out' });
+    const ended = viewer ? await endSession(viewer) : null;
+    // An SSO session's sign-in page offers the IdP's own sign-out (RP-initiated logout) as well.
+    await signOut({ redirectTo: ended?.signedInThroughIdp ? '/login?reason=signed_out&idp=1' : '/login?reason=signed_out' });
   },
 );

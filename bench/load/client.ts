@@ -6,7 +6,8 @@
  * the server action, requireViewer, lib/features/records addEntry, the audit entry, the re-rendered
  * chart). Device readings go through the JWE machine API. Every request goes to 127.0.0.1.
  */
-import { CompactEncrypt, importJWK, type JWK } from 'jose';
+import { randomUUID } from 'node:crypto';
+import { CompactEncrypt, importJWK, SignJWT, type CryptoKey, type JWK } from 'jose';
 
 export class PortalError extends Error {
   constructor(
@@ -61,6 +62,19 @@ export function formHtml(page: string, marker: string): string | null {
   return null;
 }
 
+/** A response's Set-Cookie lines applied to a cookie jar, as a browser does (an emptied or expired cookie is removed). */
+export function keepCookies(jar: Map<string, string>, headers: Headers): void {
+  for (const cookie of headers.getSetCookie()) {
+    const [pair = ''] = cookie.split(';');
+    const eq = pair.indexOf('=');
+    const name = pair.slice(0, eq).trim();
+    const value = pair.slice(eq + 1).trim();
+    if (!name) continue;
+    if (value === '' || /max-age=0|expires=thu, 01 jan 1970/i.test(cookie)) jar.delete(name);
+    else jar.set(name, value);
+  }
+}
+
 export function patientLinks(page: string): PatientLink[] {
   return [...page.matchAll(PATIENT_LINK)].map((m) => ({ id: m[1]!, name: decodeEntities(m[2]!) }));
 }
@@ -86,16 +100,14 @@ export class ClinicianClient {
     } catch (error) {
       throw new PortalError(operation, `request failed (${error instanceof Error ? (error.cause as Error | undefined)?.message ?? error.message : String(error)})`);
     }
-    for (const cookie of response.headers.getSetCookie()) {
-      const [pair = ''] = cookie.split(';');
-      const eq = pair.indexOf('=');
-      const name = pair.slice(0, eq).trim();
-      const value = pair.slice(eq + 1).trim();
-      if (!name) continue;
-      if (value === '' || /max-age=0|expires=thu, 01 jan 1970/i.test(cookie)) this.cookies.delete(name);
-      else this.cookies.set(name, value);
-    }
+    keepCookies(this.cookies, response.headers);
     return { status: response.status, headers: response.headers, text: await response.text() };
+  }
+
+  /** Any page as this browser would fetch it (with its cookies), e.g. a chart's RSC payload. */
+  async page(operation: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; bytes: number; text: string }> {
+    const reply = await this.send(operation, path, { headers });
+    return { status: reply.status, bytes: Buffer.byteLength(reply.text), text: reply.text };
   }
 
   /** The login page's form, filled in and submitted; success is the redirect into the portal with a session cookie. */
@@ -141,13 +153,48 @@ export class ClinicianClient {
   }
 }
 
-/** A bedside monitor posting readings through the JWE machine API; resolves with the new record's id. */
+/** What a device holds: the credential an admin issued, and the private half of the signing key it was issued with. */
+export interface DeviceIdentity {
+  credential: string;
+  signingJwk: JWK;
+}
+
+/** The audience a reading is signed for (lib/features/devices/device-message.ts). */
+const READING_AUDIENCE = 'urn:vigil:api:phi:vitals';
+
+/**
+ * One reading as a device sends it: a JWS signed with the device's private key (EdDSA for an
+ * Ed25519 key, ES256 for P-256) carrying the client id as `iss`, the endpoint as `aud`, a fresh
+ * `jti` and a five-minute window, then encrypted to the portal's public key (ECDH-ES+A256KW,
+ * A256GCM). `claims` overrides any claim, for tests that send what a broken or hostile device would.
+ */
+export async function sealReading(
+  device: DeviceIdentity,
+  portalKey: CryptoKey | Uint8Array,
+  payload: { patientId: string; vitals: unknown },
+  claims: { jti?: string; iat?: number; exp?: number; iss?: string; aud?: string } = {},
+): Promise<string> {
+  const alg = device.signingJwk.kty === 'OKP' ? 'EdDSA' : 'ES256';
+  const nowSeconds = Math.floor(Date.now() / 1000);
+  const iat = claims.iat ?? nowSeconds;
+  const jws = await new SignJWT({ ...payload })
+    .setProtectedHeader({ alg, typ: 'JWT' })
+    .setIssuer(claims.iss ?? device.credential.split('.')[0]!)
+    .setAudience(claims.aud ?? READING_AUDIENCE)
+    .setJti(claims.jti ?? randomUUID())
+    .setIssuedAt(iat)
+    .setExpirationTime(claims.exp ?? iat + 300)
+    .sign(await importJWK(device.signingJwk, alg));
+  return new CompactEncrypt(new TextEncoder().encode(jws)).setProtectedHeader({ alg: 'ECDH-ES+A256KW', enc: 'A256GCM', cty: 'JWT' }).encrypt(portalKey);
+}
+
+/** A bedside monitor posting signed readings through the JWE machine API; resolves with the new record's id. */
 export class DeviceClient {
   private key: CryptoKey | Uint8Array | null = null;
 
   constructor(
     readonly baseUrl: string,
-    private readonly credential: string,
+    private readonly device: DeviceIdentity,
   ) {}
 
   private async portalKey(): Promise<CryptoKey | Uint8Array> {
@@ -161,13 +208,11 @@ export class DeviceClient {
   async postVitals(patientId: string, vitals: Record<string, unknown>, auditId: string): Promise<string> {
     let response: Response;
     try {
-      const jwe = await new CompactEncrypt(new TextEncoder().encode(JSON.stringify({ patientId, vitals })))
-        .setProtectedHeader({ alg: 'ECDH-ES+A256KW', enc: 'A256GCM' })
-        .encrypt(await this.portalKey());
+      const jwe = await sealReading(this.device, await this.portalKey(), { patientId, vitals });
       response = await fetch(`${this.baseUrl}/api/phi/vitals`, {
         method: 'POST',
         body: jwe,
-        headers: { authorization: `Bearer ${this.credential}`, 'x-audit-id': auditId, 'content-type': 'application/jose' },
+        headers: { authorization: `Bearer ${this.device.credential}`, 'x-audit-id': auditId, 'content-type': 'application/jose' },
         signal: AbortSignal.timeout(30_000),
       });
     } catch (error) {

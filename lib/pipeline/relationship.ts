@@ -1,5 +1,6 @@
 import 'server-only';
-import { and, eq, gt, isNull, or } from 'drizzle-orm';
+import { and, eq, gt, isNull, or, sql } from 'drizzle-orm';
+import { unionAll } from 'drizzle-orm/pg-core';
 import type { Queryable } from '@/db/client';
 import { breakGlassGrants, careTeam } from '@/db/schema';
 import type { Relationship } from '@/lib/domain/access/policy';
@@ -20,7 +21,8 @@ export async function loadRelationship(
 ): Promise<Relationship> {
   const userId = typeof subject === 'string' ? subject : subject.userId;
   const sessionId = typeof subject === 'string' ? null : subject.sessionId;
-  const [team] = await q
+  // Every live row, not the first: a user on the team twice (nursing and billing) holds both lenses.
+  const team = await q
     .select({ relationship: careTeam.relationship })
     .from(careTeam)
     .where(
@@ -29,8 +31,7 @@ export async function loadRelationship(
         eq(careTeam.patientId, patientId),
         or(isNull(careTeam.untilAt), gt(careTeam.untilAt, at)),
       ),
-    )
-    .limit(1);
+    );
   const [grant] = sessionId
     ? await q
         .select({ id: breakGlassGrants.id })
@@ -46,29 +47,38 @@ export async function loadRelationship(
         )
         .limit(1)
     : [];
-  return { careTeam: team?.relationship ?? null, breakGlassGrantId: grant?.id ?? null };
+  return { careTeam: team.length ? team.map((t) => t.relationship) : null, breakGlassGrantId: grant?.id ?? null };
 }
+
+/** A live care-team row of the subject's, and a live grant made in this very session: the rules both loaders share. */
+const liveTeamRows = (subject: RelationshipSubject, at: Date) => and(eq(careTeam.userId, subject.userId), or(isNull(careTeam.untilAt), gt(careTeam.untilAt, at)));
+const liveGrantsOfSession = (subject: RelationshipSubject, at: Date) =>
+  and(eq(breakGlassGrants.userId, subject.userId), eq(breakGlassGrants.sessionId, subject.sessionId), gt(breakGlassGrants.expiresAt, at), isNull(breakGlassGrants.endedAt));
 
 /**
  * Every patient the subject is tied to now, by the same rules as loadRelationship: a live
  * care-team row, or a live break-glass grant made in this very session.
  */
 export async function reachablePatientIds(q: Queryable, subject: RelationshipSubject, at = clockNow()): Promise<{ onTeam: Set<string>; all: string[] }> {
-  const teamRows = await q
-    .select({ patientId: careTeam.patientId })
-    .from(careTeam)
-    .where(and(eq(careTeam.userId, subject.userId), or(isNull(careTeam.untilAt), gt(careTeam.untilAt, at))));
-  const grantRows = await q
-    .select({ patientId: breakGlassGrants.patientId })
-    .from(breakGlassGrants)
-    .where(
-      and(
-        eq(breakGlassGrants.userId, subject.userId),
-        eq(breakGlassGrants.sessionId, subject.sessionId),
-        gt(breakGlassGrants.expiresAt, at),
-        isNull(breakGlassGrants.endedAt),
-      ),
-    );
+  const teamRows = await q.select({ patientId: careTeam.patientId }).from(careTeam).where(liveTeamRows(subject, at));
+  const grantRows = await q.select({ patientId: breakGlassGrants.patientId }).from(breakGlassGrants).where(liveGrantsOfSession(subject, at));
   const onTeam = new Set(teamRows.map((r) => r.patientId));
   return { onTeam, all: [...new Set([...onTeam, ...grantRows.map((r) => r.patientId)])] };
+}
+
+/**
+ * The same patients as a subquery (`patient_id`, and `on_team` when a care-team row ties them),
+ * for a caseload of thousands to be joined against in the database rather than sent back to it
+ * as thousands of ids.
+ */
+export function reachablePatients(q: Queryable, subject: RelationshipSubject, at = clockNow()) {
+  const tied = unionAll(
+    q.select({ patientId: careTeam.patientId, onTeam: sql<boolean>`true`.as('on_team') }).from(careTeam).where(liveTeamRows(subject, at)),
+    q.select({ patientId: breakGlassGrants.patientId, onTeam: sql<boolean>`false`.as('on_team') }).from(breakGlassGrants).where(liveGrantsOfSession(subject, at)),
+  ).as('tied');
+  return q
+    .select({ patientId: tied.patientId, onTeam: sql<boolean>`bool_or(${tied.onTeam})`.as('on_team') })
+    .from(tied)
+    .groupBy(tied.patientId)
+    .as('reachable');
 }

@@ -141,7 +141,7 @@ export interface OperationSpec<I, T, E extends string, F> {
 }
 
 /** `keys_unavailable`: the master keys cannot be used (lib/platform/crypto/keys-unavailable.ts). */
-export type OperationError<E extends string> = E | 'denied' | 'invalid' | 'reauth_failed' | 'keys_unavailable';
+export type OperationError<E extends string> = E | 'denied' | 'invalid' | 'reauth_failed' | 'keys_unavailable' | 'database_unavailable';
 
 /** A declared operation: call it with the viewer and the raw request. */
 export interface Operation<T, E extends string = Failure> {

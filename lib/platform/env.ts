@@ -41,6 +41,8 @@ const schema = z.object({
   VIGIL_MODE: z.enum(['production', 'demo'], { error: 'must be production or demo' }).optional(),
   /** Read here only so start-up can refuse without it; Auth.js reads it itself. */
   AUTH_SECRET: z.string().optional(),
+  /** Auth.js reads it itself; hospital SSO needs it (start-up says so), so that every step names the same redirect URI. */
+  AUTH_URL: httpUrl.optional(),
   /** Proxies whose X-Forwarded-For is believed; empty means the socket's peer is the client. */
   VIGIL_TRUSTED_PROXIES: addressList.default([]),
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, { error: 'must be a postgres:// or postgresql:// URL' }).optional(),
@@ -87,12 +89,48 @@ const schema = z.object({
   /** Comma-separated; when unset, mail goes to every enabled holder of the audience role. */
   VIGIL_ALERT_EMAIL_TO: z.string().optional(),
   VIGIL_PUBLIC_URL: httpUrl.optional(),
+  /** Read by scripts/serve.mjs, which names the instance on every response (X-Vigil-Instance); unset means host:port. */
+  VIGIL_INSTANCE_NAME: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: 'must be 1-64 letters, digits, dots, dashes or underscores' }).optional(),
   /**
    * The SMART on FHIR apps allowed to ask for tokens, `clientId=redirectUri[|redirectUri…]`,
    * comma-separated; unset means none. Read by lib/features/fhir/apps.ts, which refuses a bad entry.
    */
   VIGIL_SMART_APPS: z.string().optional(),
+  /**
+   * TURN for video visits behind NAT (lib/features/visits/turn.ts): comma-separated `turn:` or
+   * `turns:` URLs and the secret shared with coturn (`static-auth-secret`); unset means host and
+   * server-reflexive candidates only, which is enough on one LAN.
+   */
+  VIGIL_TURN_URLS: z.string().regex(/^turns?:[^\s,]+(,turns?:[^\s,]+)*$/, { error: 'must be comma-separated turn: or turns: URLs' }).optional(),
+  VIGIL_TURN_SECRET: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+  /** How long a TURN credential the portal hands out stays valid. */
+  VIGIL_TURN_TTL_SECONDS: z.coerce.number({ error: 'must be 300 to 86400 seconds' }).int({ error: 'must be 300 to 86400 seconds' }).min(300, { error: 'must be 300 to 86400 seconds' }).max(86_400, { error: 'must be 300 to 86400 seconds' }).default(3_600),
+  /**
+   * Hospital SSO over OpenID Connect (lib/features/auth/sso-provider.ts): all three or none;
+   * start-up names whichever is missing.
+   */
+  VIGIL_OIDC_ISSUER: httpUrl.optional(),
+  VIGIL_OIDC_CLIENT_ID: z.string().optional(),
+  VIGIL_OIDC_CLIENT_SECRET: z.string().optional(),
+  /** The identity provider's name as staff know it, for "Sign in with …". */
+  VIGIL_OIDC_NAME: z.string().max(60, { error: 'must be at most 60 characters' }).default('hospital sign-in'),
+  /** The ID token claim whose values the role mappings name. */
+  VIGIL_OIDC_GROUPS_CLAIM: z.string().regex(/^[\w:./-]{1,100}$/, { error: 'must be a claim name' }).default('groups'),
+  /** `acr` values the identity provider uses for multi-factor sign-in, comma-separated (`amr` is read as well). */
+  VIGIL_OIDC_MFA_ACR: z
+    .string()
+    .transform((value) => value.split(',').map((entry) => entry.trim()).filter(Boolean))
+    .default([]),
+  /** Just-in-time accounts for mapped SSO users; off means an admin creates every account first. */
+  VIGIL_OIDC_JIT: flag(),
+  /** Turns password sign-in off for everyone (the SSO button remains). */
+  VIGIL_DISABLE_LOCAL_PASSWORDS: flag(),
   VIGIL_TEST_CLOCK: z
+    .enum(['1', '0'], { error: 'must be 1 or 0' })
+    .default('0')
+    .transform((value) => value === '1'),
+  /** The load benchmark's plaintext twin (lib/platform/plaintext-twin.ts); never in production mode. */
+  VIGIL_BENCH_PLAINTEXT_TWIN: z
     .enum(['1', '0'], { error: 'must be 1 or 0' })
     .default('0')
     .transform((value) => value === '1'),

@@ -49,6 +49,17 @@ describe('start-up checks', () => {
     expect(error.message, 'never quotes a value').not.toContain('tiny-s3cret');
   });
 
+  it('refuses hospital SSO half-configured, over plain http, without AUTH_URL, or passwords off with no SSO, naming the variable', async () => {
+    const sso = { VIGIL_OIDC_ISSUER: 'https://login.hospital.example', VIGIL_OIDC_CLIENT_ID: 'vigil', VIGIL_OIDC_CLIENT_SECRET: 'a-client-secret-value', AUTH_URL: 'https://vigil.hospital.example' };
+    await expect(checkStartup({ ...SAFE, ...sso }, null, facts)).resolves.toMatchObject({ warnings: [] });
+    expect((await refusal({ ...SAFE, ...sso, VIGIL_OIDC_CLIENT_SECRET: undefined })).message).toMatch(/VIGIL_OIDC_CLIENT_SECRET: is not set, but VIGIL_OIDC_ISSUER and VIGIL_OIDC_CLIENT_ID are/);
+    expect((await refusal({ ...SAFE, ...sso, VIGIL_OIDC_ISSUER: 'http://login.hospital.example' })).message).toMatch(/VIGIL_OIDC_ISSUER: is plain http/);
+    expect((await refusal({ ...SAFE, ...sso, AUTH_URL: undefined })).message).toMatch(/AUTH_URL: is not set/);
+    const off = await refusal({ ...SAFE, VIGIL_DISABLE_LOCAL_PASSWORDS: 'true' });
+    expect(off.message).toMatch(/VIGIL_DISABLE_LOCAL_PASSWORDS: switches passwords off/);
+    expect(off.message, 'never quotes a value').not.toContain('a-client-secret-value');
+  });
+
   it('refuses a key file other users can read', async () => {
     const error = await refusal(SAFE, { ...facts, fileMode: () => 0o100644 });
     expect(error.message).toMatch(/VIGIL_KEY_FILE: can be read by other users/);

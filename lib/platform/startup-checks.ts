@@ -65,13 +65,39 @@ export function configurationProblems(e: Env, facts: StartupFacts = {}): Startup
       problems.push({ variable: 'VIGIL_KEY_FILE', message: 'can be read by other users of this machine; make it mode 600.' });
     }
   }
+  problems.push(...ssoProblems(e));
   if (e.VIGIL_TEST_CLOCK) problems.push({ variable: 'VIGIL_TEST_CLOCK', message: 'opens the test route that moves the server clock.' });
   if (e.VIGIL_INSECURE_COOKIES) problems.push({ variable: 'VIGIL_INSECURE_COOKIES', message: 'drops the Secure flag from the session cookie.' });
+  if (e.VIGIL_BENCH_PLAINTEXT_TWIN) {
+    problems.push({ variable: 'VIGIL_BENCH_PLAINTEXT_TWIN', message: 'turns encryption, the audit trail and monitoring off for a benchmark.' });
+  }
   if (facts.servedByVigil === false) {
     problems.push({
       variable: 'npm start',
       message: 'the portal was started without scripts/serve.mjs, so client addresses are unknown; start it with npm start.',
     });
+  }
+  return problems;
+}
+
+const SSO_VARIABLES = ['VIGIL_OIDC_ISSUER', 'VIGIL_OIDC_CLIENT_ID', 'VIGIL_OIDC_CLIENT_SECRET'] as const;
+const LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost']);
+
+/** Hospital SSO half-configured, over plain http, or the only way in switched off with nothing instead. */
+function ssoProblems(e: Env): StartupProblem[] {
+  const set = SSO_VARIABLES.filter((name) => e[name]);
+  const problems: StartupProblem[] = SSO_VARIABLES.filter((name) => set.length > 0 && !e[name]).map((variable) => ({
+    variable,
+    message: `is not set, but ${set.join(' and ')} ${set.length === 1 ? 'is' : 'are'}; SSO needs the issuer, client id and client secret.`,
+  }));
+  if (e.VIGIL_OIDC_ISSUER && new URL(e.VIGIL_OIDC_ISSUER).protocol === 'http:' && !LOOPBACK.has(new URL(e.VIGIL_OIDC_ISSUER).hostname)) {
+    problems.push({ variable: 'VIGIL_OIDC_ISSUER', message: 'is plain http: ID tokens and client secrets would cross the network unencrypted.' });
+  }
+  if (set.length === SSO_VARIABLES.length && !e.AUTH_URL) {
+    problems.push({ variable: 'AUTH_URL', message: 'is not set; hospital SSO needs the portal\'s public URL to name one redirect URI at every step.' });
+  }
+  if (e.VIGIL_DISABLE_LOCAL_PASSWORDS && set.length < SSO_VARIABLES.length) {
+    problems.push({ variable: 'VIGIL_DISABLE_LOCAL_PASSWORDS', message: 'switches passwords off, but no identity provider is configured, so nobody could sign in.' });
   }
   return problems;
 }

@@ -79,7 +79,7 @@ function startWriters(running: RunningPortal, acked: Acknowledged) {
   };
 
   const device = async (d: number) => {
-    const client = new DeviceClient(portal.baseUrl, fixture.deviceCredential!);
+    const client = new DeviceClient(portal.baseUrl, fixture.device!);
     for (let n = 0; !stopped && n < 40_000; n++) {
       const patientId = fixture.patientIds[(d * 5 + n) % fixture.patientIds.length]!;
       const reading = { takenAt: new Date().toISOString(), heartRate: 40 + (n % 150), systolic: 110, diastolic: 75, temperatureC: 37.1, respiratoryRate: 15, spo2: 96 };
@@ -140,7 +140,7 @@ async function crashAndRecover(kind: DatabaseKind, distDir: string) {
     const reading = clinicianReading(39_999);
     await client.recordVitals(patientId, await client.openChart(patientId), reading);
     acked.clinician.push({ email: running.fixture.clinicians[0]!, patientId, reading });
-    const after = new DeviceClient(running.portal.baseUrl, running.fixture.deviceCredential!);
+    const after = new DeviceClient(running.portal.baseUrl, running.fixture.device!);
     const deviceReading = { takenAt: new Date().toISOString(), heartRate: 199, systolic: 111, diastolic: 71, temperatureC: 36.9, respiratoryRate: 13, spo2: 99 };
     acked.device.push({ id: await after.postVitals(patientId, deviceReading, 'crash-test-after'), patientId, reading: deviceReading });
     await running.portal.stop();

@@ -4,6 +4,8 @@ import { AuthError, CredentialsSignin } from 'next-auth';
 import { credentialsSchema, INVALID_LOGIN_MESSAGE, LOGIN_MESSAGES } from '@/lib/features/auth/login';
 import { publicEntry } from '@/lib/features/auth/entry';
 import { signIn } from '@/lib/features/auth/next-auth';
+import { SSO_MESSAGES } from '@/lib/features/auth/sso';
+import { SSO_PROVIDER_ID } from '@/lib/features/auth/sso-provider';
 
 export interface LoginState {
   message: string | null;
@@ -52,4 +54,31 @@ export const signInAction = publicEntry('auth.sign-in', 'Signing in is how a vie
     throw error; // the success redirect travels as an error
   }
   return answer(INVALID_LOGIN_MESSAGE, false);
+});
+
+/** Off to the hospital's identity provider (Auth.js sets the PKCE, state and nonce cookies first). */
+export const ssoSignInAction = publicEntry('auth.sso-sign-in', 'Signing in through the hospital identity provider starts before there is a viewer.', async (): Promise<void> => {
+  await signIn(SSO_PROVIDER_ID, { redirectTo: '/' });
+});
+
+export interface SsoCodeState {
+  message: string | null;
+}
+
+const ssoMessages: Record<string, string> = SSO_MESSAGES;
+
+/** The second step of an SSO sign-in the identity provider did not make multi-factor. */
+export const ssoCodeAction = publicEntry('auth.sso-code', 'The second step of an SSO sign-in: there is no session until the code is right.', async (_: SsoCodeState, form: FormData): Promise<SsoCodeState> => {
+  const code = textField(form, 'code')?.trim().slice(0, 32) ?? '';
+  if (!code) return { message: SSO_MESSAGES.code_required };
+  try {
+    await signIn('sso-code', { code, redirectTo: '/' });
+  } catch (error) {
+    if (error instanceof AuthError) {
+      const reason = error instanceof CredentialsSignin ? error.code : 'failed';
+      return { message: ssoMessages[reason] ?? SSO_MESSAGES.failed };
+    }
+    throw error;
+  }
+  return { message: SSO_MESSAGES.failed };
 });

@@ -2,7 +2,7 @@
 
 import { revalidatePath } from 'next/cache';
 import type { Result } from '@/lib/domain/result';
-import { reauthenticate, signOutEverywhere } from '@/lib/features/auth/account-sessions';
+import { confirmSecondFactor, signOutEverywhere } from '@/lib/features/auth/account-sessions';
 import { guardedAction } from '@/lib/features/auth/entry';
 import { beginTotpEnrolment, confirmTotpEnrolment, disableTotp, renewRecoveryCodes } from '@/lib/features/auth/mfa-enrolment';
 import { signOut } from '@/lib/features/auth/next-auth';
@@ -28,8 +28,8 @@ const refused = (result: Extract<Result<unknown, string>, { ok: false }>): MfaFo
 
 const text = (form: FormData, name: string) => form.get(name) ?? '';
 
-export const reauthenticateAction = guardedAction(
-  reauthenticate,
+export const confirmFactorAction = guardedAction(
+  confirmSecondFactor,
   (_viewer, _previous: MfaFormState, form: FormData) => ({ secret: text(form, 'secret') }),
   (result): MfaFormState => {
     if (!result.ok) return { message: result.message };

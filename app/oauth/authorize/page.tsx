@@ -1,8 +1,8 @@
 import Link from 'next/link';
 import { headers } from 'next/headers';
-import { parseScopes, type FhirResourceType } from '@/lib/domain/access/smart-scopes';
+import type { FhirResourceType } from '@/lib/domain/access/smart-scopes';
 import { getViewer } from '@/lib/features/auth/current';
-import { authorizeMessages, checkAuthorizeRequest, fhirBaseFor } from '@/lib/features/fhir';
+import { authorizeMessages, checkAuthorizeRequest, fhirBaseFor, grantOnOffer } from '@/lib/features/fhir';
 import { listPatients } from '@/lib/features/records';
 import { approveAppAction } from './actions';
 
@@ -25,7 +25,7 @@ export default async function AuthorizePage({ searchParams }: { searchParams: Pr
   const h = await headers();
   // The consent form's own address: the same Host rule the API and token endpoint apply.
   const fhirBase = fhirBaseFor({ url: `http://${h.get('host') ?? 'localhost'}/oauth/authorize`, headers: h });
-  const checked = checkAuthorizeRequest(params, fhirBase);
+  const checked = await checkAuthorizeRequest(params, fhirBase);
   const viewer = await getViewer();
   const frame = (body: React.ReactNode) => (
     <main className="flex min-h-screen items-center justify-center px-4">
@@ -44,17 +44,21 @@ export default async function AuthorizePage({ searchParams }: { searchParams: Pr
     );
   }
   const request = checked.value;
-  const grant = parseScopes(request.scope);
+  const grant = await grantOnOffer(request);
   const types = [...new Set([...grant.user, ...grant.patient])];
-  const patients = grant.patient.length ? await listPatients(viewer, { q: '', page: 1 }) : null;
+  // An EHR launch names its patient (the chart it was opened from); a standalone launch asks.
+  const patients = grant.patient.length && !request.launch ? await listPatients(viewer, { q: '', page: 1 }) : null;
+  const refusal = { invalid: authorizeMessages.patientNeeded, launch: authorizeMessages.launchInvalid }[params.refused ?? ''] ?? authorizeMessages.unknownApp;
   return frame(
     <form action={approveAppAction} className="space-y-4 text-sm text-slate-700">
       <p>
         <strong>{request.client_id}</strong> asks to read, as you and only within what your role may see:{' '}
         {types.length ? types.map((t) => words[t]).join(', ') : 'nothing'}.
       </p>
-      {params.refused ? <p role="alert" className="text-red-700">{params.refused === 'invalid' ? authorizeMessages.patientNeeded : authorizeMessages.unknownApp}</p> : null}
-      {Object.entries({ ...request, fhirBase }).map(([name, value]) => (
+      {request.launch && grant.patient.length ? <p>For the patient whose chart you opened it from.</p> : null}
+      {grant.offlineAccess ? <p>It may stay connected while you remain signed in, without asking again.</p> : null}
+      {params.refused ? <p role="alert" className="text-red-700">{refusal}</p> : null}
+      {Object.entries({ ...request, fhirBase }).filter((entry): entry is [string, string] => typeof entry[1] === 'string').map(([name, value]) => (
         <input key={name} type="hidden" name={name} value={value} />
       ))}
       {patients ? (

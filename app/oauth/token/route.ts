@@ -10,7 +10,7 @@ export const POST = publicEntry(
   async (request: Request) => {
     const form = new URLSearchParams(request.headers.get('content-type')?.includes('application/x-www-form-urlencoded') ? (await request.text()).slice(0, 16_384) : '');
     const result = await handleTokenRequest(form, requestClient(request.headers), fhirBaseFor(request), new Date());
-    return Response.json(result.body, { status: result.status, headers: { 'Cache-Control': 'no-store', ...corsHeadersFor(request.headers.get('origin')), Pragma: 'no-cache' } });
+    return Response.json(result.body, { status: result.status, headers: { 'Cache-Control': 'no-store', ...(await corsHeadersFor(request.headers.get('origin'))), Pragma: 'no-cache' } });
   },
 );
 
@@ -18,5 +18,5 @@ export const POST = publicEntry(
 export const OPTIONS = publicEntry(
   'oauth.token.preflight',
   'A browser asks before a cross-origin request, without credentials; the answer names only registered app origins and holds no PHI.',
-  async (request: Request) => new Response(null, { status: 204, headers: corsHeadersFor(request.headers.get('origin')) }),
+  async (request: Request) => new Response(null, { status: 204, headers: await corsHeadersFor(request.headers.get('origin')) }),
 );

@@ -1,9 +1,13 @@
 import 'server-only';
+import { chartPermission, type ChartPermission } from '@/lib/domain/access/permission-names';
+import { hasPermission, type PermissionSet } from '@/lib/domain/access/permissions';
 
 /**
  * Care-team relationships: the link between a staff member and a patient that opens the chart
- * (`decide()` in ./authorize requires one, or an active break-glass grant). The role still
- * decides what the chart shows; the relationship only decides whether it opens at all.
+ * (`decide()` in ./policy requires one, or an active break-glass grant). What the chart shows is
+ * the intersection of the role and what the relationship is for (`relationshipLenses` below): a
+ * billing clerk who later also becomes a nurse still reads only the billing lens through the
+ * `billing` rows they were given as a clerk.
  *
  * Billing scope: billing staff reach a patient through a care_team row with relationship
  * `billing`, assigned by an admin for the patients whose encounters the billing office works
@@ -28,4 +32,41 @@ export const relationshipRoles: Record<CareTeamRelationship, readonly string[]> 
 
 export function mayHoldRelationship(roles: readonly string[], relationship: CareTeamRelationship): boolean {
   return relationshipRoles[relationship].some((role) => roles.includes(role));
+}
+
+/**
+ * What each relationship lets its holder read and write, whatever their roles allow beyond it.
+ * Written out rather than copied from the default roles: an administrator may widen a role, but
+ * the meaning of a relationship is the product's, and a widened role never widens it.
+ */
+const treatingPhysician: PermissionSet = {
+  ehr_read: ['patient.*'],
+  ehr_write: [chartPermission.progress_notes, chartPermission.problems, chartPermission.medications, chartPermission.allergies],
+};
+
+export const relationshipLenses: Record<CareTeamRelationship, PermissionSet> = {
+  attending: treatingPhysician,
+  consulting: treatingPhysician,
+  nursing: {
+    ehr_read: [
+      chartPermission.demographics,
+      chartPermission.allergies,
+      chartPermission.medications,
+      chartPermission.problems,
+      chartPermission.vitals,
+      chartPermission.nursing_notes,
+    ],
+    ehr_write: [chartPermission.vitals, chartPermission.nursing_notes],
+  },
+  billing: {
+    ehr_read: [chartPermission.demographics, chartPermission.insurance, chartPermission.encounters],
+    ehr_write: [chartPermission.billingStatus],
+  },
+};
+
+const isRelationship = (name: string): name is CareTeamRelationship => (careTeamRelationships as readonly string[]).includes(name);
+
+/** Whether one of the viewer's relationships to the patient covers the permission; a name the code does not know covers nothing. */
+export function relationshipAllows(relationships: readonly string[], category: 'ehr_read' | 'ehr_write', permission: ChartPermission): boolean {
+  return relationships.some((name) => isRelationship(name) && hasPermission(relationshipLenses[name], category, permission));
 }

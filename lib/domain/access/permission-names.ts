@@ -46,6 +46,11 @@ export const adminPermission = {
   readApiClients: 'api_clients.read',
   issueApiClients: 'api_clients.issue',
   revokeApiClients: 'api_clients.revoke',
+  scopeApiClients: 'api_clients.scope',
+  /** SMART apps and backend clients: API clients too, so the admin role's `api_clients.*` holds them. */
+  readSmartApps: 'api_clients.smart.read',
+  registerSmartApps: 'api_clients.smart.register',
+  revokeSmartApps: 'api_clients.smart.revoke',
 } as const;
 
 /** Privacy review: the audit trail, break-glass grants, incidents and disclosures. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { PermissionSet } from './permissions';
+import { unionPermissions, type PermissionSet } from './permissions';
 import { canBreakGlass, decide, hasAdminPermission, hasAuditPermission, type Relationship } from './policy';
 import { chartPermission } from './permission-names';
 import { chartSections, defaultRoles } from './roles';
@@ -12,9 +12,10 @@ const admin = as(defaultRoles.admin.permissions);
 const privacy = as(defaultRoles.privacy_officer.permissions);
 
 const GRANT = '5f0c9a4e-3b1d-4c2a-9e8f-7a6b5c4d3e2f';
-const onCareTeam: Relationship = { careTeam: 'attending', breakGlassGrantId: null };
+const onCareTeam: Relationship = { careTeam: ['attending'], breakGlassGrantId: null };
+const nursingTeam: Relationship = { careTeam: ['nursing'], breakGlassGrantId: null };
 const viaBreakGlass: Relationship = { careTeam: null, breakGlassGrantId: GRANT };
-const both: Relationship = { careTeam: 'nursing', breakGlassGrantId: GRANT };
+const both: Relationship = { careTeam: ['nursing'], breakGlassGrantId: GRANT };
 const none: Relationship = { careTeam: null, breakGlassGrantId: null };
 
 describe('decide', () => {
@@ -52,11 +53,47 @@ describe('decide', () => {
       for (const section of chartSections) {
         expect(decide(physician, onCareTeam, 'read', section)).toEqual({ allowed: true, via: 'care_team', breakGlassGrantId: null });
       }
-      expect(decide(nurse, onCareTeam, 'write', 'nursing_notes')).toEqual({ allowed: true, via: 'care_team', breakGlassGrantId: null });
+      expect(decide(nurse, nursingTeam, 'write', 'nursing_notes')).toEqual({ allowed: true, via: 'care_team', breakGlassGrantId: null });
     });
 
     it('is preferred to a break-glass grant held at the same time, which is then not used', () => {
       expect(decide(nurse, both, 'read', 'vitals')).toEqual({ allowed: true, via: 'care_team', breakGlassGrantId: null });
+    });
+  });
+
+  describe('relationship lens', () => {
+    const billingAndNurse = as(unionPermissions([defaultRoles.billing.permissions, defaultRoles.nurse.permissions]));
+    const billingTeam: Relationship = { careTeam: ['billing'], breakGlassGrantId: null };
+
+    it('opens only what both the role and the relationship allow: a clerk who becomes a nurse reads nothing clinical through billing rows', () => {
+      for (const section of ['allergies', 'medications', 'problems', 'vitals', 'nursing_notes'] as const) {
+        expect(decide(billingAndNurse, billingTeam, 'read', section), section).toEqual({ allowed: false, reason: 'no_permission' });
+      }
+      expect(decide(billingAndNurse, billingTeam, 'write', 'vitals')).toEqual({ allowed: false, reason: 'no_permission' });
+      for (const section of ['demographics', 'insurance', 'encounters'] as const) {
+        expect(decide(billingAndNurse, billingTeam, 'read', section), section).toEqual({ allowed: true, via: 'care_team', breakGlassGrantId: null });
+      }
+    });
+
+    it('narrows a broad role to the relationship: a physician on a nursing row writes no progress note', () => {
+      expect(decide(physician, nursingTeam, 'read', 'insurance')).toEqual({ allowed: false, reason: 'no_permission' });
+      expect(decide(physician, nursingTeam, 'write', 'progress_notes')).toEqual({ allowed: false, reason: 'no_permission' });
+      expect(decide(physician, nursingTeam, 'read', 'vitals')).toMatchObject({ allowed: true, via: 'care_team' });
+    });
+
+    it('unions the lenses of several rows, and a relationship name the code does not know opens nothing', () => {
+      const twoRows: Relationship = { careTeam: ['billing', 'nursing'], breakGlassGrantId: null };
+      expect(decide(billingAndNurse, twoRows, 'read', 'nursing_notes')).toMatchObject({ allowed: true, via: 'care_team' });
+      expect(decide(billingAndNurse, twoRows, 'read', 'insurance')).toMatchObject({ allowed: true, via: 'care_team' });
+      expect(decide(physician, { careTeam: ['owner'], breakGlassGrantId: null }, 'read', 'demographics')).toEqual({ allowed: false, reason: 'no_permission' });
+    });
+
+    it('leaves a break-glass grant to the role lens, as before', () => {
+      expect(decide(billingAndNurse, { careTeam: ['billing'], breakGlassGrantId: GRANT }, 'read', 'vitals')).toEqual({
+        allowed: true,
+        via: 'break_glass',
+        breakGlassGrantId: GRANT,
+      });
     });
   });
 
@@ -81,7 +118,7 @@ describe('decide', () => {
 
   describe('permission override', () => {
     it('lets billing set an encounter’s billing status and nothing else of the encounter', () => {
-      const billingTeam: Relationship = { careTeam: 'billing', breakGlassGrantId: null };
+      const billingTeam: Relationship = { careTeam: ['billing'], breakGlassGrantId: null };
       expect(decide(billing, billingTeam, 'write', 'encounters')).toEqual({ allowed: false, reason: 'no_permission' });
       expect(decide(billing, billingTeam, 'write', 'encounters', chartPermission.billingStatus)).toEqual({
         allowed: true,

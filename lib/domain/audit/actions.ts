@@ -57,6 +57,22 @@ const definitions = {
     lookup: action('patient.lookup', true, 'Looked up a patient by MRN or id'),
     emergencyLookup: action('patient.emergency_lookup', true, 'Looked up patients outside the care team by exact MRN, or last name and date of birth'),
   },
+  visit: {
+    // The call is peer to peer: these entries are its bookkeeping; only a playback shows PHI.
+    start: action('visit.start', false, 'Started a video visit from the chart'),
+    link: action('visit.link', false, 'Created a one-time join link for a video visit'),
+    linkRevoke: action('visit.link_revoke', false, 'Revoked a video visit’s join link'),
+    join: action('visit.join', false, 'The patient joined a video visit through its one-time link, or a link was refused'),
+    consent: action('visit.consent', false, 'The patient gave or refused consent to record a video visit'),
+    signal: action('visit.signal', false, 'A video visit’s call set-up was refused'),
+    end: action('visit.end', false, 'Ended a video visit'),
+    recordingStart: action('visit.recording_start', false, 'Started recording a video visit, or was refused'),
+    recordingChunk: action('visit.recording_chunk', false, 'Uploaded a sealed part of a visit recording, or was refused'),
+    recordingFinish: action('visit.recording_finish', false, 'Finished recording a video visit'),
+    recordingPlay: action('visit.recording_play', true, 'Played back a video visit recording'),
+    recordingViewers: action('visit.recording_viewers', false, 'Opened the list of who viewed a visit recording'),
+    list: action('visit.list', false, 'Saw the list of a patient’s video visits on the chart'),
+  },
   draft: {
     // A clinician's own unsent text, seen by nobody else: audited, but neither a chart write nor a disclosure.
     save: action('draft.save', false, 'Saved an unsent chart form as a draft'),
@@ -85,7 +101,8 @@ const definitions = {
     end: action('break_glass.end', false, 'Ended emergency access'),
     identityView: action('break_glass.identity_view', true, 'Saw the identity of a patient outside the care team, to ask for emergency access'),
     review: action('break_glass.review', false, 'Reviewed an emergency access grant'),
-    reviewView: action('break_glass.review_view', false, 'Opened an emergency access grant for review'),
+    // The justification and MRN are the patient's data: a privacy officer's look is a PHI access, monitored.
+    reviewView: action('break_glass.review_view', true, 'Opened an emergency access grant for review'),
     queueView: action('break_glass.queue_view', false, 'Opened the emergency access review queue'),
   },
   user: {
@@ -100,6 +117,17 @@ const definitions = {
   role: {
     view: action('role.view', false, 'Opened role administration'),
     update: action('role.update', false, 'Changed a role’s permissions'),
+  },
+  adminRequest: {
+    view: action('admin_request.view', false, 'Opened the changes waiting for a second person'),
+    file: action('admin_request.file', false, 'Asked for a privileged change, which waits for a second person'),
+    approve: action('admin_request.approve', false, 'Approved another person’s privileged change'),
+    refuse: action('admin_request.refuse', false, 'Refused another person’s privileged change'),
+  },
+  ssoMapping: {
+    view: action('sso_mapping.view', false, 'Opened the identity provider group mappings'),
+    add: action('sso_mapping.add', false, 'Mapped an identity provider group to a role'),
+    remove: action('sso_mapping.remove', false, 'Removed an identity provider group’s role mapping'),
   },
   careTeam: {
     view: action('care_team.view', false, 'Opened care team administration'),
@@ -118,6 +146,7 @@ const definitions = {
     view: action('api_client.view', false, 'Opened API client administration'),
     issue: action('api_client.issue', false, 'Issued an API client credential'),
     revoke: action('api_client.revoke', false, 'Revoked an API client credential'),
+    scope: action('api_client.scope', false, 'Changed which patients an API client serves'),
   },
   api: {
     phiVitals: action('api.phi.vitals', false, 'A machine request to send vital signs was refused'),
@@ -131,6 +160,17 @@ const definitions = {
   smart: {
     authorize: action('smart.authorize', false, 'Authorized a SMART app to act for the user'),
     token: action('smart.token', false, 'A SMART app exchanged a code for a token, or was refused'),
+    refresh: action('smart.refresh', false, 'A SMART app used a refresh token, or was refused'),
+    revokeToken: action('smart.token_revoke', false, 'A SMART app or its user revoked a token'),
+    backendToken: action('smart.backend_token', false, 'A SMART backend client asked for a token with its signed assertion'),
+    launch: action('smart.launch', false, 'Launched a SMART app from a patient’s chart'),
+    viewApps: action('smart.app_view', false, 'Opened SMART app administration'),
+    register: action('smart.app_register', false, 'Registered a SMART app or backend client'),
+    revokeApp: action('smart.app_revoke', false, 'Revoked a SMART app or backend client'),
+  },
+  integrity: {
+    // Not a PHI access: the row that failed is treated as absent; the case it opens is the alarm.
+    tampered: action('integrity.tampered', false, 'A stored row failed its integrity check and was treated as absent'),
   },
   incident: {
     open: action('incident.open', false, 'Monitoring opened an incident'),
@@ -143,7 +183,8 @@ const definitions = {
   audit: {
     search: action('audit.search', false, 'Searched the audit trail'),
     entryView: action('audit.entry.view', false, 'Opened one audit entry'),
-    stateReveal: action('audit.state.reveal', false, 'Opened the recorded values of a change'),
+    // The recorded before/after of a chart write is the patient's data: opening it is a PHI access, monitored.
+    stateReveal: action('audit.state.reveal', true, 'Opened the recorded values of a change'),
     verify: action('audit.verify', false, 'Checked the audit chain'),
     verifyResult: action('audit.verify.result', false, 'The result of an audit chain check'),
     checkpoint: action('audit.checkpoint', false, 'A signed checkpoint of the chain was written automatically'),

@@ -17,6 +17,7 @@ export const ruleLabels = {
   same_last_name: 'Patient shares the user’s last name',
   repeated_break_glass: 'Repeated emergency access',
   emergency_lookups: 'Many emergency lookups outside the care team',
+  tampered_row: 'A stored row was changed outside Vigil (integrity check failed)',
 } as const;
 export type RuleName = keyof typeof ruleLabels;
 

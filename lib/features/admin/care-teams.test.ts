@@ -11,6 +11,7 @@ import type { Viewer } from '@/lib/domain/access/viewer';
 import { getChart } from '@/lib/features/records/chart';
 import { createStaff, PATIENTS_WITH_STRANGERS, strangerPatients, testDatabase, viewer } from '@/test/fixtures';
 import type { TestDatabase } from '@/test/db';
+import { approve, secondAdmin } from '@/test/approvals';
 import { assignableStaff, assignmentsOf, assignToCareTeam, careTeamOf, findPatient, removeFromCareTeam } from '@/lib/features/admin/care-teams';
 import { createUser, setUserRoles } from '@/lib/features/admin/users';
 
@@ -71,9 +72,9 @@ describe('finding a patient by MRN', () => {
 describe('assigning and removing', () => {
   it('the full path: create a nurse, assign them, they see the nurse lens; remove them, the chart closes', async () => {
     const email = `nurse-${Date.now()}@vigil.test`;
-    const created = await createUser(admin, { email, displayName: 'Nurse New', password: DEMO_PASSWORD, passwordConfirm: DEMO_PASSWORD, roles: ['nurse'] });
-    if (!created.ok) throw new Error(created.message);
+    await approve(await secondAdmin(handle.db), await createUser(admin, { email, displayName: 'Nurse New', password: DEMO_PASSWORD, passwordConfirm: DEMO_PASSWORD, roles: ['nurse'] }));
     const nurse = await viewer(handle.db, email);
+    const created = { value: { id: nurse.userId } };
     expect(await getChart(nurse, strangerId)).toMatchObject({ ok: false, error: 'break_glass_offered' });
 
     const assigned = await assignToCareTeam(admin, { patientId: strangerId, userId: created.value.id, relationship: 'nursing' });
@@ -113,7 +114,7 @@ describe('assigning and removing', () => {
 
   it('rule 1: an admin who also treats patients cannot put themselves on a care team', async () => {
     const both = await createStaff(handle.db, { roles: ['admin'] });
-    expect(await setUserRoles(admin, { userId: both.id, roles: ['admin', 'physician'] })).toMatchObject({ ok: true });
+    await approve(await secondAdmin(handle.db), await setUserRoles(admin, { userId: both.id, roles: ['admin', 'physician'] }));
     const doctorAdmin = await viewer(handle.db, both.email);
     const result = await assignToCareTeam(doctorAdmin, { patientId: strangerId, userId: both.id, relationship: 'attending' });
     expect(result).toMatchObject({ ok: false, error: 'self_change' });

@@ -9,6 +9,9 @@ import { fail, ok, type Result } from '@/lib/domain/result';
 import { operation } from '@/lib/pipeline/operation';
 import { findPatientByMrn, mrnQuerySchema, patientReference } from '@/lib/features/records';
 import { adminMessages, adminOnly, serialisedAdminChange } from '@/lib/features/admin/messages';
+import { chainOf } from '@/lib/features/admin/chain';
+import { requestMessages } from '@/lib/features/admin/requests';
+import { actsOnOwnChain } from '@/lib/domain/access/two-person';
 
 export interface CareTeamMember {
   assignmentId: string;
@@ -138,7 +141,8 @@ const careTeamChange = {
 
 /**
  * Puts a staff member on a patient's care team, which opens the chart to them through the lens
- * of their role. The relationship must fit a role they hold, and nobody assigns themselves.
+ * of their role. The relationship must fit a role they hold, and nobody assigns themselves, nor
+ * an account in their own chain (a puppet admin assigning its maker: lib/domain/access/two-person.ts).
  */
 export const assignToCareTeam = operation({
   ...careTeamChange,
@@ -146,10 +150,11 @@ export const assignToCareTeam = operation({
   action: auditActions.careTeam.assign,
   target: (raw) => (raw as { userId?: unknown } | null)?.userId,
   input: assignSchema,
-  auditedFailures: ['self_change'],
-  run: async ({ tx, viewer, input, at, audit }): Promise<Result<{ assignmentId: string }, 'invalid' | 'not_found' | 'self_change' | 'duplicate'>> => {
+  auditedFailures: ['self_change', 'own_chain'],
+  run: async ({ tx, viewer, input, at, audit }): Promise<Result<{ assignmentId: string }, 'invalid' | 'not_found' | 'self_change' | 'own_chain' | 'duplicate'>> => {
     const { patientId, userId, relationship } = input;
     if (userId === viewer.userId) return fail('self_change', adminMessages.self_change);
+    if (actsOnOwnChain(await chainOf(tx, viewer.userId), userId)) return fail('own_chain', requestMessages.own_chain);
     const [patient] = await tx.select({ id: patients.id }).from(patients).where(eq(patients.id, patientId)).limit(1);
     if (!patient) return notFound();
     const [user] = await tx.select().from(users).where(eq(users.id, userId)).limit(1);

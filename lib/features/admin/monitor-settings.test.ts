@@ -12,6 +12,8 @@ import { advanceClock, resetClock } from '@/lib/platform/clock';
 import { defaultMonitorConfig, forgetMonitorConfig, getMonitorConfig, MONITOR_SETTING } from '@/lib/features/monitor/config';
 import { auditHead, auditOfActionSince, testDatabase, viewer as signIn } from '@/test/fixtures';
 import type { TestDatabase } from '@/test/db';
+import { approve, filedRequest } from '@/test/approvals';
+import { decideAdminRequest } from '@/lib/features/admin';
 import { getMonitorSettings, parseMonitorSettings, updateMonitorSettings, type MonitorNumberField } from '@/lib/features/admin/monitor-settings';
 
 const STALE = 6 * 60_000; // past the 5-minute re-authentication window
@@ -151,15 +153,19 @@ describe('saving', () => {
     const since = await auditHead(handle.db);
     const form = { ...(await currentForm()), volumeFloor: '45', 'roleBaselines.nurse': '35', 'roleBaselines.admin': '4' };
     const result = await updateMonitorSettings(admin, form);
-    expect(result).toMatchObject({ ok: true, message: expect.stringMatching(/^Saved: 3 settings changed\./) });
+    // Away from the defaults: a privacy officer must approve it; nothing is saved until then.
+    expect(result).toMatchObject({ ok: true, message: expect.stringMatching(/^Sent for approval: a privacy officer/) });
+    expect(await storedRow()).toBeUndefined();
+    expect(await decideAdminRequest(await signIn(handle.db, 'admin2@vigil.test'), { requestId: filedRequest(result), decision: 'approve', adminPassword: DEMO_PASSWORD })).toMatchObject({ ok: false, error: 'denied' });
+    await approve(privacy, result);
     const row = await storedRow();
     expect(row).toMatchObject({ updatedBy: admin.userId, value: { volumeFloor: 45, roleBaselines: { physician: 25, nurse: 35, billing: 60, admin: 4 } } });
     const [entry] = await auditsSince(since, 'settings.update');
-    expect(entry).toMatchObject({ userId: admin.userId, outcome: 'allowed', resourceType: 'setting', resourceId: MONITOR_SETTING });
+    expect(entry).toMatchObject({ userId: privacy.userId, outcome: 'allowed', resourceType: 'setting', resourceId: MONITOR_SETTING });
     expect(entry!.details).toMatchObject({
       changed: ['roleBaselines.admin', 'roleBaselines.nurse', 'volumeFloor'],
-      before: { volumeFloor: 30, roleBaselines: { nurse: 30 } },
       after: { volumeFloor: 45, roleBaselines: { nurse: 35, admin: 4 } },
+      requestedBy: admin.userId,
     });
     expect((await getMonitorConfig(handle.db)).volumeFloor).toBe(45);
 
@@ -191,15 +197,22 @@ describe('saving', () => {
     expect(await storedRow()).toBeUndefined();
     const reasons = (await auditsSince(since, 'settings.update')).map((e) => (e.details as { reason?: string }).reason);
     expect(reasons).toEqual(['reauth_failed', 'reauth_required']);
-    expect(await updateMonitorSettings(admin, { ...form, adminPassword: DEMO_PASSWORD })).toMatchObject({ ok: true });
+    await approve(privacy, await updateMonitorSettings(admin, { ...form, adminPassword: DEMO_PASSWORD }));
     expect((await storedRow())?.value).toMatchObject({ volumeFloor: 50 });
   });
 
   it('refuses a form based on settings someone else has changed since', async () => {
     const stale = await currentForm();
-    expect(await updateMonitorSettings(admin, { ...stale, volumeFloor: '40' })).toMatchObject({ ok: true });
+    await approve(privacy, await updateMonitorSettings(admin, { ...stale, volumeFloor: '40' }));
     expect(await updateMonitorSettings(admin, { ...stale, lookbackDays: '21' })).toMatchObject({ ok: false, error: 'conflict' });
     expect((await storedRow())?.value).toMatchObject({ volumeFloor: 40, lookbackDays: 14 });
+  });
+
+  it('moving settings back to their defaults applies at once, without a second person', async () => {
+    await handle.db.insert(settings).values({ key: MONITOR_SETTING, value: { ...defaultMonitorConfig, volumeFloor: 40 } });
+    const result = await updateMonitorSettings(admin, { ...(await currentForm()), volumeFloor: '30', adminPassword: DEMO_PASSWORD });
+    expect(result).toMatchObject({ ok: true, value: { requestId: null }, message: expect.stringMatching(/^Saved/) });
+    expect((await storedRow())?.value).toMatchObject({ volumeFloor: 30 });
   });
 
   it('replaces an ignored (out-of-bounds) saved row even when the form shows the defaults unchanged', async () => {

@@ -10,6 +10,7 @@ import { fail, ok, type Result } from '@/lib/domain/result';
 import { operation, stepUpMessages } from '@/lib/pipeline/operation';
 import { defaultMonitorConfig, forgetMonitorConfig, MONITOR_SETTING, monitorConfigSchema, saveMonitorConfig, type MonitorConfig } from '@/lib/features/monitor/config';
 import { adminMessages, adminOnly, adminStepUp, serialisedAdminChange } from '@/lib/features/admin/messages';
+import { fileRequest, filedMessage } from '@/lib/features/admin/requests';
 
 /**
  * The access monitor's thresholds (settings row `monitor.rules`), for the admin page.
@@ -253,7 +254,7 @@ export function parseMonitorSettings(
   return { ok: true, config: parsed.data };
 }
 
-const changedPaths = (before: unknown, after: unknown, prefix = ''): string[] => {
+export const changedPaths = (before: unknown, after: unknown, prefix = ''): string[] => {
   if (typeof before === 'object' && before && typeof after === 'object' && after) {
     const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
     return keys.flatMap((k) => changedPaths((before as Record<string, unknown>)[k], (after as Record<string, unknown>)[k], prefix ? `${prefix}.${k}` : k));
@@ -261,7 +262,12 @@ const changedPaths = (before: unknown, after: unknown, prefix = ''): string[] =>
   return before === after ? [] : [prefix];
 };
 
-/** Saves the whole form, or nothing. Needs `admin: settings.monitor` and a fresh re-authentication. */
+/**
+ * Saves the whole form, or nothing. Needs `admin: settings.monitor` and a fresh re-authentication.
+ * A change that moves any setting away from its default (a higher floor, a longer window, a rule
+ * off) waits for a privacy officer's approval (two-person rule, lib/domain/access/two-person.ts);
+ * one that only brings settings back to their defaults applies now.
+ */
 export const updateMonitorSettings = operation({
   name: 'admin.setting.monitor-update',
   action: auditActions.settings.update,
@@ -272,7 +278,8 @@ export const updateMonitorSettings = operation({
   stepUp: adminStepUp,
   ...serialisedAdminChange,
   auditedFailures: ['reauth_required'],
-  run: async ({ tx, viewer, input: form, recentlyReauthenticated, audit, unchanged }): Promise<Result<MonitorConfig, 'invalid' | 'conflict' | 'reauth_required'>> => {
+  run: async (ctx): Promise<Result<{ config: MonitorConfig; requestId: string | null }, 'invalid' | 'conflict' | 'reauth_required'>> => {
+    const { tx, viewer, input: form, recentlyReauthenticated, audit, unchanged } = ctx;
     const stored = await readStored(tx);
     const parsed = parseMonitorSettings(form, await baselineRoles(tx, stored.config), stored.config);
     if (!parsed.ok) {
@@ -284,13 +291,18 @@ export const updateMonitorSettings = operation({
     const changed = changedPaths(stored.config, parsed.config);
     if (changed.length === 0 && stored.source !== 'invalid') {
       unchanged();
-      return ok(stored.config, 'No change: the settings were already as entered.');
+      return ok({ config: stored.config, requestId: null }, 'No change: the settings were already as entered.');
     }
     if (!recentlyReauthenticated) return fail('reauth_required', stepUpMessages.reauth_required);
+    const offDefault = new Set(changedPaths(defaultMonitorConfig, parsed.config));
+    if (changed.some((path) => offDefault.has(path))) {
+      const { requestId } = await fileRequest(ctx, { kind: 'monitor_settings', change: { config: parsed.config, changed, expectedVersion: stored.updatedAt?.toISOString() ?? '' } });
+      return ok({ config: stored.config, requestId }, filedMessage('privacy_officer'));
+    }
     const config = await saveMonitorConfig(tx, parsed.config, viewer.userId);
     await audit({ resourceId: MONITOR_SETTING, details: { changed, before: stored.config, after: config, replacedInvalid: stored.source === 'invalid' } });
     const count = changed.length ? `${changed.length} setting${changed.length === 1 ? '' : 's'} changed` : 'the ignored settings were replaced';
-    return ok(config, `Saved: ${count}. Every server applies them within 30 seconds.`);
+    return ok({ config, requestId: null }, `Saved: ${count}. Every server applies them within 30 seconds.`);
   },
   // saveMonitorConfig forgot this process's cache inside the transaction; forget again after it
   // commits, in case an access in between cached the old settings.

@@ -13,6 +13,7 @@ import { advanceClock, resetClock } from '@/lib/platform/clock';
 import { getChart } from '@/lib/features/records/chart';
 import { createStaff, patientOnTeamOf, testDatabase, viewer } from '@/test/fixtures';
 import type { TestDatabase } from '@/test/db';
+import { approve, secondAdmin } from '@/test/approvals';
 import { getRole, listRoles, updateRolePermissions, validatePermissions } from '@/lib/features/admin/roles';
 
 let handle: TestDatabase;
@@ -83,7 +84,9 @@ describe('updateRolePermissions', () => {
       permissions: { ehr_read: `${asText(nursePermissions.ehr_read)}\npatient.progress_notes`, ehr_write: asText(nursePermissions.ehr_write), emergency: 'break_glass' },
       adminPassword: DEMO_PASSWORD,
     });
-    expect(result).toMatchObject({ ok: true });
+    // Adding a pattern waits for a second administrator.
+    expect(result).toMatchObject({ ok: true, value: { permissions: nursePermissions } });
+    await approve(await secondAdmin(handle.db), result);
     const [audit] = await handle.db.select().from(auditLog).where(eq(auditLog.actionType, 'role.update')).orderBy(desc(auditLog.seq)).limit(1);
     expect(audit).toMatchObject({
       outcome: 'allowed',

@@ -1,7 +1,7 @@
 import 'server-only';
 import { asc, count, eq } from 'drizzle-orm';
 import { z } from 'zod';
-import type { Queryable } from '@/db/client';
+import type { Queryable, Tx } from '@/db/client';
 import { roles, userRoles } from '@/db/schema';
 import { addsPermissions, canAdminister, namesKnownPermission } from '@/lib/domain/access/admin-rules';
 import { adminPermission } from '@/lib/domain/access/permission-names';
@@ -11,6 +11,8 @@ import { fail, ok, type Result } from '@/lib/domain/result';
 import { operation, stepUpMessages } from '@/lib/pipeline/operation';
 import { adminMessages, adminOnly, adminPassword, adminStepUp, serialisedAdminChange } from '@/lib/features/admin/messages';
 import { enabledAdministrators } from '@/lib/features/admin/users';
+import { fileRequest, filedMessage } from '@/lib/features/admin/requests';
+import { isPrivileged, removesAuditPowers } from '@/lib/domain/access/two-person';
 
 export interface RoleView {
   name: string;
@@ -78,9 +80,11 @@ const editRoleSchema = z.object({
 
 /**
  * Replaces a role's permissions after validating every star pattern. The editor may not hold the
- * role (rule 2), adding a pattern needs a fresh password (rule 3), and the edit may not take the
- * power to assign roles from the last administrators (rule 4). Two admins editing the same role
- * at once: the second gets a conflict instead of overwriting the first.
+ * role (rule 2), and the edit may not take the power to assign roles from the last administrators
+ * (rule 4). Adding a pattern, or taking an audit pattern away (privacy officers' powers), is
+ * filed for a second administrator with a fresh password (rule 3, two-person rule); an edit that
+ * only narrows other powers applies now. Two admins editing the same role at once: the second
+ * gets a conflict instead of overwriting the first.
  */
 export const updateRolePermissions = operation({
   name: 'admin.role.update-permissions',
@@ -93,7 +97,8 @@ export const updateRolePermissions = operation({
   stepUp: adminStepUp,
   ...serialisedAdminChange,
   auditedFailures: ['self_change', 'reauth_required', 'last_admin'],
-  run: async ({ tx, viewer, input, actor, recentlyReauthenticated, at, audit }): Promise<Result<{ permissions: PermissionSet }, 'invalid' | 'not_found' | 'self_change' | 'conflict' | 'reauth_required' | 'last_admin'>> => {
+  run: async (ctx): Promise<Result<{ permissions: PermissionSet; requestId: string | null }, 'invalid' | 'not_found' | 'self_change' | 'conflict' | 'reauth_required' | 'last_admin'>> => {
+    const { tx, viewer, input, actor, recentlyReauthenticated, at, audit } = ctx;
     const checked = validatePermissions(input.permissions as Record<PermissionCategory, string[] | undefined>);
     if (!checked.ok) return fail('invalid', 'Some permission patterns are not valid. Nothing was changed.', checked.fieldErrors);
     const after = checked.permissions;
@@ -103,15 +108,30 @@ export const updateRolePermissions = operation({
     if (actor!.roles.includes(role.name)) return fail('self_change', adminMessages.self_change);
     if (role.updatedAt.getTime() !== new Date(input.expectedUpdatedAt).getTime()) return fail('conflict', adminMessages.conflict);
     const before = role.permissions as PermissionSet;
-    if (addsPermissions(before, after) && !recentlyReauthenticated) return fail('reauth_required', stepUpMessages.reauth_required);
+    const needsSecondPerson = addsPermissions(before, after) || removesAuditPowers(before, after);
+    if (needsSecondPerson && !recentlyReauthenticated) return fail('reauth_required', stepUpMessages.reauth_required);
     if (canAdminister(before) && !canAdminister(after) && (await enabledAdministrators(tx, { roleEdit: { name: role.name, permissions: after } })) === 0) {
       return fail('last_admin', adminMessages.last_admin);
     }
-    await tx.update(roles).set({ permissions: after, updatedAt: at, updatedBy: viewer.userId }).where(eq(roles.name, role.name));
+    if (needsSecondPerson) {
+      const { requestId } = await fileRequest(ctx, {
+        kind: 'edit_role',
+        targetRole: role.name,
+        change: { permissions: after as Record<string, string[]>, expectedUpdatedAt: role.updatedAt.toISOString() },
+        privileged: isPrivileged(after) && addsPermissions(before, after),
+      });
+      return ok({ permissions: before, requestId }, filedMessage('admin'));
+    }
+    await applyRolePermissions(tx, role.name, after, viewer.userId, at);
     await audit({ resourceId: role.name, details: { before: { permissions: before }, after: { permissions: after } } });
-    return ok({ permissions: after }, `Permissions of the ${role.name} role saved. They apply to holders on their next request.`);
+    return ok({ permissions: after, requestId: null }, `Permissions of the ${role.name} role saved. They apply to holders on their next request.`);
   },
 });
+
+/** Writes a role's permissions, as edited by `by`. */
+export async function applyRolePermissions(tx: Tx, name: string, permissions: PermissionSet, by: string, at: Date): Promise<void> {
+  await tx.update(roles).set({ permissions, updatedAt: at, updatedBy: by }).where(eq(roles.name, name));
+}
 
 type Checked = { ok: true; permissions: PermissionSet } | { ok: false; fieldErrors: Record<string, string> };
 

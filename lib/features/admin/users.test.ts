@@ -14,12 +14,14 @@ import { advanceClock, resetClock } from '@/lib/platform/clock';
 import { auditHead, createStaff, testDatabase, viewer } from '@/test/fixtures';
 import type { TestDatabase } from '@/test/db';
 import { createUser, resetUserPassword, setUserDisabled, setUserRoles } from '@/lib/features/admin/users';
+import { approve, secondAdmin } from '@/test/approvals';
 
 const STALE = 6 * 60_000; // past the 5-minute re-authentication window
 const client = { ip: '127.0.0.1', userAgent: 'vitest' };
 
 let handle: TestDatabase;
 let admin: Viewer;
+let admin2: Viewer;
 let physician: Viewer;
 let counter = 0;
 const uniqueEmail = () => `new-user-${Date.now()}-${++counter}@vigil.test`;
@@ -32,6 +34,7 @@ beforeAll(async () => {
 // A fresh sign-in per test: re-authentication is stamped on the session, so tests must not share one.
 beforeEach(async () => {
   admin = await viewer(handle.db, 'admin@vigil.test');
+  admin2 = await secondAdmin(handle.db);
 });
 
 afterEach(() => resetClock());
@@ -66,17 +69,21 @@ describe('createUser', () => {
   it('creates an account with an argon2id hash that can sign in, audited without the password', async () => {
     const input = newUser({ roles: ['nurse'] });
     const result = await createUser(admin, input);
-    expect(result.ok).toBe(true);
+    // An account with a role waits for a second administrator: nothing exists until then.
+    expect(result).toMatchObject({ ok: true, value: { id: null } });
+    expect(await handle.db.select().from(users).where(eq(users.email, input.email))).toEqual([]);
+    await approve(admin2, result);
     const [row] = await handle.db.select().from(users).where(eq(users.email, input.email));
     expect(row?.passwordHash).toMatch(/^\$argon2id\$/);
     expect(row?.createdBy).toBe(admin.userId);
     expect(await rolesOf(row!.id)).toEqual(['nurse']);
     expect((await signInWithPassword({ email: input.email, password: input.password }, client)).ok).toBe(true);
 
-    const audit = await lastAudit(admin, 'user.create');
+    const audit = await lastAudit(admin2, 'user.create');
     expect(audit?.resourceId).toBe(row!.id);
-    expect(audit?.details).toMatchObject({ after: { email: input.email, displayName: 'Nurse Test', roles: ['nurse'], disabled: false } });
+    expect(audit?.details).toMatchObject({ after: { email: input.email, displayName: 'Nurse Test', roles: ['nurse'], disabled: false }, requestedBy: admin.userId });
     expect(JSON.stringify(audit)).not.toContain(input.password);
+    expect(JSON.stringify(await lastAudit(admin, 'admin_request.file'))).not.toContain(input.password);
   });
 
   it('explains each invalid field and creates nothing', async () => {
@@ -142,10 +149,12 @@ describe('rule 3: granting power needs a fresh password', () => {
     expect((await lastAudit(admin, 'user.roles'))?.details).toMatchObject({ reason: 'reauth_failed' });
 
     const granted = await setUserRoles(admin, { userId: target.id, roles: ['physician'], adminPassword: DEMO_PASSWORD });
-    expect(granted).toMatchObject({ ok: true, value: { roles: ['physician'] } });
+    expect(granted).toMatchObject({ ok: true, value: { roles: [] } });
+    expect(await rolesOf(target.id)).toEqual([]);
+    await approve(admin2, granted);
     expect(await rolesOf(target.id)).toEqual(['physician']);
-    const audit = await lastAudit(admin, 'user.roles');
-    expect(audit).toMatchObject({ outcome: 'allowed', resourceId: target.id, details: { before: { roles: [] }, after: { roles: ['physician'] } } });
+    const audit = await lastAudit(admin2, 'user.roles');
+    expect(audit).toMatchObject({ outcome: 'allowed', resourceId: target.id, details: { before: { roles: [] }, after: { roles: ['physician'] }, requestedBy: admin.userId } });
   });
 
   it('each of billing, privacy officer and admin is a grant too', async () => {
@@ -159,7 +168,7 @@ describe('rule 3: granting power needs a fresh password', () => {
 
   it('within the window after signing in, no password is needed; taking a role away never needs one', async () => {
     const target = await createStaff(handle.db, { roles: [] });
-    expect(await setUserRoles(admin, { userId: target.id, roles: ['nurse', 'billing'] })).toMatchObject({ ok: true });
+    await approve(admin2, await setUserRoles(admin, { userId: target.id, roles: ['nurse', 'billing'] }));
     advanceClock(STALE);
     expect(await setUserRoles(admin, { userId: target.id, roles: ['nurse'] })).toMatchObject({ ok: true, value: { roles: ['nurse'] } });
   });
@@ -184,6 +193,8 @@ describe('rule 4: the last enabled administrator stays', () => {
     await handle.db.insert(roles).values({ name: 'helpdesk', description: 'Disables accounts', permissions: { admin: ['users.read', 'users.disable'] } });
     const desk = await createStaff(handle.db, { roles: ['helpdesk'] });
     const helpdesk = await viewer(handle.db, desk.email);
+    // The demo's second administrator is away for this test.
+    await handle.db.update(users).set({ disabledAt: new Date() }).where(eq(users.id, admin2.userId));
     const result = await setUserDisabled(helpdesk, { userId: admin.userId, disabled: true, reason: 'security_concern' });
     expect(result).toMatchObject({ ok: false, error: 'last_admin' });
     expect((await lastAudit(helpdesk, 'user.disable'))?.details).toMatchObject({ reason: 'last_admin' });
@@ -195,6 +206,7 @@ describe('rule 4: the last enabled administrator stays', () => {
     expect(await setUserDisabled(secondAdmin, { userId: admin.userId, disabled: false })).toMatchObject({ ok: true });
     admin = await viewer(handle.db, 'admin@vigil.test'); // disabling ended the old session
     expect(await setUserDisabled(admin, { userId: second.id, disabled: true, reason: 'other' })).toMatchObject({ ok: true });
+    await handle.db.update(users).set({ disabledAt: null }).where(eq(users.id, admin2.userId));
   });
 
   it('an admin whose own access was removed a moment ago is refused (permissions re-read under the lock)', async () => {
@@ -249,12 +261,15 @@ describe('resetting a password', () => {
     await handle.db.update(users).set({ failedLogins: 5, lockedUntil: new Date(Date.now() + 3_600_000) }).where(eq(users.id, staff.id));
     const password = 'reset password for staff';
     const result = await resetUserPassword(admin, { userId: staff.id, password, passwordConfirm: password, adminPassword: DEMO_PASSWORD });
-    expect(result).toMatchObject({ ok: true, value: { sessionsRevoked: 1 } });
+    // Filed, with the password only as its hash; nothing changes until a second admin approves.
+    expect((await checkSession(handle.db, open.id)).valid).toBe(true);
+    expect((await signInWithPassword({ email: staff.email, password }, client)).ok).toBe(false);
+    await approve(admin2, result);
     expect((await checkSession(handle.db, open.id)).valid).toBe(false);
     expect((await signInWithPassword({ email: staff.email, password: DEMO_PASSWORD }, client)).ok).toBe(false);
     expect((await signInWithPassword({ email: staff.email, password }, client)).ok).toBe(true);
-    const audit = await lastAudit(admin, 'user.reset_password');
-    expect(audit?.details).toMatchObject({ passwordReset: true, sessionsRevoked: 1 });
+    const audit = await lastAudit(admin2, 'user.reset_password');
+    expect(audit?.details).toMatchObject({ passwordReset: true, sessionsRevoked: 1, requestedBy: admin.userId });
     expect(JSON.stringify(audit)).not.toContain(password);
   });
 

@@ -67,7 +67,7 @@ describe('automatic checkpoints of the audit trail', () => {
     await deleteFrom(12);
     const tick = await check();
     expect(tick.state).toBe('alarm');
-    expect(tick.state === 'alarm' && tick.summary).toMatch(/ends at seq 11, but seq 13 existed.*Last checkpoint: seq 9/);
+    expect(tick.state === 'alarm' && tick.summary).toMatch(/Chain 0 of the audit trail ends at entry 11, but entry 13 existed.*Last checkpoint: seq 9/);
     const [alarm] = await handle.db.select().from(auditLog).where(eq(auditLog.actionType, auditActions.audit.checkpointAlarm));
     expect(alarm).toMatchObject({ outcome: 'denied', details: { lastCheckpointSeq: 9 } });
     const notices = await handle.db.select().from(notifications).where(eq(notifications.kind, auditActions.audit.checkpointAlarm));

@@ -116,6 +116,8 @@ function describe(entry: AuditListEntry): string {
   if (entry.action === auditActions.disclosures.report) return 'Prepared an accounting of disclosures';
   if (entry.action === auditActions.audit.stateReveal) return 'Opened the recorded values of a change (privacy review)';
   if (kind === 'audit') return 'Reviewed the audit trail';
+  if (entry.action === auditActions.visit.recordingPlay) return denied ? 'Tried to watch a video visit recording' : 'Watched a video visit recording';
+  if (kind === 'visit') return `Video visit: ${label(verb)}`;
   if (kind === 'break_glass') return `Emergency access: ${label(verb)}`;
   if (verb === 'create') return denied ? `Tried to add to ${label(kind)}` : `Added to ${label(kind)}`;
   if (verb === 'update' || verb === 'write') return denied ? `Tried to change ${label(kind)}` : `Changed ${label(kind)}`;

@@ -1,5 +1,5 @@
 import 'server-only';
-import { eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Queryable } from '@/db/client';
 import { auditLog } from '@/db/schema';
@@ -30,6 +30,21 @@ export interface AuditEntryView {
   canReveal: boolean;
 }
 
+/**
+ * Why a privacy officer opens a change's recorded values: a fixed list, so the stated reason is
+ * recorded in the trail (and shown in the patient's accounting of disclosures) without free text
+ * that could itself hold PHI.
+ */
+export const revealReasons = {
+  complaint: 'Investigating a patient’s complaint',
+  incident: 'Investigating a monitoring incident',
+  break_glass_review: 'Reviewing an emergency access',
+  legal_request: 'A legal or regulatory request',
+  patient_request: 'The patient asked for their record of changes',
+} as const;
+export type RevealReason = keyof typeof revealReasons;
+export const REVEAL_REASON_REQUIRED = 'Choose why you are opening the recorded values.';
+
 const seqSchema = z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
 const seqTarget = (raw: unknown) => {
   const seq = seqSchema.safeParse((raw as { seq?: unknown } | null)?.seq);
@@ -54,13 +69,17 @@ export const getAuditEntry = operation({
     await audit({ resourceId: input.seq === null ? null : String(input.seq) });
     const row = input.seq === null ? undefined : await rowAt(tx, input.seq);
     if (!row) return ok(null);
-    const [previous] = row.seq > 1 ? await tx.select({ hash: auditLog.hash }).from(auditLog).where(eq(auditLog.seq, row.seq - 1)).limit(1) : [];
+    // The predecessor in the entry's own chain (seq is global; chain_seq is the position).
+    const [previous] =
+      row.chainSeq > 1
+        ? await tx.select({ hash: auditLog.hash }).from(auditLog).where(and(eq(auditLog.chain, row.chain), eq(auditLog.chainSeq, row.chainSeq - 1))).limit(1)
+        : [];
     const entry = await auditListEntry(tx, row.seq);
     return ok({
       entry: entry!,
       chain: {
         hashValid: chainHash(row.prevHash, chainedFieldsOf(row)) === row.hash,
-        linked: row.seq === 1 ? row.prevHash === GENESIS_HASH : previous?.hash === row.prevHash,
+        linked: row.chainSeq === 1 ? row.prevHash === GENESIS_HASH : previous?.hash === row.prevHash,
       },
       canReveal: revealable(row),
     });
@@ -68,8 +87,10 @@ export const getAuditEntry = operation({
 });
 
 /**
- * Opens the recorded values of one entry. A refusal, like the reveal itself, is recorded against
- * the entry's patient, so attempts show in that patient's accounting of disclosures too.
+ * Opens the recorded values of one entry: a PHI access of the entry's patient (monitored like any
+ * chart view), asked for with a stated reason, only by a POST (a server action: Next refuses one
+ * from another origin). A refusal, like the reveal itself, is recorded against the entry's
+ * patient, so attempts show in that patient's accounting of disclosures too.
  */
 export const revealAuditState = operation({
   name: 'audit-review.reveal-state',
@@ -79,7 +100,12 @@ export const revealAuditState = operation({
   deniedMessage: 'You may not open the recorded values of this entry.',
   target: seqTarget,
   targetPatient: async (q, seq) => (await q.select({ patientId: auditLog.patientId }).from(auditLog).where(eq(auditLog.seq, Number(seq))).limit(1))[0]?.patientId ?? null,
-  input: z.object({ seq: seqSchema }),
+  input: z.object({ seq: seqSchema, reason: z.enum(Object.keys(revealReasons) as [RevealReason], { message: REVEAL_REASON_REQUIRED }) }),
+  invalid: (error) =>
+    error.issues.some((i) => i.path[0] === 'reason')
+      ? fail('invalid', REVEAL_REASON_REQUIRED, { reason: REVEAL_REASON_REQUIRED })
+      : fail('invalid', 'This entry holds no recorded values.'),
+  auditInvalid: true,
   authorize: async ({ tx, input }) => {
     const row = await rowAt(tx, input.seq);
     if (!row || !revealable(row)) {
@@ -87,8 +113,8 @@ export const revealAuditState = operation({
     }
     return { allowed: true, facts: row };
   },
-  run: async ({ tx, facts: row, audit }): Promise<Result<RevealedState, 'not_found'>> => {
-    await audit({ resourceId: String(row.seq), patientId: row.patientId });
+  run: async ({ tx, input, facts: row, audit }): Promise<Result<RevealedState, 'not_found'>> => {
+    await audit({ resourceId: String(row.seq), patientId: row.patientId, details: { reason: input.reason } });
     return ok(await openState(tx, row));
   },
 });

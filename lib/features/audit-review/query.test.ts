@@ -18,6 +18,7 @@ import { testDatabase, viewer as signIn } from '@/test/fixtures';
 import { testDatabaseKind, type TestDatabase } from '@/test/db';
 import { readCheckpoint } from '@/lib/platform/audit/checkpoint';
 import { accountingOfDisclosures } from '@/lib/features/audit-review/disclosures';
+import { isPhiAccess } from '@/lib/domain/audit/actions';
 import { getAuditEntry, revealAuditState } from '@/lib/features/audit-review/entry';
 import { csvColumns, exportAuditLog } from '@/lib/features/audit-review/export';
 import { searchAuditLog, type AuditListEntry } from '@/lib/features/audit-review/query';
@@ -202,11 +203,20 @@ describe(`one entry in full (${testDatabaseKind})`, () => {
     expect(view).toMatchObject({ chain: { hashValid: true, linked: true }, canReveal: true });
     expect(await lastEntry()).toMatchObject({ actionType: 'audit.entry.view', resourceId: String(medicationUpdateSeq), patientId: null });
 
-    const revealed = { state: ok(await revealAuditState(privacy, { seq: medicationUpdateSeq })) };
+    // Without a stated reason: refused, opens nothing, and the attempt is recorded against the patient.
+    expect(await revealAuditState(privacy, { seq: medicationUpdateSeq })).toMatchObject({ ok: false, error: 'invalid', message: 'Choose why you are opening the recorded values.' });
+    expect(await revealAuditState(privacy, { seq: medicationUpdateSeq, reason: 'curiosity' })).toMatchObject({ ok: false, error: 'invalid' });
+    expect(await lastEntry()).toMatchObject({ actionType: 'audit.state.reveal', outcome: 'denied', patientId: p2, details: { reason: 'invalid', fields: ['reason'] } });
+
+    const revealed = { state: ok(await revealAuditState(privacy, { seq: medicationUpdateSeq, reason: 'complaint' })) };
     expect(revealed.state).toMatchObject({ status: 'ok' });
     if (revealed.state.status !== 'ok') throw new Error('state should open');
     expect(revealed.state.changes.map((c) => c.field)).toEqual(['status']);
-    expect(await lastEntry()).toMatchObject({ actionType: 'audit.state.reveal', patientId: p2, userId: privacy.userId });
+    expect(await lastEntry()).toMatchObject({ actionType: 'audit.state.reveal', outcome: 'allowed', patientId: p2, userId: privacy.userId, details: { reason: 'complaint' } });
+    // A PHI access in the registry's sense: the access monitor counts it like a chart view.
+    expect(isPhiAccess('audit.state.reveal')).toBe(true);
+    const disclosures = ok(await accountingOfDisclosures(privacy, { patientId: p2 }));
+    expect(JSON.stringify(disclosures)).toContain('Opened the recorded values of a change');
     expect(ok(await getAuditEntry(privacy, { seq: 999_999 }))).toBeNull();
     expect(ok(await getAuditEntry(privacy, { seq: 'x' }))).toBeNull();
   });

@@ -1,12 +1,12 @@
 import 'server-only';
 import { z } from 'zod';
-import { getDb, type Queryable } from '@/db/client';
+import { getDb, type Db } from '@/db/client';
 import type { Viewer } from '@/lib/domain/access/viewer';
 import { auditPermission } from '@/lib/domain/access/permission-names';
 import { ok, type Result } from '@/lib/domain/result';
 import { now as clockNow } from '@/lib/platform/clock';
 import { latestRecordedCheckpoint } from '@/lib/platform/audit/auto-checkpoint';
-import { checkpointRegression, readCheckpoint, writeCheckpoint, type Checkpoint } from '@/lib/platform/audit/checkpoint';
+import { advanceCheckpoint, checkpointOf, checkpointRegression, lockCheckpoints, readCheckpoint, type Checkpoint } from '@/lib/platform/audit/checkpoint';
 import { describeVerification, verifyChain, type VerifyOptions, type VerifyResult } from '@/lib/platform/audit/verify';
 import { operation, type OperationError } from '@/lib/pipeline/operation';
 import { auditTrailDenied } from '@/lib/features/audit-review/query';
@@ -27,24 +27,29 @@ export interface ChainStatus {
 }
 
 export async function fullVerification(
-  options: { writeCheckpoint?: boolean; onProgress?: VerifyOptions['onProgress']; db?: Queryable; checkpointFile?: string } = {},
+  options: { writeCheckpoint?: boolean; onProgress?: VerifyOptions['onProgress']; db?: Db; checkpointFile?: string } = {},
 ): Promise<ChainStatus & { written: Checkpoint | null }> {
+  const db = options.db ?? (await getDb());
   const read = readCheckpoint(options.checkpointFile);
   const checkpoint = read.status === 'valid' ? read.checkpoint : null;
-  const result = await verifyChain({ db: options.db, onProgress: options.onProgress, checkpoint: checkpoint ?? undefined });
+  const result = await verifyChain({ db, onProgress: options.onProgress, checkpoint: checkpoint ?? undefined });
   if (read.status === 'invalid') return { state: 'checkpoint_invalid', summary: read.reason, result, checkpoint: null, written: null };
   // A missing or older checkpoint, once a newer one existed, fails the walk however the chain looks.
-  const regression = checkpointRegression(read, await latestRecordedCheckpoint(options.db ?? (await getDb())), options.checkpointFile);
+  const regression = checkpointRegression(read, await latestRecordedCheckpoint(db), options.checkpointFile);
   if (regression) return { state: 'checkpoint_invalid', summary: regression, result, checkpoint, written: null };
   let written: Checkpoint | null = null;
   if (result.ok && options.writeCheckpoint) {
-    written = { version: 1, seq: result.headSeq, hash: result.headHash, count: result.checked, createdAt: clockNow().toISOString() };
-    writeCheckpoint(written, options.checkpointFile);
+    // The walk ran without the lock (it may take minutes); only the write waits for the other instances.
+    const walked = checkpointOf(result, result.checked, clockNow().toISOString());
+    written = await db.transaction(async (tx) => {
+      await lockCheckpoints(tx);
+      return advanceCheckpoint(walked, options.checkpointFile);
+    });
   }
   return { state: result.ok ? 'ok' : 'broken', summary: describeVerification(result), result, checkpoint, written };
 }
 
-export async function chainStatus(db?: Queryable): Promise<ChainStatus> {
+export async function chainStatus(db?: Db): Promise<ChainStatus> {
   const read = readCheckpoint();
   if (read.status === 'invalid') return { state: 'checkpoint_invalid', summary: read.reason, result: null, checkpoint: null };
   const checkpoint = read.status === 'valid' ? read.checkpoint : null;
@@ -88,6 +93,8 @@ export const verifyNow = operation({
 const walkOutcome = z.object({
   state: z.enum(['ok', 'broken', 'partial', 'checkpoint_invalid']),
   headSeq: z.number().optional(),
+  brokenChain: z.number().optional(),
+  brokenPosition: z.number().optional(),
   brokenSeq: z.number().optional(),
   reason: z.string().optional(),
 });
@@ -112,7 +119,9 @@ async function walkAndRecord(viewer: Viewer): Promise<Result<ChainStatus, Operat
   const recorded = await recordWalkOutcome(viewer, {
     state: status.state,
     headSeq: result?.headSeq,
-    ...(result?.break ? { brokenSeq: result.break.seq, reason: result.break.reason } : {}),
+    ...(result?.break
+      ? { brokenChain: result.break.chain, brokenPosition: result.break.position, brokenSeq: result.break.seq ?? undefined, reason: result.break.reason }
+      : {}),
   });
   return recorded.ok ? ok(status) : recorded;
 }

@@ -5,7 +5,7 @@ import type { Viewer } from '@/lib/domain/access/viewer';
 import { fail, ok, type Result } from '@/lib/domain/result';
 import { now as clockNow } from '@/lib/platform/clock';
 import { operation } from '@/lib/pipeline/operation';
-import { passwordStepUp } from '@/lib/features/credentials/reauth';
+import { factorStepUp } from '@/lib/features/credentials/reauth';
 import { listOpenSessions, revokeUserSessions } from '@/lib/features/credentials/sessions';
 import { auditActions } from '@/lib/domain/audit/actions';
 
@@ -80,19 +80,22 @@ const secretOf = (raw: unknown) => {
 };
 
 /**
- * The viewer confirms their password (or a current authenticator code) before changing how they
- * sign in. The check itself records both outcomes and counts failures towards the lockout, so
- * nothing else is recorded here: a second entry would count one mistake twice.
+ * The viewer confirms it is them before changing how they sign in: with the second factor once
+ * there is one (a current code or a recovery code, never the password), else with the password
+ * (lib/features/credentials/reauth.ts `factorStepUp`). The check records both outcomes and counts
+ * failures towards the lockout, so nothing else is recorded here: a second entry would count one
+ * mistake twice.
  */
-export const reauthenticate = operation({
-  name: 'account.reauthenticate',
+const factorMissing = 'Enter a code from your authenticator app, or a recovery code.';
+export const confirmSecondFactor = operation({
+  name: 'account.confirm-factor',
   action: auditActions.auth.reauthenticate,
   resourceType: 'session',
   deniedMessage: ownSessions,
-  input: z.object({ secret: z.string().min(1, 'Enter your password or a code.').max(1024) }),
-  invalid: (error) => fail('invalid', error.issues[0]?.message ?? 'Enter your password or a code.'),
+  input: z.object({ secret: z.string().min(1, factorMissing).max(1024) }),
+  invalid: (error) => fail('invalid', error.issues[0]?.message ?? factorMissing),
   stepUp: {
-    by: passwordStepUp,
+    by: factorStepUp,
     secret: secretOf,
     selfAudited: true,
     refusal: fail('reauth_failed', 'That did not match. Try again (repeated mistakes lock the account for a while).'),

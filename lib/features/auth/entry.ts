@@ -1,8 +1,10 @@
 import 'server-only';
 import type { Viewer } from '@/lib/domain/access/viewer';
-import type { Result } from '@/lib/domain/result';
+import { fail, type Result } from '@/lib/domain/result';
+import { DATABASE_UNAVAILABLE_MESSAGE, isDatabaseUnavailable } from '@/lib/platform/database-unavailable';
 import type { Operation, OperationError } from '@/lib/pipeline/operation';
 import { getViewer, requireViewer } from './current';
+import { startedElsewhere } from './request';
 import type { GateOptions } from './viewer-state';
 
 /**
@@ -27,9 +29,21 @@ export function guardedAction<A extends unknown[], T, E extends string, R>(
   options: GateOptions = {},
 ): (...args: A) => Promise<R> {
   return async (...args: A) => {
-    const viewer = await requireViewer(options);
-    return respond(await operation(viewer, request(viewer, ...args)), ...args);
+    const result = await orUnavailable(async () => {
+      const viewer = await requireViewer(options);
+      return operation(viewer, request(viewer, ...args));
+    });
+    return respond(result, ...args);
   };
+}
+
+export interface RouteOptions {
+  /**
+   * A GET that reveals PHI or records an access (the audit export): answered only to the portal's
+   * own pages or a URL typed into the browser, never to a navigation or request another site
+   * started, which would act under the viewer's name with their (SameSite=Lax) cookie.
+   */
+  sameSiteOnly?: boolean;
 }
 
 export function guardedRoute<T, E extends string>(
@@ -37,12 +51,35 @@ export function guardedRoute<T, E extends string>(
   request: (request: Request, viewer: Viewer) => unknown,
   respond: Respond<T, E, [Request], Response>,
   unauthenticated: () => Response,
+  options: RouteOptions = {},
 ): (request: Request) => Promise<Response> {
   return async (incoming: Request) => {
-    const viewer = await getViewer();
+    if (options.sameSiteOnly && startedElsewhere(incoming)) {
+      return new Response('Open this from Vigil itself.', { status: 403, headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
+    }
+    let viewer: Viewer | null;
+    try {
+      viewer = await getViewer();
+    } catch (error) {
+      if (!isDatabaseUnavailable(error)) throw error;
+      return respond(fail('database_unavailable', DATABASE_UNAVAILABLE_MESSAGE), incoming);
+    }
     if (!viewer) return unauthenticated();
-    return respond(await operation(viewer, request(incoming, viewer)), incoming);
+    return respond(await orUnavailable(() => operation(viewer, request(incoming, viewer))), incoming);
   };
+}
+
+/**
+ * A write cut off by the database going away (a failover) answers with a plain "try again" in
+ * the page, rather than an error page; the transaction was rolled back, or committed whole.
+ */
+async function orUnavailable<T, E extends string>(work: () => Promise<Result<T, OperationError<E>>>): Promise<Result<T, OperationError<E>>> {
+  try {
+    return await work();
+  } catch (error) {
+    if (!isDatabaseUnavailable(error)) throw error;
+    return fail('database_unavailable', DATABASE_UNAVAILABLE_MESSAGE);
+  }
 }
 
 const publicEntries = new Map<string, string>();

@@ -5,6 +5,7 @@ import { getDb } from '@/db/client';
 import { users } from '@/db/schema';
 import { recordAudit, tallyRefusal, type AuditActor } from '@/lib/platform/audit';
 import { now as clockNow } from '@/lib/platform/clock';
+import { env } from '@/lib/platform/env';
 import { clearAccountFailures, countAccountFailure, ipThrottled, isLocked, recentIpFailures, recordAttempt } from '@/lib/features/credentials/lockout';
 import { verifySecondFactor } from '@/lib/features/credentials/mfa';
 import { HASH_QUEUE_FULL, hashQueueFull, verifySignInPassword, waitLikeAHash } from '@/lib/features/credentials/passwords';
@@ -33,7 +34,7 @@ export const credentialsSchema = z.object(
 );
 export type Credentials = z.input<typeof credentialsSchema>;
 
-export type LoginFailureReason = 'invalid' | 'mfa_required' | 'mfa_invalid' | 'throttled' | 'busy' | 'bad_input';
+export type LoginFailureReason = 'invalid' | 'mfa_required' | 'mfa_invalid' | 'throttled' | 'busy' | 'passwords_off' | 'bad_input';
 export type LoginResult =
   | { ok: true; userId: string; sessionId: string }
   | { ok: false; reason: LoginFailureReason; message: string };
@@ -46,6 +47,7 @@ export const LOGIN_MESSAGES: Record<Exclude<LoginFailureReason, 'bad_input'>, st
   mfa_invalid: 'That code did not work. Enter a new code from your authenticator app, or a recovery code.',
   throttled: 'Too many sign-in attempts from this computer. Wait a few minutes and try again.',
   busy: 'Sign-in is busy right now. Wait a moment and try again.',
+  passwords_off: 'Sign-in with a Vigil password is switched off here. Use your hospital account.',
 };
 
 interface Client {
@@ -81,6 +83,11 @@ export async function signInWithPassword(input: Credentials, client: Client, opt
   const refused = (reason: string, accountId: string | null = null) =>
     tallyRefusal({ action: auditActions.auth.login, resourceType: 'session', source: client.ip, ip: client.ip, userAgent: client.userAgent, reason, accountId, at });
 
+  // VIGIL_DISABLE_LOCAL_PASSWORDS: the hospital's IdP is the only way in; no lookup, no hash.
+  if (env().VIGIL_DISABLE_LOCAL_PASSWORDS) {
+    refused('passwords_off');
+    return fail('passwords_off');
+  }
   // The cheap checks come first: a throttled address or a full hash queue costs no lookup and no hash.
   if (client.ip && ipThrottled(await recentIpFailures(db, client.ip, at))) {
     refused('ip_throttled');
@@ -113,7 +120,13 @@ export async function signInWithPassword(input: Credentials, client: Client, opt
 
   let method: 'password' | 'totp' | 'recovery_code' = 'password';
   if (user.totpEnabledAt) {
-    if (!code) return fail('mfa_required');
+    if (!code) {
+      // The right password without a code: the account's consecutive-failure count goes up as for
+      // a wrong code (a real sign-in then clears it), so this answer is no unlimited oracle for a
+      // guessed or stolen password.
+      await db.transaction((tx) => countAccountFailure(tx, user.id, actor, at));
+      return fail('mfa_required');
+    }
     const factor = await verifySecondFactor(db, user, code, at);
     if (!factor.ok) {
       await db.transaction(async (tx) => {
@@ -131,7 +144,7 @@ export async function signInWithPassword(input: Credentials, client: Client, opt
     await recordAttempt(tx, client.ip, user.id, true, at);
     const previous = options.replacesSessionId;
     const replaced = isSessionId(previous) ? await revokeSession(tx, previous, 'replaced_by_sign_in', at) : false;
-    const created = await createSession(tx, user.id, client, at);
+    const created = await createSession(tx, user.id, client, at, method);
     await recordAudit(tx, {
       actor: { ...actor, userId: user.id },
       action: auditActions.auth.login,

@@ -8,7 +8,7 @@ import type { TestDatabase } from '@/test/db';
 import { listOwnSessions, signOutEverywhere } from '@/lib/features/auth/account-sessions';
 import { signInWithPassword } from '@/lib/features/auth/login';
 import { beginTotpEnrolment, confirmTotpEnrolment, disableTotp, getMfaStatus, renewRecoveryCodes } from '@/lib/features/auth/mfa-enrolment';
-import { confirmReauthentication, isRecentlyReauthenticated } from '@/lib/features/credentials/reauth';
+import { confirmReauthentication, isFactorRecentlyVerified, isRecentlyReauthenticated } from '@/lib/features/credentials/reauth';
 import { checkSession } from '@/lib/features/credentials/sessions';
 
 const T0 = new Date('2026-03-03T09:00:00Z');
@@ -27,6 +27,13 @@ afterEach(() => {
 
 const codeFor = (secret: string, at: Date) => generate({ secret, epoch: Math.floor(at.getTime() / 1000) });
 
+/** The authenticator the first test enrols, and a proof of it now (its time steps reused freely). */
+let enrolledSecret = '';
+async function proveFactor(viewer: Awaited<ReturnType<typeof signIn>>, at: Date) {
+  await handle.db.update(users).set({ totpLastStep: null }).where(eq(users.email, EMAIL));
+  expect(await confirmReauthentication(viewer, await codeFor(enrolledSecret, at), at, { factor: true })).toBe(true);
+}
+
 describe('TOTP enrolment', () => {
   it('shows a QR code, enables MFA only after a right code, and returns ten recovery codes once', async () => {
     const viewer = await signIn(handle.db, EMAIL, { at: T0, client: BROWSER });
@@ -35,6 +42,7 @@ describe('TOTP enrolment', () => {
     const begun = await beginTotpEnrolment(viewer, {}, at);
     if (!begun.ok) throw new Error(begun.error);
     const pending = begun.value;
+    enrolledSecret = pending.secret;
     expect(pending.qrDataUrl).toMatch(/^data:image\/png;base64,/);
     expect(pending.uri).toMatch(/^otpauth:\/\/totp\/Vigil:staff06%40vigil\.test\?secret=[A-Z2-7]{32}&issuer=Vigil$/);
     expect(pending.token).not.toContain(pending.secret);
@@ -48,6 +56,8 @@ describe('TOTP enrolment', () => {
     if (!confirmed.ok) throw new Error(confirmed.error);
     expect(confirmed.value.recoveryCodes).toHaveLength(10);
     expect(await getMfaStatus(viewer)).toMatchObject({ enabled: true, recoveryCodesLeft: 10 });
+    // The code just typed proves the new factor: the page stays open for the next change.
+    expect(await isFactorRecentlyVerified(viewer, at)).toBe(true);
     const user = await userRow(handle.db, EMAIL);
     expect(user.sealedTotpSecret).not.toContain(pending.secret);
     // The changed factor ends the user's other sessions, not this one.
@@ -67,6 +77,7 @@ describe('TOTP enrolment', () => {
     const viewer = await signIn(handle.db, EMAIL, { at: T0, client: BROWSER });
     const thief = await signIn(handle.db, 'staff05@vigil.test', { at: T0, client: BROWSER });
     const at = later(T0, minutes(1));
+    await proveFactor(viewer, at);
     const begun = await beginTotpEnrolment(viewer, {}, at);
     if (!begun.ok) throw new Error(begun.error);
     const code = await codeFor(begun.value.secret, at);
@@ -75,14 +86,14 @@ describe('TOTP enrolment', () => {
     const middle = Math.floor(token.length / 2);
     const tampered = `${token.slice(0, middle)}${token[middle] === 'A' ? 'B' : 'A'}${token.slice(middle + 1)}`;
     expect(await confirmTotpEnrolment(viewer, { token: tampered, code }, at)).toMatchObject({ ok: false, error: 'invalid_code' });
-    await confirmReauthentication(viewer, DEMO_PASSWORD, later(T0, minutes(12)));
+    await proveFactor(viewer, later(T0, minutes(12)));
     const late = later(T0, minutes(12));
     expect(await confirmTotpEnrolment(viewer, { token, code: await codeFor(begun.value.secret, late) }, late)).toMatchObject({ ok: false, error: 'expired' });
   });
 });
 
 describe('changing MFA needs a fresh re-authentication', () => {
-  it('refuses after the window and accepts again once the password is re-entered', async () => {
+  it('refuses after the window and accepts again once the current code (not the password) is entered', async () => {
     const viewer = await signIn(handle.db, EMAIL, { at: T0, client: BROWSER });
     const stale = later(T0, minutes(6));
     expect(await isRecentlyReauthenticated(viewer, stale)).toBe(false);
@@ -94,6 +105,9 @@ describe('changing MFA needs a fresh re-authentication', () => {
     expect(await isRecentlyReauthenticated(viewer, stale)).toBe(false);
     expect(await confirmReauthentication(viewer, DEMO_PASSWORD, stale)).toBe(true);
     expect((await sessionRow(handle.db, viewer.sessionId)).reauthenticatedAt).toEqual(stale);
+    // The account has an authenticator: the password is no proof of it.
+    expect(await renewRecoveryCodes(viewer, {}, later(stale, 1_000))).toMatchObject({ ok: false, error: 'reauth_required' });
+    await proveFactor(viewer, stale);
 
     const renewed = await renewRecoveryCodes(viewer, {}, later(stale, 1_000));
     expect(renewed.ok && renewed.value.recoveryCodes).toHaveLength(10);
@@ -110,6 +124,7 @@ describe('changing MFA needs a fresh re-authentication', () => {
   it('turns MFA off, unless MFA is required for every account', async () => {
     const viewer = await signIn(handle.db, EMAIL, { at: T0, client: BROWSER });
     const at = later(T0, minutes(1));
+    await proveFactor(viewer, at);
     process.env.VIGIL_REQUIRE_MFA = 'true';
     expect(await disableTotp(viewer, {}, at)).toMatchObject({ ok: false, error: 'required' });
     delete process.env.VIGIL_REQUIRE_MFA;

@@ -3,21 +3,22 @@ import { eq } from 'drizzle-orm';
 import QRCode from 'qrcode';
 import { z } from 'zod';
 import { getDb } from '@/db/client';
-import { users } from '@/db/schema';
+import { sessions, users } from '@/db/schema';
 import type { Viewer } from '@/lib/domain/access/viewer';
 import { fail, ok, type Refusal, type Result } from '@/lib/domain/result';
 import { openUserSecret, sealUserSecret } from '@/lib/platform/crypto';
 import { operation } from '@/lib/pipeline/operation';
 import { mfaRequiredFor } from '@/lib/features/credentials/config';
 import { matchTotp, newTotpSecret } from '@/lib/features/credentials/mfa';
-import { passwordStepUp } from '@/lib/features/credentials/reauth';
+import { factorStepUp } from '@/lib/features/credentials/reauth';
 import { countUnusedRecoveryCodes, deleteRecoveryCodes, replaceRecoveryCodes } from '@/lib/features/credentials/recovery-codes';
 import { revokeUserSessions } from '@/lib/features/credentials/sessions';
 import { auditActions } from '@/lib/domain/audit/actions';
 
 /**
  * Setting up, replacing and turning off a viewer's authenticator. Every change needs a fresh
- * re-authentication (lib/features/credentials/reauth), is audited, and ends the viewer's other sessions (OWASP
+ * proof of the current factor, or the password when there is none (lib/features/credentials/reauth
+ * `factorStepUp`), is audited, and ends the viewer's other sessions (OWASP
  * ASVS: a changed factor must not leave an attacker's session standing).
  */
 
@@ -36,7 +37,7 @@ export type MfaChangeRefusal = 'reauth_required' | 'invalid_code' | 'expired' | 
 
 /** What the MFA page tells the viewer when a change is refused. */
 export const mfaMessages: Record<MfaChangeRefusal, string> = {
-  reauth_required: 'For your security, confirm your password again first.',
+  reauth_required: 'For your security, confirm it is you again first.',
   invalid_code: 'That code did not match. Enter the current 6-digit code from your app.',
   expired: 'The set-up took too long. Start again to get a new QR code.',
   required: 'Two-factor authentication is required for this account, so it cannot be turned off.',
@@ -47,12 +48,13 @@ const refused = (reason: MfaChangeRefusal): Refusal<MfaChangeRefusal> => fail(re
 
 /**
  * Every change is the viewer's own, so no permission is asked for; the re-authentication window
- * decides (the password is typed on the page's own form, never alongside a change).
+ * decides (the proof is typed on the page's own form, never alongside a change). Once a factor is
+ * enrolled, that proof is the factor — a current code or a recovery code — never the password.
  */
 const ownAccount = {
   resourceType: 'user',
   deniedMessage: 'Only you can change your own sign-in settings.',
-  stepUp: { by: passwordStepUp, secret: () => null },
+  stepUp: { by: factorStepUp, secret: () => null },
 } as const;
 const noInput = z.object({}).optional();
 
@@ -138,6 +140,8 @@ export const confirmTotpEnrolment = operation({
       .set({ sealedTotpSecret: sealUserSecret(viewer.userId, 'totp', pending.secret), totpEnabledAt: at, totpLastStep: step })
       .where(eq(users.id, viewer.userId));
     const recoveryCodes = await replaceRecoveryCodes(tx, viewer.userId);
+    // The code just typed proves the new factor in this session.
+    await tx.update(sessions).set({ factorVerifiedAt: at }).where(eq(sessions.id, viewer.sessionId));
     const otherSessionsEnded = await revokeUserSessions(tx, viewer.userId, 'mfa_changed', at, { except: viewer.sessionId });
     await audit({ resourceId: viewer.userId, details: { replaced: Boolean(before?.enabledAt), recoveryCodes: recoveryCodes.length, otherSessionsEnded } });
     return ok({ recoveryCodes });

@@ -32,3 +32,21 @@ export function isSameOriginFetch(request: Request): boolean {
     return false;
   }
 }
+
+/**
+ * A request another site started: Fetch Metadata says cross-site or same-site (a sibling
+ * subdomain), or, from a browser that sends none, an Origin or Referer of another host. A URL
+ * typed or bookmarked (`none`) and the portal's own pages (`same-origin`) pass.
+ */
+export function startedElsewhere(request: Request): boolean {
+  const site = request.headers.get('sec-fetch-site');
+  if (site) return site !== 'same-origin' && site !== 'none';
+  const host = request.headers.get('x-forwarded-host') ?? request.headers.get('host');
+  const from = request.headers.get('origin') ?? request.headers.get('referer');
+  if (!from) return false;
+  try {
+    return new URL(from).host !== host;
+  } catch {
+    return true; // an opaque ("null") or malformed origin
+  }
+}

@@ -24,9 +24,12 @@ export interface ResolveOptions {
   requireMfa?: boolean;
 }
 
-/** Whether a signed-in user must enrol a second factor before anything else. */
-export function mfaEnrolmentPending(user: { totpEnabledAt: Date | null }, required: boolean): boolean {
-  return required && !user.totpEnabledAt;
+/**
+ * Whether a signed-in user must enrol a second factor before anything else. A session whose
+ * identity provider asserted MFA has one already (the IdP's factor, not Vigil's).
+ */
+export function mfaEnrolmentPending(user: { totpEnabledAt: Date | null }, required: boolean, signInMethod = 'password'): boolean {
+  return required && !user.totpEnabledAt && signInMethod !== 'sso_mfa';
 }
 
 /**
@@ -63,7 +66,7 @@ export async function resolveViewerState(
       ...client,
     },
     session: sessionTiming(check.session, at),
-    mfaEnrolmentPending: mfaEnrolmentPending(check.user, options.requireMfa ?? mfaRequiredFor(permissions)),
+    mfaEnrolmentPending: mfaEnrolmentPending(check.user, options.requireMfa ?? mfaRequiredFor(permissions), check.session.signInMethod),
     passwordChangePending: passwordChangePending(check.user),
   };
 }

@@ -25,5 +25,4 @@ export { getGrantReview, type GrantActivity, type GrantReview } from '@/lib/feat
 export { reviewGrant, type ReviewRecorded } from '@/lib/features/break-glass/verdict';
 export { openReviewComment, sealReviewComment, type ReviewComment } from '@/lib/features/break-glass/review-comment';
 export { getBreakGlassWindow, getWindowMinutes, setWindowMinutes, windowBounds, WINDOW_SETTING } from '@/lib/features/break-glass/settings';
-export { endSessionGrants } from '@/lib/features/break-glass/end';
 export { flagRepeatedUse, repeatedUseRule } from '@/lib/features/break-glass/incident';

@@ -7,6 +7,7 @@ import { auditActions } from '@/lib/domain/audit/actions';
 import { ok, type Result } from '@/lib/domain/result';
 import { grantRow, reviewMessages, reviewPermission, staffColumns, toItem, type ReviewQueueItem, type StaffRef } from '@/lib/features/break-glass/review-rows';
 import { operation } from '@/lib/pipeline/operation';
+import { endLapsedGrantSessions } from '@/lib/features/credentials/sessions';
 
 export interface RefusedRequest {
   seq: number;
@@ -46,6 +47,9 @@ export const listReviewQueue = operation({
   input: listLength(100, 500),
   audits: 'refusals',
   run: async ({ tx, input: limit, at }): Promise<Result<ReviewQueueItem[]>> => {
+    // A grant whose session went idle or ran out unnoticed (the browser closed) ends now, so the
+    // queue never calls "active" a grant nobody can use any more.
+    await endLapsedGrantSessions(tx, at);
     const rows = await tx
       .select(grantRow)
       .from(breakGlassGrants)

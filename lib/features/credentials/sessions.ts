@@ -2,10 +2,11 @@ import 'server-only';
 import { isUuid } from '@/lib/domain/ids';
 import { and, desc, eq, gt, isNull, ne } from 'drizzle-orm';
 import type { Queryable } from '@/db/client';
-import { sessions, users } from '@/db/schema';
+import { breakGlassGrants, sessions, users } from '@/db/schema';
 import { recordAudit, type AuditActor } from '@/lib/platform/audit';
 import { now as clockNow } from '@/lib/platform/clock';
 import { sessionPolicy } from '@/lib/features/credentials/config';
+import { endGrantsOfSessions } from '@/lib/features/credentials/session-grants';
 import { auditActions } from '@/lib/domain/audit/actions';
 
 export type SessionRow = typeof sessions.$inferSelect;
@@ -27,6 +28,11 @@ export interface CheckOptions {
   client?: Omit<AuditActor, 'userId'>;
 }
 
+export type SignInMethod = 'password' | 'totp' | 'recovery_code' | 'sso' | 'sso_mfa' | 'sso_totp';
+
+/** A session the hospital's identity provider signed in, whose sign-out can continue there. */
+export const signedInThroughIdp = (method: string): boolean => method.startsWith('sso');
+
 /** A session id is a UUID; anything else is refused before it reaches a uuid column. */
 export const isSessionId = (value: unknown): value is string => isUuid(value);
 
@@ -35,6 +41,8 @@ export async function createSession(
   userId: string,
   client: { ip: string | null; userAgent: string | null },
   at = clockNow(),
+  /** How the person proved who they are; an SSO session with the IdP's MFA needs no local enrolment. */
+  signInMethod: SignInMethod = 'password',
 ): Promise<SessionRow> {
   const [row] = await q
     .insert(sessions)
@@ -43,9 +51,12 @@ export async function createSession(
       createdAt: at,
       lastSeenAt: at,
       reauthenticatedAt: at,
+      // A sign-in with the local second factor proves it, which changing that factor relies on.
+      factorVerifiedAt: signInMethod === 'totp' || signInMethod === 'recovery_code' || signInMethod === 'sso_totp' ? at : null,
       expiresAt: new Date(at.getTime() + sessionPolicy.absoluteLifetimeMs),
       ip: client.ip,
       userAgent: client.userAgent?.slice(0, 512) ?? null,
+      signInMethod,
     })
     .returning();
   return row!;
@@ -107,17 +118,7 @@ export async function checkSession(q: Queryable, sessionId: string, at = clockNo
   const state = sessionState(session, at);
   const ending = state === 'idle' || state === 'expired' ? state : state === 'active' && user.disabledAt ? 'disabled' : null;
   if (ending) {
-    await q.transaction(async (tx) => {
-      if (!(await revokeSession(tx, session.id, REVOKE_REASON[ending], at))) return;
-      await recordAudit(tx, {
-        actor: { userId: user.id, ...options.client },
-        action: AUDIT_ACTION[ending],
-        resourceType: 'session',
-        resourceId: session.id,
-        outcome: 'denied',
-        details: { reason: REVOKE_REASON[ending], idleMs: at.getTime() - session.lastSeenAt.getTime() },
-      });
-    });
+    await endAndRecord(q, session, ending, at, { userId: user.id, ...options.client });
     return { valid: false, reason: ending, userId: user.id };
   }
   if (state !== 'active') return { valid: false, reason: state, userId: user.id };
@@ -129,30 +130,80 @@ export async function checkSession(q: Queryable, sessionId: string, at = clockNo
   return { valid: true, session, user };
 }
 
-/** Ends one session; true when this call ended it (false if it was already ended). */
-export async function revokeSession(q: Queryable, sessionId: string, reason: string, at = clockNow()): Promise<boolean> {
-  const revoked = await q
-    .update(sessions)
-    .set({ revokedAt: at, revokedReason: reason })
-    .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)))
-    .returning({ id: sessions.id });
-  return revoked.length > 0;
+/**
+ * Who ended a session, for the entries of the break-glass grants that end with it (default: the
+ * grant's holder). Every ending goes through the two functions below, which end those grants in
+ * the same transaction (./session-grants.ts).
+ */
+export interface RevokeOptions {
+  by?: AuditActor;
 }
 
-/** Ends every open session of a user (disabling, "sign out everywhere", a changed factor). */
+/** Ends one session and its live grants; true when this call ended it (false if it was already ended). */
+export async function revokeSession(q: Queryable, sessionId: string, reason: string, at = clockNow(), options: RevokeOptions = {}): Promise<boolean> {
+  return q.transaction(async (tx) => {
+    const revoked = await tx
+      .update(sessions)
+      .set({ revokedAt: at, revokedReason: reason })
+      .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)))
+      .returning({ id: sessions.id });
+    await endGrantsOfSessions(tx, revoked.map((r) => r.id), reason, at, options.by);
+    return revoked.length > 0;
+  });
+}
+
+/** Ends every open session of a user and their live grants (disabling, "sign out everywhere", a changed factor). */
 export async function revokeUserSessions(
   q: Queryable,
   userId: string,
   reason: string,
   at = clockNow(),
-  options: { except?: string } = {},
+  options: { except?: string } & RevokeOptions = {},
 ): Promise<number> {
-  const revoked = await q
-    .update(sessions)
-    .set({ revokedAt: at, revokedReason: reason })
-    .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), options.except ? ne(sessions.id, options.except) : undefined))
-    .returning({ id: sessions.id });
-  return revoked.length;
+  return q.transaction(async (tx) => {
+    const revoked = await tx
+      .update(sessions)
+      .set({ revokedAt: at, revokedReason: reason })
+      .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), options.except ? ne(sessions.id, options.except) : undefined))
+      .returning({ id: sessions.id });
+    await endGrantsOfSessions(tx, revoked.map((r) => r.id), reason, at, options.by);
+    return revoked.length;
+  });
+}
+
+/**
+ * Ends the sessions that went idle or ran out without a request noticing (the browser was simply
+ * closed), with their grants: run before the review queue is read, so it never shows as active a
+ * grant whose session can no longer use it. Only sessions holding a live grant are looked at.
+ */
+export async function endLapsedGrantSessions(q: Queryable, at = clockNow()): Promise<number> {
+  const candidates = await q
+    .selectDistinct({ session: sessions })
+    .from(sessions)
+    .innerJoin(breakGlassGrants, eq(breakGlassGrants.sessionId, sessions.id))
+    .where(and(isNull(sessions.revokedAt), isNull(breakGlassGrants.endedAt), gt(breakGlassGrants.expiresAt, at)));
+  let ended = 0;
+  for (const { session } of candidates) {
+    const state = sessionState(session, at);
+    if ((state === 'idle' || state === 'expired') && (await endAndRecord(q, session, state, at, { userId: session.userId }))) ended++;
+  }
+  return ended;
+}
+
+/** Ends a session a check found idle, expired or its user disabled, audited once (by whichever request ends it). */
+async function endAndRecord(q: Queryable, session: SessionRow, ending: keyof typeof REVOKE_REASON, at: Date, actor: AuditActor): Promise<boolean> {
+  return q.transaction(async (tx) => {
+    if (!(await revokeSession(tx, session.id, REVOKE_REASON[ending], at))) return false;
+    await recordAudit(tx, {
+      actor,
+      action: AUDIT_ACTION[ending],
+      resourceType: 'session',
+      resourceId: session.id,
+      outcome: 'denied',
+      details: { reason: REVOKE_REASON[ending], idleMs: at.getTime() - session.lastSeenAt.getTime() },
+    });
+    return true;
+  });
 }
 
 /** A user's sessions that could still serve a request at `at`, newest activity first. */

@@ -13,6 +13,7 @@ import type { Viewer } from '@/lib/domain/access/viewer';
 import { flushRefusals } from '@/lib/platform/audit';
 import { advanceClock, resetClock } from '@/lib/platform/clock';
 import { auditHead, auditOfActionSince, testDatabase, viewer as signIn } from '@/test/fixtures';
+import { deviceKeyPair } from '@/test/devices';
 import type { TestDatabase } from '@/test/db';
 import { authenticateApiClient, issueApiClient, listApiClients, revokeApiClient } from '@/lib/features/devices/api-clients';
 import { handleVitalsRequest, VITALS_ENDPOINT } from '@/lib/features/devices/vitals-endpoint';
@@ -38,10 +39,13 @@ afterEach(() => resetClock());
 afterAll(async () => handle?.close());
 
 async function issue(name: string) {
-  const issued = await issueApiClient(admin, { name });
+  const issued = await issueApiClient(admin, { name, signingKey });
   if (!issued.ok) throw new Error(issued.message);
   return issued.value;
 }
+
+/** Any device's public key: these tests are about the credential, not the signature. */
+const signingKey = deviceKeyPair().publicJwk;
 
 const auditsSince = (seq: number, action: string) => auditOfActionSince(handle.db, seq, action);
 
@@ -70,7 +74,8 @@ describe('issuing a client', () => {
     const list = await listApiClients(admin);
     if (!list.ok) throw new Error(list.message);
     const listed = list.value.find((c) => c.id === client.id);
-    expect(listed).toEqual({ id: client.id, name: 'Ward 3 bedside monitors', createdAt: expect.any(String), createdBy: 'admin@vigil.test', revokedAt: null });
+    expect(listed).toEqual({ id: client.id, name: 'Ward 3 bedside monitors', createdAt: expect.any(String), createdBy: 'admin@vigil.test', revokedAt: null, patients: 0, signed: true });
+    expect(row!.signingKey, 'only the public members of the key are stored').toEqual({ kty: 'OKP', crv: 'Ed25519', x: signingKey.x });
     expect(JSON.stringify(list)).not.toContain(secret);
     expect(JSON.stringify(list)).not.toContain(row!.secretHash);
 
@@ -88,7 +93,7 @@ describe('issuing a client', () => {
   it('refuses a name outside 3–100 characters and stores nothing', async () => {
     const before = (await handle.db.select().from(apiClients)).length;
     for (const name of ['  ', 'ab', 'x'.repeat(101), undefined]) {
-      expect(await issueApiClient(admin, { name }), String(name)).toMatchObject({
+      expect(await issueApiClient(admin, { name, signingKey }), String(name)).toMatchObject({
         ok: false,
         error: 'invalid',
         fieldErrors: { name: 'Name the client in 3 to 100 characters.' },
@@ -105,7 +110,7 @@ describe('who may administer clients', () => {
     const count = (await handle.db.select().from(apiClients)).length;
     for (const viewer of [nurse, privacy]) {
       expect(await listApiClients(viewer)).toMatchObject({ ok: false, error: 'denied' });
-      expect(await issueApiClient(viewer, { name: 'Rogue feed', adminPassword: DEMO_PASSWORD })).toMatchObject({ ok: false, error: 'denied' });
+      expect(await issueApiClient(viewer, { name: 'Rogue feed', signingKey, adminPassword: DEMO_PASSWORD })).toMatchObject({ ok: false, error: 'denied' });
       expect(await revokeApiClient(viewer, { clientId: client.id, adminPassword: DEMO_PASSWORD })).toMatchObject({ ok: false, error: 'denied' });
     }
     expect((await handle.db.select().from(apiClients)).length).toBe(count);
@@ -124,7 +129,7 @@ describe('who may administer clients', () => {
     const { client, credential } = await issue('Ward 6 monitors');
     advanceClock(STALE);
     const since = await auditHead(handle.db);
-    expect(await issueApiClient(admin, { name: 'Late feed' })).toMatchObject({ ok: false, error: 'reauth_required' });
+    expect(await issueApiClient(admin, { name: 'Late feed', signingKey })).toMatchObject({ ok: false, error: 'reauth_required' });
     expect(await revokeApiClient(admin, { clientId: client.id })).toMatchObject({ ok: false, error: 'reauth_required' });
     expect(await revokeApiClient(admin, { clientId: client.id, adminPassword: 'not my password' })).toMatchObject({ ok: false, error: 'reauth_failed' });
     expect((await probe(credential)).status).toBe(403);

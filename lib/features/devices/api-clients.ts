@@ -1,15 +1,19 @@
 import 'server-only';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { asc, desc, eq } from 'drizzle-orm';
+import { asc, count, desc, eq, inArray } from 'drizzle-orm';
 import { z } from 'zod';
 import { getDb } from '@/db/client';
-import { apiClients, users } from '@/db/schema';
+import type { Tx } from '@/db/client';
+import { apiClientPatients, apiClients, users } from '@/db/schema';
+import type { Viewer } from '@/lib/domain/access/viewer';
 import { adminPermission } from '@/lib/domain/access/permission-names';
 import { auditActions, type AuditAction } from '@/lib/domain/audit/actions';
 import { fail, ok, type Result } from '@/lib/domain/result';
 import { recordAudit, tallyRefusal, type AuditActor } from '@/lib/platform/audit';
 import { operation, stepUpMessages } from '@/lib/pipeline/operation';
 import { adminMessages, adminOnly, adminPassword, adminStepUp, serialisedAdminChange } from '@/lib/features/admin/messages';
+import { findPatientByMrn, mrnQuerySchema } from '@/lib/features/records';
+import { signingKeySchema } from '@/lib/features/devices/signing-key';
 
 /** The public key device feeds encrypt to. */
 export { portalPublicJwk } from '@/lib/platform/crypto/portal-jwe';
@@ -19,6 +23,11 @@ export { portalPublicJwk } from '@/lib/platform/crypto/portal-jwe';
  * only a SHA-256 hash is stored (the secret is 256 random bits, so a slow hash adds nothing).
  * Revocation takes effect on the next request. The credential is `<clientId>.<secret>`.
  *
+ * A client is more than a password: it is bound to the patients it serves (named by MRN, as the
+ * admin has them from the ward's list), and to the public key its devices sign each reading
+ * with (lib/features/devices/device-message.ts), so a leaked credential alone writes nothing and
+ * a feed can never write into a chart outside its ward.
+ *
  * Issuing and revoking are admin changes like any other (permission, the admin's password,
  * serialised with every admin change, audited) and always need a fresh re-authentication: a
  * credential is a standing write path into charts, and cutting a feed stops vitals reaching the ward.
@@ -26,22 +35,38 @@ export { portalPublicJwk } from '@/lib/platform/crypto/portal-jwe';
 export interface ApiClient {
   id: string;
   name: string;
+  /** The public JWK its readings are verified with (null: issued before signing, always refused). */
+  signingKey: unknown;
 }
 
-export interface ApiClientSummary extends ApiClient {
+export interface ApiClientSummary {
+  id: string;
+  name: string;
   createdAt: string;
   createdBy: string | null;
   revokedAt: string | null;
+  patients: number;
+  signed: boolean;
 }
 
 
 const hashSecret = (secret: string) => createHash('sha256').update(secret, 'utf8').digest('base64url');
 const credentialShape = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.([A-Za-z0-9_-]{43})$/i;
 
+/** The MRNs of the patients a client serves, one per line (or separated by commas), as an admin pastes a ward list. */
+const MAX_SERVED_PATIENTS = 500;
+const servedPatients = z.preprocess(
+  (raw) => (typeof raw === 'string' ? raw.split(/[\n,;]+/).map((line) => line.trim()).filter(Boolean) : raw),
+  z.array(mrnQuerySchema).max(MAX_SERVED_PATIENTS, `A client serves at most ${MAX_SERVED_PATIENTS} patients; issue one per ward.`),
+);
+
 const issueApiClientSchema = z.object({
   name: z.string('Name the client in 3 to 100 characters.').trim().min(3, 'Name the client in 3 to 100 characters.').max(100, 'Name the client in 3 to 100 characters.'),
+  signingKey: signingKeySchema,
+  patients: servedPatients.optional().default([]),
   adminPassword,
 });
+const servedPatientsSchema = z.object({ clientId: z.uuid(), patients: servedPatients, adminPassword });
 const revokeApiClientSchema = z.object({ clientId: z.uuid(), adminPassword });
 const notFound = () => fail('not_found', 'That API client no longer exists. Reload the page.');
 
@@ -55,11 +80,23 @@ export const listApiClients = operation({
   audits: 'refusals',
   run: async ({ tx }) => {
     const rows = await tx
-      .select({ id: apiClients.id, name: apiClients.name, createdAt: apiClients.createdAt, createdBy: users.email, revokedAt: apiClients.revokedAt })
+      .select({ id: apiClients.id, name: apiClients.name, createdAt: apiClients.createdAt, createdBy: users.email, revokedAt: apiClients.revokedAt, signingKey: apiClients.signingKey })
       .from(apiClients)
       .leftJoin(users, eq(users.id, apiClients.createdBy))
       .orderBy(desc(apiClients.createdAt), asc(apiClients.id));
-    return ok<ApiClientSummary[]>(rows.map((r) => ({ ...r, createdAt: r.createdAt.toISOString(), revokedAt: r.revokedAt?.toISOString() ?? null })));
+    const served = rows.length
+      ? await tx.select({ clientId: apiClientPatients.clientId, n: count() }).from(apiClientPatients).where(inArray(apiClientPatients.clientId, rows.map((r) => r.id))).groupBy(apiClientPatients.clientId)
+      : [];
+    const patientsOf = new Map(served.map((r) => [r.clientId, r.n]));
+    return ok<ApiClientSummary[]>(
+      rows.map(({ signingKey, ...r }) => ({
+        ...r,
+        createdAt: r.createdAt.toISOString(),
+        revokedAt: r.revokedAt?.toISOString() ?? null,
+        patients: patientsOf.get(r.id) ?? 0,
+        signed: signingKey !== null,
+      })),
+    );
   },
 });
 
@@ -72,6 +109,28 @@ const clientChange = {
   auditedFailures: ['reauth_required'],
 } as const;
 
+/**
+ * The patient ids of these MRNs, each lookup audited like any admin naming a patient; the
+ * position of the first MRN that names nobody, so the form can say which line to fix.
+ */
+async function resolveServedPatients(tx: Tx, viewer: Viewer, mrns: string[]): Promise<Result<string[], 'invalid'>> {
+  const ids: string[] = [];
+  for (const [index, mrn] of mrns.entries()) {
+    const found = await findPatientByMrn(tx, viewer, mrn);
+    if (!found) {
+      const message = `Line ${index + 1}: no patient has that MRN.`;
+      return fail('invalid', message, { patients: message });
+    }
+    ids.push(found.patientId);
+  }
+  return ok([...new Set(ids)]);
+}
+
+async function replaceServedPatients(tx: Tx, clientId: string, patientIds: string[], by: string, at: Date): Promise<void> {
+  await tx.delete(apiClientPatients).where(eq(apiClientPatients.clientId, clientId));
+  if (patientIds.length) await tx.insert(apiClientPatients).values(patientIds.map((patientId) => ({ clientId, patientId, addedBy: by, addedAt: at })));
+}
+
 /** Issues a client. The credential is in this result and nowhere else: the database keeps its hash. */
 export const issueApiClient = operation({
   ...clientChange,
@@ -79,16 +138,41 @@ export const issueApiClient = operation({
   action: auditActions.apiClient.issue,
   permission: { category: 'admin', name: adminPermission.issueApiClients },
   input: issueApiClientSchema,
-  run: async ({ tx, viewer, input, recentlyReauthenticated, at, audit }): Promise<Result<{ client: ApiClient; credential: string }, 'reauth_required'>> => {
+  run: async ({ tx, viewer, input, recentlyReauthenticated, at, audit }): Promise<Result<{ client: ApiClient; credential: string }, 'reauth_required' | 'invalid'>> => {
     if (!recentlyReauthenticated) return fail('reauth_required', stepUpMessages.reauth_required);
+    const served = await resolveServedPatients(tx, viewer, input.patients);
+    if (!served.ok) return served;
     const secret = randomBytes(32).toString('base64url');
     const [client] = await tx
       .insert(apiClients)
-      .values({ name: input.name, secretHash: hashSecret(secret), createdBy: viewer.userId, createdAt: at })
-      .returning({ id: apiClients.id, name: apiClients.name });
+      .values({ name: input.name, secretHash: hashSecret(secret), signingKey: input.signingKey, createdBy: viewer.userId, createdAt: at })
+      .returning({ id: apiClients.id, name: apiClients.name, signingKey: apiClients.signingKey });
     if (!client) throw new Error('api_clients insert returned no row');
-    await audit({ resourceId: client.id, details: { after: { name: client.name, revoked: false } } });
-    return ok({ client, credential: `${client.id}.${secret}` }, `Issued ${client.name}.`);
+    await replaceServedPatients(tx, client.id, served.value, viewer.userId, at);
+    await audit({ resourceId: client.id, details: { after: { name: client.name, revoked: false, patients: served.value.length, keyType: input.signingKey.crv } } });
+    const who = served.value.length === 1 ? '1 patient' : `${served.value.length} patients`;
+    return ok({ client, credential: `${client.id}.${secret}` }, `Issued ${client.name}, serving ${who}.`);
+  },
+});
+
+/** Replaces the patients a client serves (a ward's list changes): readings for anyone else are refused from the next request. */
+export const setApiClientPatients = operation({
+  ...clientChange,
+  name: 'admin.api-client.scope',
+  action: auditActions.apiClient.scope,
+  permission: { category: 'admin', name: adminPermission.scopeApiClients },
+  target: (raw) => (raw as { clientId?: unknown } | null)?.clientId,
+  input: servedPatientsSchema,
+  run: async ({ tx, viewer, input, recentlyReauthenticated, at, audit }): Promise<Result<{ patients: number }, 'not_found' | 'reauth_required' | 'invalid'>> => {
+    if (!recentlyReauthenticated) return fail('reauth_required', stepUpMessages.reauth_required);
+    const [row] = await tx.select({ name: apiClients.name, revokedAt: apiClients.revokedAt }).from(apiClients).where(eq(apiClients.id, input.clientId)).limit(1);
+    if (!row || row.revokedAt) return notFound();
+    const served = await resolveServedPatients(tx, viewer, input.patients);
+    if (!served.ok) return served;
+    const before = await tx.select({ patientId: apiClientPatients.patientId }).from(apiClientPatients).where(eq(apiClientPatients.clientId, input.clientId));
+    await replaceServedPatients(tx, input.clientId, served.value, viewer.userId, at);
+    await audit({ resourceId: input.clientId, details: { before: { patients: before.map((r) => r.patientId).sort() }, after: { patients: [...served.value].sort() } } });
+    return ok({ patients: served.value.length }, `${row.name} now serves ${served.value.length === 1 ? '1 patient' : `${served.value.length} patients`}.`);
   },
 });
 
@@ -128,10 +212,20 @@ export async function authenticateApiClient(authorization: string | null): Promi
   const actual = Buffer.from(hashSecret(secret!), 'utf8');
   const same = expected.length === actual.length && timingSafeEqual(expected, actual);
   if (!row || !same || row.revokedAt) return null;
-  return { id: row.id, name: row.name };
+  return { id: row.id, name: row.name, signingKey: row.signingKey };
 }
 
-export type ApiRejection = 'unauthenticated' | 'no_audit_id' | 'unencrypted' | 'undecryptable' | 'invalid' | 'not_found' | 'too_large';
+export type ApiRejection =
+  | 'unauthenticated'
+  | 'no_audit_id'
+  | 'unencrypted'
+  | 'undecryptable'
+  | 'unsigned'
+  | 'stale'
+  | 'replayed'
+  | 'invalid'
+  | 'not_served'
+  | 'too_large';
 
 /**
  * Every refused machine request is audited (no payload, only the reason). A request from no

@@ -1,7 +1,9 @@
 /**
- * The PHI machine API (`POST /api/phi/vitals`): message-level encryption inside TLS. Only a
- * compact JWE to the portal's key from an issued, unrevoked client with an audit id is
- * accepted; everything else is refused with the documented status and sentence, and audited.
+ * The PHI machine API (`POST /api/phi/vitals`): message-level encryption inside TLS, and the
+ * sender's signature inside that. Only a compact JWE to the portal's key, holding a JWS the
+ * issued, unrevoked client signed for this endpoint within its window, with a message id not
+ * seen before, for a patient the client serves, with an audit id, is accepted; everything else is
+ * refused with the documented status and sentence, and audited.
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { and, desc, eq, gt } from 'drizzle-orm';
@@ -12,7 +14,9 @@ import type { Viewer } from '@/lib/domain/access/viewer';
 import { getChart } from '@/lib/features/records';
 import { auditHead, patientOnTeamOf, testDatabase, viewer } from '@/test/fixtures';
 import type { TestDatabase } from '@/test/db';
-import { issueApiClient, portalPublicJwk, revokeApiClient } from '@/lib/features/devices/api-clients';
+import { deviceKeyPair, issueDevice, mrnOf, sealed, type IssuedDevice } from '@/test/devices';
+import { issueApiClient, portalPublicJwk, revokeApiClient, setApiClientPatients } from '@/lib/features/devices/api-clients';
+import { TAKEN_AT_MAX_AGE_MS } from '@/lib/features/devices/device-vitals';
 import { handleVitalsRequest, MAX_BODY_BYTES, type VitalsRequest } from '@/lib/features/devices/vitals-endpoint';
 import { flushRefusals } from '@/lib/platform/audit';
 
@@ -20,6 +24,8 @@ let handle: TestDatabase;
 let admin: Viewer;
 let nurse: Viewer;
 let patientId: string;
+let otherPatientId: string;
+let device: IssuedDevice;
 let credential: string;
 let clientId: string;
 
@@ -33,11 +39,13 @@ const reading = () => ({
   spo2: 97,
 });
 
-async function encrypt(payload: unknown, jwk = portalPublicJwk()): Promise<string> {
-  const key = await importJWK(jwk, 'ECDH-ES+A256KW');
-  return new CompactEncrypt(new TextEncoder().encode(JSON.stringify(payload)))
-    .setProtectedHeader({ alg: 'ECDH-ES+A256KW', enc: 'A256GCM' })
-    .encrypt(key);
+/** A reading as the issued device sends it: signed with its key, encrypted to the portal's. */
+const encrypt = (payload: { patientId: string; vitals: unknown }, jwk = portalPublicJwk()) => sealed(device, payload, {}, jwk);
+
+/** The old format, and what anyone holding only the portal's public key can make: encrypted, not signed. */
+async function unsignedJwe(payload: unknown): Promise<string> {
+  const key = await importJWK(portalPublicJwk(), 'ECDH-ES+A256KW');
+  return new CompactEncrypt(new TextEncoder().encode(JSON.stringify(payload))).setProtectedHeader({ alg: 'ECDH-ES+A256KW', enc: 'A256GCM' }).encrypt(key);
 }
 
 type Sent = Partial<Omit<VitalsRequest, 'readBody'>> & { body?: string };
@@ -68,10 +76,10 @@ beforeAll(async () => {
   admin = await viewer(handle.db, 'admin@vigil.test');
   nurse = await viewer(handle.db, 'nurse@vigil.test');
   patientId = await patientOnTeamOf(handle.db, nurse.userId);
-  const issued = await issueApiClient(admin, { name: 'Ward 3 bedside monitors' });
-  if (!issued.ok) throw new Error(issued.message);
-  credential = issued.value.credential;
-  clientId = issued.value.client.id;
+  const [other] = (await handle.db.select({ id: vitals.patientId }).from(vitals)).map((r) => r.id).filter((id) => id !== patientId);
+  otherPatientId = other!;
+  device = await issueDevice(handle.db, admin, 'Ward 3 bedside monitors', [patientId]);
+  ({ credential, clientId } = device);
 });
 afterAll(async () => handle?.close());
 
@@ -116,11 +124,10 @@ describe('POST /api/phi/vitals', () => {
       expect((await send({ authorization, body })).status).toBe(401);
     }
     expect(bodiesRead).toBe(read); // nobody's body is read before the client is known
-    const second = await issueApiClient(admin, { name: 'Temporary feed' });
-    if (!second.ok) throw new Error(second.message);
-    expect((await send({ authorization: `Bearer ${second.value.credential}`, body })).status).toBe(201);
-    expect((await revokeApiClient(admin, { clientId: second.value.client.id })).ok).toBe(true);
-    expect((await send({ authorization: `Bearer ${second.value.credential}`, body })).status).toBe(401);
+    const second = await issueDevice(handle.db, admin, 'Temporary feed', [patientId]);
+    expect((await send({ authorization: `Bearer ${second.credential}`, body: await sealed(second, { patientId, vitals: reading() }) })).status).toBe(201);
+    expect((await revokeApiClient(admin, { clientId: second.clientId })).ok).toBe(true);
+    expect((await send({ authorization: `Bearer ${second.credential}`, body: await sealed(second, { patientId, vitals: reading() }) })).status).toBe(401);
     // Refusals of no authenticated client: one entry for the address and interval, with the count.
     await flushRefusals({ all: true });
     const tallied = await deniedAuditSince(since);
@@ -149,12 +156,97 @@ describe('POST /api/phi/vitals', () => {
     parts[3] = parts[3]!.slice(0, -2) + (parts[3]!.endsWith('AA') ? 'BB' : 'AA');
     expect((await send({ body: parts.join('.') })).body).toEqual({ error: 'payload could not be decrypted' });
     expect((await send({ body: await encrypt({ patientId, vitals: { ...reading(), heartRate: 999 } }) })).status).toBe(422);
-    expect((await send({ body: await encrypt({ patientId: crypto.randomUUID(), vitals: reading() }) })).status).toBe(404);
   });
 
   it('lets only admins issue and revoke clients', async () => {
-    expect((await issueApiClient(nurse, { name: 'Rogue feed' })).ok).toBe(false);
+    expect((await issueApiClient(nurse, { name: 'Rogue feed', signingKey: deviceKeyPair().publicJwk })).ok).toBe(false);
     expect((await revokeApiClient(nurse, { clientId })).ok).toBe(false);
     expect((await send({ body: await encrypt({ patientId, vitals: reading() }) })).status).toBe(201);
+  });
+});
+
+describe('the sender is authenticated: sign, then encrypt', () => {
+  it('refuses an encrypted reading that is not signed (the old format), audited as unsigned', async () => {
+    const since = await auditHead(handle.db);
+    expect(await send({ body: await unsignedJwe({ patientId, vitals: reading() }) })).toEqual({ status: 401, body: { error: 'payload is not signed by this client' } });
+    expect((await deniedAuditSince(since))[0]?.details).toMatchObject({ reason: 'unsigned' });
+  });
+
+  it('refuses a reading signed by another key, or by another client, under this credential', async () => {
+    const stranger = { credential, signingJwk: deviceKeyPair().privateJwk };
+    expect((await send({ body: await sealed(stranger, { patientId, vitals: reading() }) })).status).toBe(401);
+    const other = await issueDevice(handle.db, admin, 'Ward 9 monitors', [patientId]);
+    // Signed by the other client's key and naming it as issuer, sent with this client's credential.
+    expect((await send({ body: await sealed(other, { patientId, vitals: reading() }) })).body).toEqual({ error: 'payload is not signed by this client' });
+    // Signed with this client's key for another audience.
+    expect((await send({ body: await sealed(device, { patientId, vitals: reading() }, { aud: 'urn:elsewhere' }) })).status).toBe(401);
+  });
+
+  it('accepts a P-256 (ES256) device key as well as Ed25519', async () => {
+    const keys = deviceKeyPair('p256');
+    const issued = await issueApiClient(admin, { name: 'Ward 10 monitors', signingKey: keys.publicJwk, patients: await mrnOf(handle.db, patientId) });
+    if (!issued.ok) throw new Error(issued.message);
+    const p256 = { credential: issued.value.credential, signingJwk: keys.privateJwk };
+    expect((await send({ authorization: `Bearer ${p256.credential}`, body: await sealed(p256, { patientId, vitals: reading() }) })).status).toBe(201);
+  });
+
+  it('refuses to store a private key pasted as the signing key, or something that is no key', async () => {
+    const { privateJwk } = deviceKeyPair();
+    for (const signingKey of [privateJwk, '{"kty":"RSA","n":"abc","e":"AQAB"}', 'not a key']) {
+      expect(await issueApiClient(admin, { name: 'Pasted wrong', signingKey }), JSON.stringify(signingKey).slice(0, 20)).toMatchObject({ ok: false, error: 'invalid' });
+    }
+  });
+});
+
+describe('replays and time windows', () => {
+  it('accepts a message id once: the same signed message sent again is refused with 409 and audited', async () => {
+    const body = await sealed(device, { patientId, vitals: reading() }, { jti: 'replay-test-0001' });
+    expect((await send({ body })).status).toBe(201);
+    const since = await auditHead(handle.db);
+    expect(await send({ body })).toEqual({ status: 409, body: { error: 'message already received' } });
+    // A new encryption of the same signed content is the same message.
+    expect((await send({ body: await sealed(device, { patientId, vitals: reading() }, { jti: 'replay-test-0001' }) })).status).toBe(409);
+    expect((await deniedAuditSince(since)).map((e) => (e.details as { reason: string }).reason)).toEqual(['replayed', 'replayed']);
+  });
+
+  it('refuses a message signed too long ago, one from the future, and one whose window is longer than allowed', async () => {
+    const nowS = Math.floor(Date.now() / 1000);
+    for (const claims of [{ iat: nowS - 600, exp: nowS - 300 }, { iat: nowS + 600, exp: nowS + 900 }, { iat: nowS, exp: nowS + 86_400 }]) {
+      expect(await send({ body: await sealed(device, { patientId, vitals: reading() }, claims) }), JSON.stringify(claims)).toEqual({ status: 401, body: { error: 'message is outside its time window' } });
+    }
+  });
+
+  it('bounds takenAt: not from the future, not older than the buffering window', async () => {
+    const at = (ms: number) => ({ ...reading(), takenAt: new Date(Date.now() + ms).toISOString() });
+    expect((await send({ body: await encrypt({ patientId, vitals: at(60 * 60_000) }) })).status).toBe(422);
+    expect((await send({ body: await encrypt({ patientId, vitals: at(-TAKEN_AT_MAX_AGE_MS - 60_000) }) })).status).toBe(422);
+    expect((await send({ body: await encrypt({ patientId, vitals: at(-60 * 60_000) }) })).status).toBe(201);
+  });
+});
+
+describe('each client writes only into the charts it serves', () => {
+  it('gives the same answer for a patient that does not exist and one it does not serve, and writes neither; the trail knows which', async () => {
+    const before = (await handle.db.select().from(vitals)).length;
+    const since = await auditHead(handle.db);
+    const missing = await send({ body: await encrypt({ patientId: crypto.randomUUID(), vitals: reading() }) });
+    const notServed = await send({ body: await encrypt({ patientId: otherPatientId, vitals: reading() }) });
+    expect(missing).toEqual({ status: 403, body: { error: 'patient is not served by this client' } });
+    expect(notServed).toEqual(missing);
+    expect((await handle.db.select().from(vitals)).length).toBe(before);
+    const denied = await handle.db.select().from(auditLog).where(and(gt(auditLog.seq, since), eq(auditLog.actionType, 'vitals.device_create')));
+    expect(denied.map((e) => [e.outcome, (e.details as { reason: string }).reason, e.patientId])).toEqual([
+      ['denied', 'not_found', null],
+      ['denied', 'not_served', otherPatientId],
+    ]);
+  });
+
+  it('follows the admin: adding the patient lets the feed write there, taking it away stops the next reading', async () => {
+    const mrns = [await mrnOf(handle.db, patientId), await mrnOf(handle.db, otherPatientId)];
+    expect(await setApiClientPatients(admin, { clientId, patients: mrns.join('\n') })).toMatchObject({ ok: true, value: { patients: 2 } });
+    expect((await send({ body: await encrypt({ patientId: otherPatientId, vitals: reading() }) })).status).toBe(201);
+    expect((await setApiClientPatients(admin, { clientId, patients: mrns[0]! })).ok).toBe(true);
+    expect((await send({ body: await encrypt({ patientId: otherPatientId, vitals: reading() }) })).status).toBe(403);
+    expect(await setApiClientPatients(admin, { clientId, patients: `${mrns[0]}\n99999999999` })).toMatchObject({ ok: false, error: 'invalid', message: 'Line 2: no patient has that MRN.' });
+    expect(await setApiClientPatients(nurse, { clientId, patients: mrns.join('\n') })).toMatchObject({ ok: false });
   });
 });

@@ -1,7 +1,7 @@
 import 'server-only';
 import type { Resource } from '@medplum/fhirtypes';
 import { getDb } from '@/db/client';
-import { isFhirResourceType, narrowPermissions, type FhirResourceType } from '@/lib/domain/access/smart-scopes';
+import { backendPermissions, isFhirResourceType, narrowPermissions, type FhirResourceType } from '@/lib/domain/access/smart-scopes';
 import type { Viewer } from '@/lib/domain/access/viewer';
 import { auditActions } from '@/lib/domain/audit/actions';
 import { recordAudit } from '@/lib/platform/audit';
@@ -16,7 +16,7 @@ import { verifyAccessToken } from '@/lib/features/fhir/tokens';
 /**
  * `GET /fhir/R4/...`, framework-free so tests drive it directly. In order: a bearer token that
  * verifies (signature, expiry, audience), an app still registered, the Vigil session behind it
- * still alive (checked like a page request, without counting as activity, so the idle timeout
+ * (a backend client's: its service account's) still alive (checked like a page request, without counting as activity, so the idle timeout
  * ends the token too), then the guarded operation with the user's permissions narrowed to the
  * token's scopes. Every refusal is an OperationOutcome with a fixed sentence, and audited.
  */
@@ -63,14 +63,27 @@ async function tokenViewer(request: FhirRequest): Promise<{ viewer: Viewer; gran
   const verified = await verifyAccessToken(bearer, request.fhirBase, request.at);
   if (!verified.ok) return { refused: await refuseToken(request, verified.problem, null) };
   const { claims } = verified;
-  if (!appFor(claims.client_id)) return { refused: await refuseToken(request, 'app_revoked', claims.sub) };
+  const app = await appFor(claims.client_id);
+  if (!app) return { refused: await refuseToken(request, 'app_revoked', claims.sub) };
+  // A backend client's token acts as its service account only; a user app's never carries system scopes.
+  const backend = app.kind === 'backend';
+  if (backend ? claims.sub !== app.serviceUserId : claims.system_types.length > 0) return { refused: await refuseToken(request, 'client_mismatch', claims.sub) };
   const state = await resolveViewerState(await getDb(), claims.sid, { ip: request.ip, userAgent: request.userAgent }, { at: request.at, touch: 'never' });
   if (!state.viewer || state.viewer.userId !== claims.sub || state.mfaEnrolmentPending) {
     return { refused: await refuseToken(request, `session_${state.viewer ? 'mismatch' : state.reason}`, claims.sub) };
   }
-  const types: FhirResourceType[] = [...new Set([...claims.user_types, ...claims.patient_types])];
-  const viewer = { ...state.viewer, permissions: narrowPermissions(state.viewer.permissions, types) };
-  return { viewer, grant: { user: claims.user_types, patient: claims.patient_types, launchPatient: claims.patient, client: claims.client_id } };
+  const grant: TokenGrant = {
+    user: claims.user_types,
+    patient: claims.patient_types,
+    system: backend ? claims.system_types : [],
+    launchPatient: claims.patient,
+    client: claims.client_id,
+    // Read from the registration now, so an admin's change of the grant applies to the next request.
+    backend: backend ? { patients: app.grantedPatients, sections: app.grantedSections } : null,
+  };
+  const types: FhirResourceType[] = [...new Set([...grant.user, ...grant.patient, ...grant.system])];
+  const permissions = backend ? backendPermissions(app.grantedSections, types) : narrowPermissions(state.viewer.permissions, types);
+  return { viewer: { ...state.viewer, permissions }, grant };
 }
 
 export async function handleFhirRequest(request: FhirRequest): Promise<FhirResponse> {

@@ -4,10 +4,14 @@ import { fhirResourceTypes, supportedScopes } from '@/lib/domain/access/smart-sc
 import { env } from '@/lib/platform/env';
 import { allowedParameters } from '@/lib/features/fhir/search';
 
+/** The assertion algorithms backend clients may sign with (SMART Backend Services: RS384, ES384). */
+export const BACKEND_ALGORITHMS = ['RS384', 'ES384'];
+
 /**
  * What the API says about itself, kept true by construction: the resource types, interactions and
  * search parameters come from the same lists the server enforces, and the SMART configuration
- * names only the flows it implements (authorization code with PKCE S256, public clients).
+ * names only the flows it implements (authorization code with PKCE S256 for public clients,
+ * standalone and EHR launch, refresh tokens, client credentials with private_key_jwt).
  */
 export const FHIR_PATH = '/fhir/R4';
 
@@ -61,6 +65,7 @@ export function capabilityStatement(base: string, at: Date): CapabilityStatement
               extension: [
                 { url: 'authorize', valueUri: `${origin}/oauth/authorize` },
                 { url: 'token', valueUri: `${origin}/oauth/token` },
+                { url: 'revoke', valueUri: `${origin}/oauth/revoke` },
               ],
             },
           ],
@@ -82,11 +87,25 @@ export function smartConfiguration(base: string): Record<string, unknown> {
     issuer: base,
     authorization_endpoint: `${origin}/oauth/authorize`,
     token_endpoint: `${origin}/oauth/token`,
-    grant_types_supported: ['authorization_code'],
+    revocation_endpoint: `${origin}/oauth/revoke`,
+    grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials'],
     response_types_supported: ['code'],
-    token_endpoint_auth_methods_supported: ['none'],
+    token_endpoint_auth_methods_supported: ['none', 'private_key_jwt'],
+    token_endpoint_auth_signing_alg_values_supported: BACKEND_ALGORITHMS,
     scopes_supported: supportedScopes,
     code_challenge_methods_supported: ['S256'],
-    capabilities: ['launch-standalone', 'client-public', 'context-standalone-patient', 'permission-patient', 'permission-user', 'permission-v1', 'permission-v2'],
+    capabilities: [
+      'launch-standalone',
+      'launch-ehr',
+      'client-public',
+      'client-confidential-asymmetric',
+      'context-standalone-patient',
+      'context-ehr-patient',
+      'permission-patient',
+      'permission-user',
+      'permission-offline',
+      'permission-v1',
+      'permission-v2',
+    ],
   };
 }

@@ -118,6 +118,18 @@ describe('lens × relationship matrix through the API', () => {
   );
 });
 
+it('the API reads through the same relationship lens: a clerk who became a nurse gets no clinical resource through a billing row', async () => {
+  const staff = await createStaff(handle.db, { roles: ['billing', 'nurse'], careTeam: [{ patientId: teamPatient, relationship: 'billing' }] });
+  const viewer = await signIn(handle.db, staff.email);
+  const token = await tokenFor(viewer);
+  expect((await portalSections(viewer, teamPatient)).sort()).toEqual(['demographics', 'encounters', 'insurance']);
+  expect((await get(token, `Patient/${teamPatient}`)).status).toBe(200);
+  expect(entries(await get(token, `Encounter?patient=${teamPatient}`)).length).toBeGreaterThan(0);
+  for (const type of ['Observation', 'AllergyIntolerance', 'MedicationStatement', 'Condition', 'DocumentReference'] as const) {
+    expect((await get(token, `${type}?patient=${teamPatient}`)).status, type).toBe(404);
+  }
+});
+
 describe('resources, search and paging', () => {
   const physician = () => viewers.get('physician')!;
 

@@ -6,7 +6,7 @@ import { patients } from '@/db/schema';
 import { chartPermission } from '@/lib/domain/access/permission-names';
 import { decide } from '@/lib/domain/access/policy';
 import type { ChartSection } from '@/lib/domain/access/roles';
-import { fhirResourceSections, fhirResourceTypes, typesFor, type FhirResourceType } from '@/lib/domain/access/smart-scopes';
+import { backendReadable, fhirResourceSections, fhirResourceTypes, typesFor, type FhirResourceType } from '@/lib/domain/access/smart-scopes';
 import { auditActions } from '@/lib/domain/audit/actions';
 import type { Demographics } from '@/lib/domain/chart/sections';
 import { isUuid } from '@/lib/domain/ids';
@@ -29,6 +29,9 @@ export const fhirNotFound = 'No resource with that id is available to you.';
 const grantSchema = z.object({
   user: z.array(z.enum(fhirResourceTypes)),
   patient: z.array(z.enum(fhirResourceTypes)),
+  system: z.array(z.enum(fhirResourceTypes)),
+  /** A backend client's grant from its registration: these patients, these chart sections. */
+  backend: z.object({ patients: z.array(z.string()), sections: z.array(z.string()) }).nullable(),
   /** The patient chosen at launch; patient-level scopes reach this patient only. */
   launchPatient: z.string().nullable(),
   /** The SMART app the token was issued to, for the trail. */
@@ -103,15 +106,21 @@ export const readCompartment = operation({
     const owner = input.interaction === 'read' ? await ownerOf(tx, input.resourceType, input.id) : await ownerOf(tx, 'Patient', input.id);
     if (!owner) return refuse('not_found');
     const { patientId } = owner;
-    const scoped = typesFor(input.grant, patientId, input.grant.launchPatient);
+    const { backend } = input.grant;
+    const scoped = backend ? input.grant.system : typesFor(input.grant, patientId, input.grant.launchPatient);
     const types = input.interaction === 'everything' ? scoped : scoped.filter((t) => t === input.resourceType);
     if (types.length === 0) return refuse('outside_scope', patientId);
-    const relationship = await loadRelationship(tx, viewer, patientId, at);
     const sections = owner.section ? [owner.section] : types.flatMap((t) => [...fhirResourceSections[t]] as ChartSection[]);
+    if (backend) {
+      const readable = backendReadable(backend, patientId, sections);
+      return readable.length ? { allowed: true, facts: { patientId, types, readable, grantId: null } } : refuse('not_granted', patientId);
+    }
+    const relationship = await loadRelationship(tx, viewer, patientId, at);
     const decisions = sections.map((s) => ({ s, d: decide(viewer, relationship, 'read', s) }));
     const readable = decisions.filter((x) => x.d.allowed).map((x) => x.s);
     if (readable.length === 0) return refuse(decisions.some((x) => !x.d.allowed && x.d.reason === 'no_relationship') ? 'no_relationship' : 'no_permission', patientId);
-    const grantId = relationship.careTeam ? null : relationship.breakGlassGrantId;
+    // The grant is named whenever a section opened through it, also beside a narrower care-team row.
+    const grantId = decisions.some((x) => x.d.allowed && x.d.via === 'break_glass') ? relationship.breakGlassGrantId : null;
     return { allowed: true, facts: { patientId, types, readable, grantId } };
   },
   run: async ({ tx, input, facts, audit }): Promise<Result<FhirPage, 'not_found'>> => {
@@ -172,9 +181,11 @@ export const searchPatients = operation({
   input: patientSearchInput,
   invalid: () => fail('invalid', 'The request could not be read.'),
   run: async ({ tx, viewer, input, at, audit }): Promise<Result<{ matches: PatientMatch[]; total: number }>> => {
-    const { all } = await reachablePatientIds(tx, viewer, at);
     const { grant, filters } = input;
-    const inScope = all.filter((id) => typesFor(grant, id, grant.launchPatient).includes('Patient'));
+    // A backend client finds exactly the patients granted it; a person those they are tied to now.
+    const inScope = grant.backend
+      ? grant.system.includes('Patient') ? grant.backend.patients.filter((id) => backendReadable(grant.backend!, id, ['demographics']).length > 0) : []
+      : (await reachablePatientIds(tx, viewer, at)).all.filter((id) => typesFor(grant, id, grant.launchPatient).includes('Patient'));
     const rows = inScope.length ? await tx.select({ id: patients.id, sealed: patients.sealedDemographics }).from(patients).where(inArray(patients.id, inScope)) : [];
     const { ciphers } = await getPatientCiphers(tx, rows.map((r) => r.id));
     const found: PatientMatch[] = [];

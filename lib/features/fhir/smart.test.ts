@@ -167,10 +167,10 @@ describe('tokens that must stop working', () => {
 });
 
 describe('CORS', () => {
-  it('answers only the origins of registered redirect URIs', () => {
-    expect(corsHeadersFor('http://app.test')['Access-Control-Allow-Origin']).toBe('http://app.test');
-    expect(corsHeadersFor('http://evil.test')['Access-Control-Allow-Origin']).toBeUndefined();
-    expect(corsHeadersFor(null)['Access-Control-Allow-Origin']).toBeUndefined();
+  it('answers only the origins of registered redirect URIs', async () => {
+    expect((await corsHeadersFor('http://app.test'))['Access-Control-Allow-Origin']).toBe('http://app.test');
+    expect((await corsHeadersFor('http://evil.test'))['Access-Control-Allow-Origin']).toBeUndefined();
+    expect((await corsHeadersFor(null))['Access-Control-Allow-Origin']).toBeUndefined();
   });
 });
 

@@ -17,6 +17,8 @@ const addedSince = [
   'patient.emergency_lookup', // identity rows of patients outside the care team
   'fhir.read', // a patient's resources through the FHIR API
   'fhir.search', // a page of Patient search results through the FHIR API
+  'break_glass.review_view', // a grant's justification and MRN, opened by its reviewer
+  'audit.state.reveal', // the sealed before/after of a chart write, opened by a privacy officer
 ];
 
 function parsedAsPhi(action: string): boolean {

@@ -1,6 +1,7 @@
 import 'server-only';
 import { onAudit } from '@/lib/platform/audit';
 import { monitorAccess } from '@/lib/features/monitor/listener';
+import { openTamperCase } from '@/lib/features/monitor/tampering';
 
 /**
  * Turns access monitoring on for the process: every audited PHI access is counted and judged
@@ -12,4 +13,5 @@ import { monitorAccess } from '@/lib/features/monitor/listener';
  */
 export function registerMonitoring(): void {
   onAudit(monitorAccess);
+  onAudit(openTamperCase);
 }

@@ -205,6 +205,35 @@ describe('admins and privacy officers see no clinical PHI through chart function
   }
 });
 
+/**
+ * The lens is the role intersected with the relationship (lib/domain/access/care-team.ts): each
+ * viewer below holds a role broader than the care-team row that ties them to the patient, and
+ * must see exactly what both allow. Written out, like POLICY, so losing the intersection fails.
+ */
+const LENS_CASES: Array<{ who: string; roles: BuiltInRole[]; relationship: string; read: ChartSection[]; write: EntrySection[] }> = [
+  { who: 'a billing clerk who became a nurse, on billing rows', roles: ['billing', 'nurse'], relationship: 'billing', read: ['demographics', 'insurance', 'encounters'], write: [] },
+  { who: 'a nurse given a billing row', roles: ['nurse'], relationship: 'billing', read: ['demographics'], write: [] },
+  { who: 'a physician on a nursing row', roles: ['physician'], relationship: 'nursing', read: ['demographics', 'allergies', 'medications', 'problems', 'vitals', 'nursing_notes'], write: [] },
+  { who: 'a nurse on an attending row', roles: ['nurse'], relationship: 'attending', read: ['demographics', 'allergies', 'medications', 'problems', 'vitals', 'nursing_notes'], write: [] },
+];
+
+describe('the relationship narrows the role', () => {
+  for (const lens of LENS_CASES) {
+    it(`${lens.who}: reads ${lens.read.join(', ')}; writes ${lens.write.join(', ') || 'nothing'}`, async () => {
+      const staff = await createStaff(handle.db, { roles: lens.roles, careTeam: [{ patientId: onTeamPatient, relationship: lens.relationship }] });
+      const viewer = await signIn(handle.db, staff.email);
+      const chart = await getChart(viewer, onTeamPatient);
+      expect(chart.ok).toBe(true);
+      if (!chart.ok) return;
+      expect(chartSections.filter((s) => sectionShown(chart.value, s))).toEqual(chartSections.filter((s) => lens.read.includes(s)));
+      expect(chart.value.writable).toEqual(lens.write);
+      for (const section of ['vitals', 'nursing_notes', 'progress_notes'] as const) {
+        expect(await runWrite(viewer, onTeamPatient, section, 'add'), `add ${section}`).toBe(lens.write.includes(section));
+      }
+    });
+  }
+});
+
 it('the matrix covered every chart table', () => {
   expect(Object.keys(chartSectionTables).sort()).toEqual(Object.keys(entrySections).sort());
 });

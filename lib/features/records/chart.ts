@@ -1,7 +1,8 @@
 import 'server-only';
-import { desc, eq } from 'drizzle-orm';
+import { createHash } from 'node:crypto';
+import { desc, eq, getTableColumns, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import type { Queryable } from '@/db/client';
+import type { Queryable, Tx } from '@/db/client';
 import { breakGlassGrants, patients } from '@/db/schema';
 import { canBreakGlass, decide, type Decision, type Relationship } from '@/lib/domain/access/policy';
 import { chartPermission } from '@/lib/domain/access/permission-names';
@@ -12,7 +13,8 @@ import { DecryptionError, getPatientCipher, type PatientCipher } from '@/lib/pla
 import type { Demographics, Insurance } from '@/lib/domain/chart/sections';
 import { operation, type Verdict } from '@/lib/pipeline/operation';
 import { loadRelationship } from '@/lib/pipeline/relationship';
-import { loadSealedPages, openPage, pageKey, type PageEntries } from '@/lib/features/records/pages';
+import { loadSealedPages, openSealedSection, type SealedSection } from '@/lib/features/records/pages';
+import { reportTampering } from '@/lib/platform/integrity';
 import { entrySections, isEntrySection, sectionRowLimit, type EntrySection } from '@/lib/features/records/tables';
 import { auditActions } from '@/lib/domain/audit/actions';
 
@@ -87,7 +89,12 @@ export const getChart = operation({
   },
   run: async ({ tx, viewer, input: patientId, facts, audit }): Promise<Result<ChartView, ChartRefusal>> => {
     const { relationship, readable } = facts;
-    const grantId = relationship.careTeam ? null : relationship.breakGlassGrantId;
+    // The grant is named whenever a section opened through it, also beside a narrower care-team row.
+    const throughGrant = readable.some((s) => {
+      const d = decide(viewer, relationship, 'read', s);
+      return d.allowed && d.via === 'break_glass';
+    });
+    const grantId = throughGrant ? relationship.breakGlassGrantId : null;
     const { cipher, unwrapped } = await getPatientCipher(tx, patientId);
     const view = await readChart(tx, patientId, readable, cipher);
     view.writable = chartSections.filter((s) => decide(viewer, relationship, 'write', s).allowed);
@@ -108,9 +115,13 @@ export const getChart = operation({
   },
 });
 
-/** The sections `readable` of one chart, decrypted: for operations that have already authorized and will audit them. */
+/**
+ * The sections `readable` of one chart, decrypted: for operations that have already authorized and
+ * will audit them. A section whose pages disagree with its sealed head (a page rolled back, an
+ * entry row deleted) reads as unavailable and is reported as tampering in the caller's transaction.
+ */
 export async function readChart(
-  db: Queryable,
+  db: Tx,
   patientId: string,
   readable: ChartSection[],
   cipher: PatientCipher | undefined,
@@ -145,8 +156,11 @@ export async function readChart(
   const rowsBySection = await Promise.all(
     sections.map((section) => {
       const { table } = entrySections[section];
+      // Taken before the limit: how many rows the section has, and a digest of every row id on each row's page, so a
+      // missing, moved or invented row shows against the sealed head and pages (openSection).
+      const pageIds = sql`string_agg(${table.id}::text, ',') over (partition by ${table.pageNo} order by ${table.id} rows between unbounded preceding and unbounded following)`;
       return db
-        .select()
+        .select({ ...getTableColumns(table), total: sql<number>`(count(*) over ())::int`, pageDigest: sql<string>`encode(sha256(convert_to(${pageIds}, 'UTF8')), 'hex')` })
         .from(table)
         .where(eq(table.patientId, patientId))
         .orderBy(desc(table.createdAt), desc(table.id))
@@ -154,10 +168,16 @@ export async function readChart(
     }),
   );
   const wanted = new Map(sections.map((section, i) => [section, pageNumbers(rowsBySection[i]!)]));
-  const sealedPages = cipher ? await loadSealedPages(db, patientId, wanted) : new Map<string, string>();
+  const sealed = cipher ? await loadSealedPages(db, patientId, wanted) : new Map<EntrySection, SealedSection>();
+  const tampered: EntrySection[] = [];
   sections.forEach((section, i) => {
-    view.sections[section] = openSection(section, rowsBySection[i]!, sealedPages, cipher);
+    const opened = openSection(section, rowsBySection[i]!, sealed.get(section), cipher);
+    if (opened.tampered) tampered.push(section);
+    view.sections[section] = opened.view;
   });
+  for (const section of tampered) {
+    await reportTampering(db, { table: 'chart_section_heads', rowId: `${patientId}/${section}`, patientId, what: 'chart_section' });
+  }
   return view;
 }
 
@@ -167,51 +187,55 @@ interface EntryRow {
   createdAt: Date;
   pageNo: number | null;
   billingStatus?: string;
+  /** Rows of the whole section, and the SHA-256 of the sorted ids of every row on this row's page (not only those shown). */
+  total: number;
+  pageDigest: string;
 }
 
 function pageNumbers(rows: EntryRow[]): number[] {
   return [...new Set(rows.flatMap((row) => (row.pageNo === null ? [] : [row.pageNo])))];
 }
 
-function openSection(
-  section: EntrySection,
-  rows: EntryRow[],
-  sealedPages: ReadonlyMap<string, string>,
-  cipher: PatientCipher | undefined,
-): SectionView {
-  if (!cipher) return { status: 'erased' };
+/**
+ * One section's shown rows against its pages and sealed head. Unavailable when anything
+ * disagrees: the head or a page will not open or is older than the head says, a row is not on
+ * the page it names, the section's rows are not as many as the head counts, or the rows that
+ * name an opened page are not exactly the entries on it — a deleted, moved or invented row.
+ * `tampered` tells such a disagreement, which is reported, from a section already erased.
+ */
+function openSection(section: EntrySection, rows: EntryRow[], sealed: SealedSection | undefined, cipher: PatientCipher | undefined): { view: SectionView; tampered: boolean } {
+  if (!cipher) return { view: { status: 'erased' }, tampered: false };
+  // Never written: no head and no rows. Rows without a head were not written by Vigil.
+  if (rows.length === 0 && !sealed?.head) return { view: { status: 'ok', entries: [] }, tampered: false };
   try {
-    const opened = new Map<number, PageEntries>();
-    const pageFor = (pageNo: number | null): PageEntries => {
-      if (pageNo === null) throw new DecryptionError(`${section}.page_no`);
-      let page = opened.get(pageNo);
-      if (!page) {
-        const sealed = sealedPages.get(pageKey(section, pageNo));
-        if (sealed === undefined) throw new DecryptionError(`${section}.page_no`);
-        page = openPage(cipher, section, pageNo, sealed);
-        opened.set(pageNo, page);
-      }
-      return page;
-    };
+    const { head, pages } = openSealedSection(cipher, section, sealed);
+    const total = rows[0]?.total ?? 0;
+    if (total !== head.total) throw new DecryptionError(`${section}.rows`);
+    for (const [pageNo, page] of pages) {
+      const digest = createHash('sha256').update(Object.keys(page).sort().join(','), 'utf8').digest('hex');
+      if (rows.find((row) => row.pageNo === pageNo)?.pageDigest !== digest) throw new DecryptionError(`${section}.rows`);
+    }
     return {
-      status: 'ok',
-      entries: rows.map((row) => {
-        const page = pageFor(row.pageNo);
-        // An entry row pointed at a page that does not hold it (moved, or tampered with).
-        if (!Object.hasOwn(page, row.id)) throw new DecryptionError(`${section}.page_no`);
-        const body = page[row.id]!;
-        return {
-          id: row.id,
-          version: row.version,
-          createdAt: row.createdAt.toISOString(),
-          ...(row.billingStatus ? { billingStatus: row.billingStatus } : {}),
-          body,
-        };
-      }),
+      tampered: false,
+      view: {
+        status: 'ok',
+        entries: rows.map((row) => {
+          const page = row.pageNo === null ? undefined : pages.get(row.pageNo);
+          // An entry row pointed at a page that does not hold it (moved, or tampered with).
+          if (!page || !Object.hasOwn(page, row.id)) throw new DecryptionError(`${section}.page_no`);
+          return {
+            id: row.id,
+            version: row.version,
+            createdAt: row.createdAt.toISOString(),
+            ...(row.billingStatus ? { billingStatus: row.billingStatus } : {}),
+            body: page[row.id]!,
+          };
+        }),
+      },
     };
   } catch (error) {
     // One unreadable entry makes the section unavailable as a whole: a partial list could mislead.
-    if (error instanceof DecryptionError) return { status: 'unavailable' };
+    if (error instanceof DecryptionError) return { view: { status: 'unavailable' }, tampered: true };
     throw error;
   }
 }

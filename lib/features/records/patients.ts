@@ -1,15 +1,15 @@
 import 'server-only';
-import { and, desc, eq, inArray, isNotNull, or, type SQL } from 'drizzle-orm';
+import { and, desc, eq, isNotNull, or, type SQL } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Queryable } from '@/db/client';
 import { auditLog, patients } from '@/db/schema';
 import { chartPermission } from '@/lib/domain/access/permission-names';
 import { fail, ok, type Result } from '@/lib/domain/result';
-import { blindIndex, DecryptionError, getPatientCiphers, LAST_NAME_PREFIX_LENGTH, normaliseMrn, normaliseName } from '@/lib/platform/crypto';
-import type { Demographics } from '@/lib/domain/chart/sections';
+import { blindIndex, LAST_NAME_PREFIX_LENGTH, normaliseMrn, normaliseName } from '@/lib/platform/crypto';
+import { listCards, type ListCard } from '@/lib/features/records/list-cards';
 import type { Viewer } from '@/lib/domain/access/viewer';
 import { operation } from '@/lib/pipeline/operation';
-import { reachablePatientIds } from '@/lib/pipeline/relationship';
+import { reachablePatients } from '@/lib/pipeline/relationship';
 import { parseEmergencyQuery } from '@/lib/domain/records/emergency-query';
 import { auditActions } from '@/lib/domain/audit/actions';
 
@@ -77,7 +77,7 @@ function candidateFilter(kind: SearchKind, q: string): SQL | undefined {
   }
 }
 
-function matches(kind: SearchKind, q: string, d: Demographics): boolean {
+function matches(kind: SearchKind, q: string, d: ListCard): boolean {
   switch (kind) {
     case 'none':
       return true;
@@ -116,8 +116,7 @@ export const listPatients = operation({
   run: async ({ tx, viewer, input, at, audit }): Promise<Result<PatientList>> => {
     const { q, page } = input;
     const kind = classifyQuery(q);
-    const { onTeam, all: reachable } = await reachablePatientIds(tx, viewer, at);
-    const { rows: found, unavailable } = await reachableMatches(tx, reachable, kind, q, onTeam);
+    const { rows: found, unavailable } = await reachableMatches(tx, reachablePatients(tx, viewer, at), kind, q);
     const total = found.length;
     const pageCount = Math.max(1, Math.ceil(total / PAGE_SIZE));
     const current = Math.min(page, pageCount);
@@ -155,51 +154,24 @@ async function recentlyViewed(tx: Queryable, viewer: Viewer, reachable: PatientL
   return recent;
 }
 
+/** Names sort as the clinic reads them (one collator, built once: a caseload sorts thousands). */
+const byName = new Intl.Collator().compare;
+
 /** The reachable patients whose sealed demographics match the query, sorted by name. */
-async function reachableMatches(
-  q: Queryable,
-  reachable: string[],
-  kind: SearchKind,
-  query: string,
-  onTeam: ReadonlySet<string>,
-): Promise<{ rows: PatientListRow[]; unavailable: number }> {
+async function reachableMatches(q: Queryable, reachable: ReturnType<typeof reachablePatients>, kind: SearchKind, query: string): Promise<{ rows: PatientListRow[]; unavailable: number }> {
+  const { listed, unavailable } = await listCards(q, reachable, candidateFilter(kind, query));
   const rows: PatientListRow[] = [];
-  let unavailable = 0;
-  if (reachable.length === 0) return { rows, unavailable };
-  const filter = candidateFilter(kind, query);
-  const candidates = [];
-  // Chunked so a large caseload never builds one enormous parameter list.
-  for (let i = 0; i < reachable.length; i += 5_000) {
-    const chunk = reachable.slice(i, i + 5_000);
-    candidates.push(
-      ...(await q
-        .select({ id: patients.id, sealed: patients.sealedDemographics })
-        .from(patients)
-        .where(filter ? and(inArray(patients.id, chunk), filter) : inArray(patients.id, chunk))),
-    );
-  }
-  const { ciphers } = await getPatientCiphers(q, candidates.map((c) => c.id));
-  for (const candidate of candidates) {
-    const cipher = ciphers.get(candidate.id);
-    if (!cipher) continue;
-    let d: Demographics;
-    try {
-      d = cipher.open<Demographics>('patients', 'sealed_demographics', candidate.id, candidate.sealed);
-    } catch (error) {
-      if (!(error instanceof DecryptionError)) throw error;
-      unavailable += 1;
-      continue;
-    }
-    if (!matches(kind, query, d)) continue;
+  for (const { id, card, onTeam } of listed) {
+    if (!matches(kind, query, card)) continue;
     rows.push({
-      id: candidate.id,
-      name: `${d.familyName}, ${d.givenName}`,
-      dateOfBirth: d.dateOfBirth,
-      mrn: d.mrn,
-      sex: d.sex,
-      access: onTeam.has(candidate.id) ? 'care_team' : 'break_glass',
+      id,
+      name: `${card.familyName}, ${card.givenName}`,
+      dateOfBirth: card.dateOfBirth,
+      mrn: card.mrn,
+      sex: card.sex,
+      access: onTeam ? 'care_team' : 'break_glass',
     });
   }
-  rows.sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
+  rows.sort((a, b) => byName(a.name, b.name) || byName(a.id, b.id));
   return { rows, unavailable };
 }

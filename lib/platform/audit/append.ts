@@ -1,8 +1,8 @@
 import 'server-only';
 import { isUuid } from '@/lib/domain/ids';
 import { randomUUID } from 'node:crypto';
-import { desc, sql } from 'drizzle-orm';
-import type { Tx } from '@/db/client';
+import { sql } from 'drizzle-orm';
+import { rowsOf, type Tx } from '@/db/client';
 import { auditLog } from '@/db/schema';
 import { now as clockNow } from '@/lib/platform/clock';
 import type { PatientCipher } from '@/lib/platform/crypto';
@@ -39,12 +39,18 @@ export interface AuditEvent {
 
 export interface AuditRecord {
   seq: number;
+  chain: number;
+  chainSeq: number;
   logId: string;
   hash: string;
 }
 
-/** Any number, so long as every writer of the chain takes the same one. */
-const AUDIT_CHAIN_LOCK = 0x76_69_67_69;
+/**
+ * How many chains the trail is split into. Each append locks one chain until its transaction
+ * commits, so this is how many PHI transactions can append (and commit, and wait for their
+ * fsync) at the same time. Instances need not agree: verification walks whatever chains exist.
+ */
+export const AUDIT_CHAINS = 32;
 const MAX_USER_AGENT = 512;
 
 export type AuditListener = (tx: Tx, event: AuditEvent, record: AuditRecord) => Promise<void>;
@@ -61,18 +67,37 @@ export function onAudit(listener: AuditListener): void {
   if (!listeners.includes(listener)) listeners.push(listener);
 }
 
+/** The chain each open transaction holds, so all its entries go to the one chain it locked. */
+const heldChains = new WeakMap<Tx, number>();
+
+interface ClaimedChain {
+  claimed_chain: number;
+  head_position: string | number;
+  head_hash: string | null;
+  next_seq: string | number;
+}
+
 /**
- * Appends one entry to the chain inside the caller's transaction, so the change and its audit
- * entry commit together or not at all. The advisory lock serialises appends across every
- * connection and app instance: the chain never forks.
+ * Appends one entry to a chain inside the caller's transaction, so the change and its audit
+ * entry commit together or not at all. The entry goes to a chain no other open transaction
+ * holds (vigil_audit_claim_chain, migration 0006): that chain's advisory lock is held to
+ * commit, so no chain ever forks, while transactions on other chains append and commit in
+ * parallel (and PostgreSQL flushes their commits together).
  */
 export async function recordAudit(tx: Tx, event: AuditEvent): Promise<AuditRecord> {
-  await tx.execute(sql`SELECT pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK})`);
-  const [head] = await tx
-    .select({ seq: auditLog.seq, hash: auditLog.hash })
-    .from(auditLog)
-    .orderBy(desc(auditLog.seq))
-    .limit(1);
+  return appendEntry(tx, event, { chains: AUDIT_CHAINS });
+}
+
+/**
+ * recordAudit with the chain layout as a parameter, for the benchmark (`chains: 1` is the single
+ * chain of the earlier design, measured side by side) and for tests, which on one connection
+ * (PGlite) can only reach other chains by starting the search there (`startAt`).
+ */
+export async function appendEntry(tx: Tx, event: AuditEvent, layout: { chains: number; startAt?: number }): Promise<AuditRecord> {
+  const first = heldChains.get(tx) ?? layout.startAt ?? 0;
+  const [claim] = rowsOf<ClaimedChain>(await tx.execute(sql`SELECT * FROM vigil_audit_claim_chain(${layout.chains}, ${first})`));
+  if (!claim) throw new Error('No audit chain could be claimed.');
+  heldChains.set(tx, claim.claimed_chain);
   const logId = randomUUID();
   const seal = (column: 'sealed_before' | 'sealed_after', value: unknown) => {
     if (value === undefined) return null;
@@ -82,7 +107,7 @@ export async function recordAudit(tx: Tx, event: AuditEvent): Promise<AuditRecor
   const actorRoles = event.actor.roles?.length ? [...event.actor.roles] : undefined;
   const details = event.details || actorRoles ? { ...event.details, actorRoles } : null;
   const fields: ChainedFields = {
-    seq: (head?.seq ?? 0) + 1,
+    seq: Number(claim.next_seq),
     logId,
     userId: uuidOrNull(event.actor.userId),
     actionType: cleanText(event.action),
@@ -99,10 +124,12 @@ export async function recordAudit(tx: Tx, event: AuditEvent): Promise<AuditRecor
     sealedBefore: seal('sealed_before', event.before),
     sealedAfter: seal('sealed_after', event.after),
   };
-  const prevHash = head?.hash ?? GENESIS_HASH;
+  const prevHash = claim.head_hash ?? GENESIS_HASH;
   const hash = chainHash(prevHash, fields);
-  await tx.insert(auditLog).values({ ...fields, prevHash, hash });
-  const record = { seq: fields.seq, logId, hash };
+  const chain = claim.claimed_chain;
+  const chainSeq = Number(claim.head_position) + 1;
+  await tx.insert(auditLog).values({ ...fields, chain, chainSeq, prevHash, hash });
+  const record = { seq: fields.seq, chain, chainSeq, logId, hash };
   for (const listener of listeners) await listener(tx, event, record);
   return record;
 }

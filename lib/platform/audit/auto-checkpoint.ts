@@ -5,7 +5,20 @@ import type { Db, Queryable } from '@/db/client';
 import { auditLog } from '@/db/schema';
 import { auditActions } from '@/lib/domain/audit/actions';
 import { recordAudit } from '@/lib/platform/audit/append';
-import { checkpointPath, checkpointRegression, readCheckpoint, rememberCheckpoint, writeCheckpoint, type Checkpoint, type RecordedCheckpoint } from '@/lib/platform/audit/checkpoint';
+import type { ChainHead } from '@/lib/platform/audit/chain';
+import {
+  checkpointOf,
+  checkpointPath,
+  checkpointRegression,
+  lockCheckpoints,
+  processMemory,
+  readCheckpoint,
+  rememberCheckpoint,
+  writeCheckpoint,
+  type Checkpoint,
+  type RecordedCheckpoint,
+  type TrailMemory,
+} from '@/lib/platform/audit/checkpoint';
 import { describeVerification, verifyChain } from '@/lib/platform/audit/verify';
 
 /**
@@ -13,9 +26,10 @@ import { describeVerification, verifyChain } from '@/lib/platform/audit/verify';
  * or CHECKPOINT_EVERY_MS, each recorded in the trail (`audit.checkpoint`) so the trail itself
  * says one existed. Each tick first holds what is there to what was: the chain is walked from
  * the last checkpoint, a missing or older checkpoint is an alarm (checkpointRegression), and a
- * head lower than the one this process saw at the last tick means the newest entries, those no
+ * head lower than the one this instance saw at the last tick means the newest entries, those no
  * checkpoint covers yet, were deleted. So a deleted tail or a rolled-back database is noticed
- * within one tick of the next check, naming the last checkpoint.
+ * within one tick of the next check, naming the last checkpoint. With several chains, the head
+ * remembered is every chain's: a tail cut from any one of them is named.
  */
 export const CHECKPOINT_EVERY_ENTRIES = 1_000;
 export const CHECKPOINT_EVERY_MS = 5 * 60_000;
@@ -41,50 +55,63 @@ export async function latestRecordedCheckpoint(db: Queryable): Promise<RecordedC
   return parsed.success ? parsed.data : null;
 }
 
-const globalForHead = globalThis as unknown as { vigilHeadSeen?: { seq: number; at: string } };
-
 const naming = (checkpoint: Checkpoint | null) =>
   checkpoint ? ` Last checkpoint: seq ${checkpoint.seq}, written ${checkpoint.createdAt}.` : ' No checkpoint had been written.';
 
-export async function checkpointTick(options: { db: Db; at: Date; file?: string }): Promise<CheckpointTick> {
+/** A chain that now ends before the position this instance saw it reach: its newest entries were deleted. */
+function shrunkChain(seen: TrailMemory['headsSeen'], now: readonly ChainHead[]): string | null {
+  for (const before of seen?.heads ?? []) {
+    const end = now.find((h) => h.chain === before.chain)?.position ?? 0;
+    if (end < before.position) return `Chain ${before.chain} of the audit trail ends at entry ${end}, but entry ${before.position} existed at ${seen!.at}: its newest entries were deleted.`;
+  }
+  return null;
+}
+
+/**
+ * One check by one instance. The walk from the last checkpoint runs outside any transaction (on
+ * PGlite a transaction would hold the one connection for its length); then every instance takes
+ * its turn on lockCheckpoints to read the file (shared by the instances) and the trail's record
+ * of it together, and to write the next one — so it never sees another instance's newer
+ * checkpoint half-written, and a file that moved on during the walk means another instance has
+ * just checked: this tick stands down.
+ */
+export async function checkpointTick(options: { db: Db; at: Date; file?: string; memory?: TrailMemory }): Promise<CheckpointTick> {
   const { db, at } = options;
   const file = options.file ?? checkpointPath();
-  const read = readCheckpoint(file);
-  if (read.status === 'invalid') return { state: 'alarm', summary: read.reason, checkpoint: null };
-  const last = read.status === 'valid' ? read.checkpoint : null;
-  const regression = checkpointRegression(read, await latestRecordedCheckpoint(db), file);
-  if (regression) return { state: 'alarm', summary: regression, checkpoint: last };
+  const memory = options.memory ?? processMemory();
+  const before = readCheckpoint(file);
+  const walked = await verifyChain({ db, from: before.status === 'valid' ? before.checkpoint : undefined });
+  return db.transaction(async (tx): Promise<CheckpointTick> => {
+    await lockCheckpoints(tx);
+    const read = readCheckpoint(file);
+    if (read.status === 'invalid') return { state: 'alarm', summary: read.reason, checkpoint: null };
+    const last = read.status === 'valid' ? read.checkpoint : null;
+    const regression = checkpointRegression(read, await latestRecordedCheckpoint(tx), file, memory);
+    if (regression) return { state: 'alarm', summary: regression, checkpoint: last };
+    const walkedFrom = before.status === 'valid' ? before.checkpoint.seq : null;
+    if ((last?.seq ?? null) !== walkedFrom) return { state: 'unchanged', headSeq: walked.headSeq };
 
-  const result = await verifyChain({ db, from: last ?? undefined });
-  if (!result.ok) return { state: 'alarm', summary: `${describeVerification(result)}${naming(last)}`, checkpoint: last };
-  const seen = globalForHead.vigilHeadSeen;
-  if (seen && result.headSeq < seen.seq) {
-    return {
-      state: 'alarm',
-      summary: `The audit trail ends at seq ${result.headSeq}, but seq ${seen.seq} existed at ${seen.at}: its newest entries were deleted.${naming(last)}`,
-      checkpoint: last,
-    };
-  }
-  globalForHead.vigilHeadSeen = { seq: result.headSeq, at: at.toISOString() };
+    if (!walked.ok) return { state: 'alarm', summary: `${describeVerification(walked)}${naming(last)}`, checkpoint: last };
+    const shrunk = shrunkChain(memory.headsSeen, walked.heads);
+    if (shrunk) return { state: 'alarm', summary: `${shrunk}${naming(last)}`, checkpoint: last };
+    memory.headsSeen = { heads: walked.heads, at: at.toISOString() };
 
-  // The checkpoint's own entry alone does not make the next one due, or an idle trail would tick forever.
-  const since = result.headSeq - (last?.seq ?? 0);
-  const due = !last ? result.headSeq > 0 : since >= CHECKPOINT_EVERY_ENTRIES || (since > 1 && at.getTime() - Date.parse(last.createdAt) >= CHECKPOINT_EVERY_MS);
-  if (!due) return { state: 'unchanged', headSeq: result.headSeq };
+    // The checkpoint's own entry alone does not make the next one due, or an idle trail would tick forever.
+    const since = walked.checked;
+    const due = !last ? walked.headSeq > 0 : since >= CHECKPOINT_EVERY_ENTRIES || (since > 1 && at.getTime() - Date.parse(last.createdAt) >= CHECKPOINT_EVERY_MS);
+    if (!due) return { state: 'unchanged', headSeq: walked.headSeq };
 
-  const checkpoint: Checkpoint = { version: 1, seq: result.headSeq, hash: result.headHash, count: result.headSeq, createdAt: at.toISOString() };
-  writeCheckpoint(checkpoint, file);
-  rememberCheckpoint(checkpoint);
-  globalForHead.vigilHeadSeen = { seq: result.headSeq + 1, at: at.toISOString() };
-  await db.transaction((tx) =>
-    recordAudit(tx, {
+    const checkpoint = checkpointOf(walked, (last?.count ?? 0) + walked.checked, at.toISOString());
+    writeCheckpoint(checkpoint, file);
+    rememberCheckpoint(checkpoint, memory);
+    await recordAudit(tx, {
       actor: { userId: null },
       action: auditActions.audit.checkpoint,
       resourceType: 'audit_log',
       outcome: 'allowed',
       occurredAt: at,
-      details: { seq: checkpoint.seq, hash: checkpoint.hash, createdAt: checkpoint.createdAt },
-    }),
-  );
-  return { state: 'written', checkpoint };
+      details: { seq: checkpoint.seq, root: checkpoint.root, chains: checkpoint.heads.length, createdAt: checkpoint.createdAt },
+    });
+    return { state: 'written', checkpoint };
+  });
 }

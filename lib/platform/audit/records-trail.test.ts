@@ -139,4 +139,18 @@ describe(`an audit write that fails aborts the access it belongs to (${testDatab
     expect(recorded.map((r) => r.action)).toEqual(['chart.view', 'progress_notes.create']);
     expect((await verifyChain()).ok).toBe(true);
   });
+
+  it('returns no chart and lists no patients when no audit chain can be claimed', async () => {
+    const patientId = team[5]!;
+    const entriesBefore = (await handle.db.select({ n: count() }).from(auditLog))[0]!.n;
+    await handle.db.execute('ALTER FUNCTION vigil_audit_claim_chain(integer, integer) RENAME TO vigil_audit_claim_chain_down');
+    try {
+      await expect(getChart(physician, patientId)).rejects.toThrow();
+      await expect(listPatients(physician, { q: 'a' })).rejects.toThrow();
+    } finally {
+      await handle.db.execute('ALTER FUNCTION vigil_audit_claim_chain_down(integer, integer) RENAME TO vigil_audit_claim_chain');
+    }
+    expect((await handle.db.select({ n: count() }).from(auditLog))[0]!.n).toBe(entriesBefore);
+    expect((await getChart(physician, patientId)).ok).toBe(true);
+  });
 });

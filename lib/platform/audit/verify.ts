@@ -1,29 +1,34 @@
 import 'server-only';
-import { asc, eq, gt, max } from 'drizzle-orm';
-import { getDb, type Queryable } from '@/db/client';
+import { and, asc, eq, gt, lte } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
+import { getDb, rowsOf, type Queryable } from '@/db/client';
 import { auditLog } from '@/db/schema';
-import { GENESIS_HASH, chainHash, type ChainedFields } from '@/lib/platform/audit/chain';
+import { GENESIS_HASH, chainHash, headsRoot, type ChainHead, type ChainedFields } from '@/lib/platform/audit/chain';
 import type { Checkpoint } from '@/lib/platform/audit/checkpoint';
 
 type AuditRow = typeof auditLog.$inferSelect;
 
 /**
- * Why the chain broke at an entry:
+ * Why a chain broke at an entry:
  * - edited: the entry's content no longer matches its hash, while the next entry still links to
  *   that hash (it was part of the chain and was changed afterwards);
- * - deleted: sequence numbers are missing (or the later entries were renumbered to hide a gap);
- * - inserted: an entry the chain does not link through (the next entry links past it), or a
- *   correctly signed entry from another branch of the chain;
+ * - deleted: positions are missing, or an entry's predecessor is gone (the later entries were
+ *   renumbered to hide the gap);
+ * - inserted: an entry the chain does not link through (the next entry links past it);
  * - forged: an entry whose hash is not valid and that nothing links to (e.g. appended at the
  *   end; editing the newest entry looks the same);
- * - reordered: an entry of this chain, linked to an entry that is not its predecessor;
- * - truncated: the chain is shorter than, or diverges from, the last signed checkpoint.
+ * - reordered: a genuine entry linked to an entry that is not its predecessor (moved, swapped,
+ *   or copied from elsewhere in the trail);
+ * - truncated: a chain is shorter than, or diverges from, the last signed checkpoint.
  */
 export type BreakReason = 'edited' | 'deleted' | 'inserted' | 'forged' | 'reordered' | 'truncated';
 
 export interface ChainBreak {
-  /** The first sequence number that cannot be trusted. */
-  seq: number;
+  chain: number;
+  /** The first position in that chain that cannot be trusted. */
+  position: number;
+  /** The global seq of the entry found there (null when nothing is there: a cut tail). */
+  seq: number | null;
   reason: BreakReason;
   detail: string;
 }
@@ -32,12 +37,16 @@ export interface VerifyResult {
   ok: boolean;
   /** Entries checked in this run. */
   checked: number;
-  /** The first entry checked (1 for a full walk; a checkpoint's seq for an incremental one). */
-  fromSeq: number;
+  /** True when the walk started from a checkpoint's heads rather than from each genesis. */
+  incremental: boolean;
+  /** The highest global seq verified (or covered by the checkpoint walked from). */
   headSeq: number;
-  headHash: string;
+  /** The verified head of every chain, by chain number. */
+  heads: ChainHead[];
+  /** Merkle root over `heads`: what a checkpoint signs. */
+  root: string;
   break: ChainBreak | null;
-  /** True when the walk stopped at `limit` before reaching the head. */
+  /** True when the walk stopped at `limit` before reaching the heads. */
   partial: boolean;
   durationMs: number;
 }
@@ -48,12 +57,12 @@ export interface VerifyOptions {
   /** Called after each page: entries checked so far and the number expected. */
   onProgress?: (checked: number, total: number) => void;
   /**
-   * Start from a trusted checkpoint instead of the genesis: the entry at its seq must still
-   * carry its hash, and only later entries are walked. Without it, the whole chain is walked
-   * and, when `checkpoint` is given, compared against it.
+   * Start from a trusted checkpoint instead of the genesis: the entry at each of its heads must
+   * still carry its hash, and only later entries are walked. Without it, every chain is walked
+   * whole and, when `checkpoint` is given, compared against it.
    */
   from?: Checkpoint;
-  /** A signed checkpoint to hold the chain to (detects a truncated tail). */
+  /** A signed checkpoint to hold the chains to (detects a truncated tail of any chain). */
   checkpoint?: Checkpoint;
   /** Stop after this many entries (the result is then `partial`). */
   limit?: number;
@@ -81,134 +90,187 @@ export function chainedFieldsOf(row: AuditRow): ChainedFields {
 }
 
 const hashMatches = (row: AuditRow, seq = row.seq) => chainHash(row.prevHash, { ...chainedFieldsOf(row), seq }) === row.hash;
+const entryName = (chain: number, position: number) => `entry ${position} of chain ${chain}`;
 
 /**
- * Walks the chain in sequence order one page at a time (keyset pagination: memory stays flat
- * however long the chain is), recomputes every hash and names the first broken link. The walk
- * ends at the head seen when it started, so it finishes on a busy system.
+ * Every chain and its last position, found without reading the table: a loose index scan over
+ * (chain, chain_seq), one index probe per chain. An entry moved to a chain of its own is found too.
+ */
+async function chainEnds(db: Queryable): Promise<Map<number, number>> {
+  const rows = rowsOf<{ chain: number; head: string | number }>(
+    await db.execute(sql`
+      WITH RECURSIVE chains(chain) AS (
+        (SELECT chain FROM audit_log ORDER BY chain LIMIT 1)
+        UNION ALL
+        SELECT (SELECT a.chain FROM audit_log a WHERE a.chain > chains.chain ORDER BY a.chain LIMIT 1) FROM chains WHERE chains.chain IS NOT NULL
+      )
+      SELECT chain, (SELECT max(a.chain_seq) FROM audit_log a WHERE a.chain = chains.chain) AS head FROM chains WHERE chain IS NOT NULL`),
+  );
+  return new Map(rows.map((r) => [Number(r.chain), Number(r.head)]));
+}
+
+interface Link {
+  position: number;
+  hash: string;
+  seq: number;
+}
+
+/**
+ * Walks every chain in position order one page at a time (keyset pagination: memory stays flat
+ * however long the trail is), recomputes every hash and names the first broken link. Each walk
+ * ends at the head its chain had when the run started, so it finishes on a busy system.
  */
 export async function verifyChain(options: VerifyOptions = {}): Promise<VerifyResult> {
   const started = performance.now();
   const db = options.db ?? (await getDb());
-  const pageSize = options.pageSize ?? 1_000;
-  const [{ head } = { head: null }] = await db.select({ head: max(auditLog.seq) }).from(auditLog);
-  const lastSeq = Number(head ?? 0);
-  const startSeq = options.from?.seq ?? 0;
-  const total = Math.max(0, lastSeq - startSeq);
-  let prev = { seq: 0, hash: GENESIS_HASH };
+  const pageSize = options.pageSize ?? 5_000;
+  const ends = await chainEnds(db);
+  const startOf = new Map((options.from?.heads ?? []).map((h) => [h.chain, h]));
+  const expected = options.checkpoint ?? options.from;
+  const chains = [...new Set([...ends.keys(), ...(expected?.heads ?? []).map((h) => h.chain)])].sort((a, b) => a - b);
+  const total = chains.reduce((sum, chain) => sum + Math.max(0, (ends.get(chain) ?? 0) - (startOf.get(chain)?.position ?? 0)), 0);
+  const heads = new Map<number, Link>();
   let checked = 0;
-  const result = (broken: ChainBreak | null, partial = false): VerifyResult => ({
-    ok: broken === null,
-    checked,
-    fromSeq: startSeq + 1,
-    headSeq: prev.seq,
-    headHash: prev.hash,
-    break: broken,
-    partial,
-    durationMs: Math.round(performance.now() - started),
-  });
+  let headSeq = options.from?.seq ?? 0;
+  const result = (broken: ChainBreak | null, partial = false): VerifyResult => {
+    const verified = [...heads.entries()].map(([chain, link]) => ({ chain, position: link.position, hash: link.hash })).filter((h) => h.position > 0);
+    return {
+      ok: broken === null,
+      checked,
+      incremental: Boolean(options.from),
+      headSeq,
+      heads: verified,
+      root: headsRoot(verified),
+      break: broken,
+      partial,
+      durationMs: Math.round(performance.now() - started),
+    };
+  };
 
-  if (options.from) {
-    const anchor = await rowAt(db, options.from.seq);
-    const broken = checkAnchor(options.from, anchor, lastSeq);
-    if (broken) return result(broken);
-    prev = { seq: options.from.seq, hash: options.from.hash };
-  }
-
-  while (prev.seq < lastSeq) {
-    if (options.limit !== undefined && checked >= options.limit) return result(null, true);
-    const rows = await db
-      .select()
-      .from(auditLog)
-      .where(gt(auditLog.seq, prev.seq))
-      .orderBy(asc(auditLog.seq))
-      .limit(Math.min(pageSize, lastSeq - prev.seq, (options.limit ?? Infinity) - checked));
-    if (rows.length === 0) {
-      const missing = { seq: prev.seq + 1, reason: 'deleted' as const, detail: `Entries ${prev.seq + 1} to ${lastSeq} disappeared during the walk.` };
-      return result(missing);
-    }
-    for (const row of rows) {
-      const broken = await checkLink(db, prev, row);
+  for (const chain of chains) {
+    const lastPosition = ends.get(chain) ?? 0;
+    const from = startOf.get(chain);
+    let prev: Link = { position: 0, hash: GENESIS_HASH, seq: 0 };
+    if (from) {
+      const broken = await checkAnchor(db, from, lastPosition, options.from!);
       if (broken) return result(broken);
-      if (options.checkpoint && row.seq === options.checkpoint.seq && row.hash !== options.checkpoint.hash) {
-        return result(diverged(options.checkpoint));
-      }
-      prev = { seq: row.seq, hash: row.hash };
-      checked += 1;
+      prev = { position: from.position, hash: from.hash, seq: 0 };
     }
-    options.onProgress?.(checked, total);
+    heads.set(chain, prev);
+    const held = expected?.heads.find((h) => h.chain === chain);
+    const page = (after: number, room: number) =>
+      db
+        .select()
+        .from(auditLog)
+        .where(and(eq(auditLog.chain, chain), gt(auditLog.chainSeq, after), lte(auditLog.chainSeq, lastPosition)))
+        .orderBy(asc(auditLog.chainSeq))
+        .limit(Math.min(pageSize, room));
+    const room = () => (options.limit ?? Infinity) - checked;
+    // The next page is fetched while this one is hashed: the database and the HMACs overlap.
+    let next = prev.position < lastPosition && room() > 0 ? page(prev.position, room()) : null;
+    while (next) {
+      const rows = await next;
+      next = null;
+      if (rows.length === 0) {
+        const missing = prev.position + 1;
+        return result({ chain, position: missing, seq: null, reason: 'deleted', detail: `Entries ${missing} to ${lastPosition} of chain ${chain} disappeared during the walk.` });
+      }
+      const last = rows.at(-1)!.chainSeq;
+      const left = room() - rows.length;
+      if (last < lastPosition && left > 0) {
+        next = page(last, left);
+        next.catch(() => undefined); // awaited below, unless a break ends the walk first
+      }
+      for (const row of rows) {
+        const broken = await checkLink(db, chain, prev, row);
+        if (broken) return result(broken);
+        if (held && row.chainSeq === held.position && row.hash !== held.hash) return result(diverged(expected!, held, row.seq));
+        prev = { position: row.chainSeq, hash: row.hash, seq: row.seq };
+        if (row.seq > headSeq) headSeq = row.seq;
+        checked += 1;
+      }
+      heads.set(chain, prev);
+      options.onProgress?.(checked, total);
+    }
+    if (prev.position < lastPosition) return result(null, true);
+    if (held && prev.position < held.position) return result(truncated(expected!, held, prev.position));
   }
-  const cp = options.checkpoint ?? options.from;
-  if (cp && prev.seq < cp.seq) return result(truncated(cp, prev.seq));
   return result(null);
 }
 
-async function rowAt(db: Queryable, seq: number): Promise<AuditRow | undefined> {
-  const [row] = await db.select().from(auditLog).where(eq(auditLog.seq, seq)).limit(1);
+async function rowAt(db: Queryable, chain: number, position: number): Promise<AuditRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(auditLog)
+    .where(and(eq(auditLog.chain, chain), eq(auditLog.chainSeq, position)))
+    .limit(1);
   return row;
 }
 
-function checkAnchor(from: Checkpoint, anchor: AuditRow | undefined, lastSeq: number): ChainBreak | null {
-  if (from.seq === 0) return from.hash === GENESIS_HASH ? null : diverged(from);
-  if (!anchor) return truncated(from, Math.min(lastSeq, from.seq - 1));
-  if (anchor.hash !== from.hash) return diverged(from);
+async function checkAnchor(db: Queryable, from: ChainHead, lastPosition: number, cp: Checkpoint): Promise<ChainBreak | null> {
+  const anchor = await rowAt(db, from.chain, from.position);
+  if (!anchor) return truncated(cp, from, Math.min(lastPosition, from.position - 1));
+  if (anchor.hash !== from.hash) return diverged(cp, from, anchor.seq);
   if (!hashMatches(anchor)) {
-    return { seq: anchor.seq, reason: 'edited', detail: `Entry ${anchor.seq} no longer matches its hash.` };
+    return { chain: from.chain, position: from.position, seq: anchor.seq, reason: 'edited', detail: `The ${entryName(from.chain, from.position)} no longer matches its hash.` };
   }
   return null;
 }
 
-const truncated = (cp: Checkpoint, reached: number): ChainBreak => ({
-  seq: reached + 1,
+const truncated = (cp: Checkpoint, head: ChainHead, reached: number): ChainBreak => ({
+  chain: head.chain,
+  position: reached + 1,
+  seq: null,
   reason: 'truncated',
-  detail: `The checkpoint of ${cp.createdAt} recorded ${cp.seq} entries; the chain ends at ${reached}. Entries from ${reached + 1} were removed.`,
+  detail: `The checkpoint of ${cp.createdAt} recorded ${head.position} entries in chain ${head.chain}; it ends at ${reached}. Entries from ${reached + 1} were removed.`,
 });
 
-const diverged = (cp: Checkpoint): ChainBreak => ({
-  seq: cp.seq,
+const diverged = (cp: Checkpoint, head: ChainHead, seq: number): ChainBreak => ({
+  chain: head.chain,
+  position: head.position,
+  seq,
   reason: 'truncated',
-  detail: `Entry ${cp.seq} does not carry the hash the checkpoint of ${cp.createdAt} recorded: the chain was cut at or before it and rewritten since.`,
+  detail: `The ${entryName(head.chain, head.position)} does not carry the hash the checkpoint of ${cp.createdAt} recorded: the chain was cut at or before it and rewritten since.`,
 });
 
 /**
  * Checks one entry against its verified predecessor and, when it fails, looks around it to say
  * what most likely happened. The look-around runs only once, at the first break.
  */
-async function checkLink(db: Queryable, prev: { seq: number; hash: string }, row: AuditRow): Promise<ChainBreak | null> {
-  const expected = prev.seq + 1;
-  if (row.seq !== expected) {
-    const range = row.seq - 1 === expected ? `Entry ${expected} is` : `Entries ${expected} to ${row.seq - 1} are`;
-    return { seq: expected, reason: 'deleted', detail: `${range} missing.` };
+async function checkLink(db: Queryable, chain: number, prev: Link, row: AuditRow): Promise<ChainBreak | null> {
+  const expected = prev.position + 1;
+  const at = { chain, position: row.chainSeq, seq: row.seq };
+  if (row.chainSeq !== expected) {
+    const range = row.chainSeq - 1 === expected ? `Entry ${expected} of chain ${chain} is` : `Entries ${expected} to ${row.chainSeq - 1} of chain ${chain} are`;
+    return { ...at, position: expected, reason: 'deleted', detail: `${range} missing.` };
   }
   const linked = row.prevHash === prev.hash;
   const valid = hashMatches(row);
   if (linked && valid) return null;
-  const seq = row.seq;
+  const name = entryName(chain, row.chainSeq);
 
   if (linked) {
-    const next = await rowAt(db, seq + 1);
+    const next = await rowAt(db, chain, row.chainSeq + 1);
     if (next?.prevHash === prev.hash) {
-      return { seq, reason: 'inserted', detail: `Entry ${seq} is not part of the chain: entry ${seq + 1} links directly to entry ${prev.seq}.` };
+      return { ...at, reason: 'inserted', detail: `The ${name} (seq ${row.seq}) is not part of the chain: the next entry links directly to its predecessor.` };
     }
-    if (next) return { seq, reason: 'edited', detail: `Entry ${seq} was changed after it was written: its content no longer matches its hash.` };
-    return { seq, reason: 'forged', detail: `The newest entry, ${seq}, does not match its hash: it was forged or edited.` };
+    if (next) return { ...at, reason: 'edited', detail: `The ${name} (seq ${row.seq}) was changed after it was written: its content no longer matches its hash.` };
+    return { ...at, reason: 'forged', detail: `The newest ${name} (seq ${row.seq}) does not match its hash: it was forged or edited.` };
   }
 
-  const [origin] = await db.select({ seq: auditLog.seq }).from(auditLog).where(eq(auditLog.hash, row.prevHash)).limit(1);
+  const [origin] = await db.select({ chain: auditLog.chain, position: auditLog.chainSeq }).from(auditLog).where(eq(auditLog.hash, row.prevHash)).limit(1);
   if (origin) {
-    return { seq, reason: 'reordered', detail: `Entry ${seq} belongs after entry ${origin.seq}, not after entry ${prev.seq}: entries were moved.` };
+    return { ...at, reason: 'reordered', detail: `The ${name} (seq ${row.seq}) belongs after ${entryName(origin.chain, origin.position)}, not after entry ${prev.position}: entries were moved.` };
   }
-  const originalSeq = valid ? seq : findOriginalSeq(row);
-  if (originalSeq !== null && originalSeq > seq) {
-    return { seq, reason: 'deleted', detail: `Entry ${seq} was written as entry ${originalSeq}: entries were deleted and the rest renumbered.` };
+  const originalSeq = valid ? row.seq : findOriginalSeq(row);
+  if (originalSeq !== null) {
+    const renumbered = originalSeq === row.seq ? '' : ` It was written as seq ${originalSeq}.`;
+    return { ...at, reason: 'deleted', detail: `The ${name} is genuine but its predecessor is gone: entries were deleted and the rest renumbered.${renumbered}` };
   }
-  if (valid) {
-    return { seq, reason: 'inserted', detail: `Entry ${seq} is correctly signed but does not link to entry ${prev.seq}: it comes from another branch of the chain.` };
-  }
-  return { seq, reason: 'forged', detail: `Entry ${seq} neither matches its hash nor links to entry ${prev.seq}.` };
+  return { ...at, reason: 'forged', detail: `The ${name} (seq ${row.seq}) neither matches its hash nor links to entry ${prev.position}.` };
 }
 
-/** The sequence number a moved entry was signed with, if it is near where it now sits. */
+/** The global seq a renumbered entry was signed with, if it is near where it now sits. */
 function findOriginalSeq(row: AuditRow, radius = 64): number | null {
   for (let d = 1; d <= radius; d++) {
     if (hashMatches(row, row.seq + d)) return row.seq + d;
@@ -219,8 +281,12 @@ function findOriginalSeq(row: AuditRow, radius = 64): number | null {
 
 /** One line for people: the CLI and the admin page say the same thing. */
 export function describeVerification(result: VerifyResult): string {
-  if (result.break) return `BROKEN at seq ${result.break.seq} (${result.break.reason}): ${result.break.detail}`;
-  const scope = result.fromSeq > 1 ? ` (entries ${result.fromSeq}–${result.headSeq} walked from the checkpoint)` : '';
-  if (result.partial) return `OK so far: ${result.checked} entries checked up to seq ${result.headSeq}${scope}; the rest is not yet verified.`;
-  return `OK: ${result.headSeq} entries, head ${result.headHash}${scope}`;
+  if (result.break) {
+    const { chain, position, seq, reason, detail } = result.break;
+    return `BROKEN at ${entryName(chain, position)}${seq === null ? '' : ` (seq ${seq})`} (${reason}): ${detail}`;
+  }
+  const scope = result.incremental ? ' (walked from the checkpoint)' : '';
+  const chains = `${result.heads.length} chain${result.heads.length === 1 ? '' : 's'}`;
+  if (result.partial) return `OK so far: ${result.checked} entries checked${scope}; the rest is not yet verified.`;
+  return `OK: ${result.checked} entries in ${chains} up to seq ${result.headSeq}, root ${result.root}${scope}`;
 }

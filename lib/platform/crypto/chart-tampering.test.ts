@@ -8,11 +8,11 @@ import { randomBytes } from 'node:crypto';
 import { and, desc, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '@/db/client';
-import { auditLog, chartPages, chartSectionTables, patientKeys, patients } from '@/db/schema';
+import { auditLog, chartPages, chartSectionHeads, chartSectionTables, incidents, patientKeys, patients } from '@/db/schema';
 import type { Viewer } from '@/lib/domain/access/viewer';
 import { DecryptionError, evictDataKey, getPatientCipher } from '@/lib/platform/crypto';
 import { sealContext, sealJson } from '@/lib/platform/crypto/envelope';
-import { addEntry, getChart, type ChartView } from '@/lib/features/records';
+import { addEntry, getChart, updateEntry, type ChartView } from '@/lib/features/records';
 import { testDatabase, viewer } from '@/test/fixtures';
 import type { TestDatabase } from '@/test/db';
 
@@ -25,7 +25,7 @@ let physician: Viewer;
 let unused: string[];
 
 beforeAll(async () => {
-  handle = await testDatabase({ patients: 20 });
+  handle = await testDatabase({ patients: 32 });
   db = handle.db;
   physician = await viewer(db, 'physician@vigil.test');
   unused = (await db.select({ id: patients.id }).from(patients).orderBy(patients.id)).map((p) => p.id);
@@ -223,5 +223,85 @@ describe('a tampered section reads as unavailable, the rest of the chart opens',
       expectOnlyUnavailable(await openChart(patientId), everySection);
       expect((await lastAudit()).details).toMatchObject({ keyUnwrapped: false, unavailable: expect.arrayContaining(everySection) });
     }
+  });
+});
+
+describe('rolled-back pages and deleted rows: unavailable, and reported as a HIGH case', () => {
+  const medication = { name: 'Warfarin', dose: '5 mg', route: 'oral', frequency: 'daily', startedOn: '2026-01-01', status: 'active' };
+
+  /** The HIGH tamper cases naming this patient's section (the case of the hour collects every row that failed). */
+  async function tamperCases(patientId: string, section: string) {
+    const rows = await db.select().from(incidents).where(eq(incidents.rule, 'tampered_row'));
+    return rows.filter((r) => r.severity === 'HIGH' && JSON.stringify(r.details).includes(patientId) && (r.details as { rowId?: string }).rowId !== undefined && JSON.stringify(r.details).includes(section));
+  }
+
+  async function pageRow(patientId: string, section: SectionTable) {
+    const [row] = await db.select().from(chartPages).where(and(eq(chartPages.patientId, patientId), eq(chartPages.section, section), eq(chartPages.pageNo, 0)));
+    return row!;
+  }
+
+  it('an older ciphertext of the same page, with its older version, put back (a stopped medication restarted)', async () => {
+    const { patientId, rowIds } = await takePatientWith('medications', 1);
+    const before = await pageRow(patientId, 'medications');
+    const stopped = await updateEntry(physician, { patientId, section: 'medications', recordId: rowIds[0]!, expectedVersion: 1, changes: { ...medication, status: 'stopped' } });
+    expect(stopped.ok).toBe(true);
+    expect((await pageRow(patientId, 'medications')).version).toBe(before.version + 1);
+    // The whole old row back, version column included: it opens under its own version, but the head names a newer one.
+    await db.update(chartPages).set({ sealedEntries: before.sealedEntries, version: before.version }).where(and(eq(chartPages.patientId, patientId), eq(chartPages.section, 'medications'), eq(chartPages.pageNo, 0)));
+    expectOnlyUnavailable(await openChart(patientId), ['medications']);
+    const [entry] = await db.select().from(auditLog).where(and(eq(auditLog.actionType, 'integrity.tampered'), eq(auditLog.resourceId, `${patientId}/medications`)));
+    expect(entry).toMatchObject({ resourceType: 'chart_section_heads', patientId, outcome: 'denied' });
+    expect(await tamperCases(patientId, 'medications')).toHaveLength(1);
+  });
+
+  it('an older ciphertext under the current version number does not open', async () => {
+    const { patientId, rowIds } = await takePatientWith('medications', 1);
+    const before = await pageRow(patientId, 'medications');
+    expect((await updateEntry(physician, { patientId, section: 'medications', recordId: rowIds[0]!, expectedVersion: 1, changes: { ...medication, status: 'stopped' } })).ok).toBe(true);
+    await setSealedPage(patientId, 'medications', before.sealedEntries);
+    expectOnlyUnavailable(await openChart(patientId), ['medications']);
+    expect(await tamperCases(patientId, 'medications')).toHaveLength(1);
+  });
+
+  it('a deleted entry row: the page still holds the entry, so the section is unavailable rather than one entry short', async () => {
+    const { patientId, rowIds } = await takePatientWith('allergies', 1);
+    const t = chartSectionTables.allergies;
+    await db.delete(t).where(eq(t.id, rowIds[rowIds.length - 1]!));
+    expectOnlyUnavailable(await openChart(patientId), ['allergies']);
+    expect(await tamperCases(patientId, 'allergies')).toHaveLength(1);
+  });
+
+  it('every row of a section deleted: the head still counts them', async () => {
+    const { patientId } = await takePatientWith('problems', 1);
+    const t = chartSectionTables.problems;
+    await db.delete(t).where(eq(t.patientId, patientId));
+    expectOnlyUnavailable(await openChart(patientId), ['problems']);
+  });
+
+  it('a deleted row replaced by an invented one on the same page keeps the count but not the page', async () => {
+    const { patientId, rowIds } = await takePatientWith('vitals', 2);
+    const t = chartSectionTables.vitals;
+    const [victim] = await db.select().from(t).where(eq(t.id, rowIds[rowIds.length - 1]!));
+    await db.delete(t).where(eq(t.id, victim!.id));
+    await db.insert(t).values({ id: crypto.randomUUID(), patientId, pageNo: victim!.pageNo, createdAt: new Date('2020-01-01') });
+    expectOnlyUnavailable(await openChart(patientId), ['vitals']);
+  });
+
+  it('the head deleted while pages remain: unavailable, and the next write is refused rather than starting a new head', async () => {
+    const { patientId } = await takePatientWith('nursing_notes', 1);
+    await db.delete(chartSectionHeads).where(and(eq(chartSectionHeads.patientId, patientId), eq(chartSectionHeads.section, 'nursing_notes')));
+    expectOnlyUnavailable(await openChart(patientId), ['nursing_notes']);
+    const write = await addEntry(physician, { patientId, section: 'nursing_notes', body: { writtenAt: '2026-01-02T10:00:00.000Z', author: 'RN', text: 'Resting.' } });
+    expect(write).toMatchObject({ ok: false });
+  });
+
+  it('legitimate writes and edits keep the section open: the head follows every page', async () => {
+    const { patientId, rowIds } = await takePatientWith('medications', 1);
+    for (let n = 0; n < 40; n++) {
+      expect((await addEntry(physician, { patientId, section: 'medications', body: { ...medication, name: `Synthetic ${n}` } })).ok).toBe(true);
+    }
+    expect((await updateEntry(physician, { patientId, section: 'medications', recordId: rowIds[0]!, expectedVersion: 1, changes: { status: 'stopped' } })).ok).toBe(true);
+    expectOnlyUnavailable(await openChart(patientId), []);
+    expect(await tamperCases(patientId, 'medications')).toHaveLength(0);
   });
 });

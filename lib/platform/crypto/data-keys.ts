@@ -3,25 +3,49 @@ import { randomBytes } from 'node:crypto';
 import { and, eq, inArray, isNotNull, isNull, or } from 'drizzle-orm';
 import type { Queryable } from '@/db/client';
 import { patientKeys } from '@/db/schema';
-import { DecryptionError, openJson, sealContext, sealJson } from '@/lib/platform/crypto/envelope';
+import { DecryptionError, openBytes, openJson, sealBytes, sealContext, sealJson } from '@/lib/platform/crypto/envelope';
 import { noteKeyAccess } from '@/lib/platform/crypto/key-access-log';
 import { getKeyProvider } from '@/lib/platform/crypto/key-provider';
 import { KeysUnavailableError } from '@/lib/platform/crypto/keys-unavailable';
 import { env } from '@/lib/platform/env';
+import { plaintextTwin } from '@/lib/platform/plaintext-twin';
 
 /** Seals and opens one patient's values with that patient's data key. */
 export interface PatientCipher {
   readonly patientId: string;
   seal(table: string, column: string, rowId: string, value: unknown): string;
   open<T>(table: string, column: string, rowId: string, sealed: string): T;
+  /** The same for bytes that are not JSON (a recording's media), with no encoding on the way. */
+  sealBinary(table: string, column: string, rowId: string, value: Buffer): string;
+  openBinary(table: string, column: string, rowId: string, sealed: string): Buffer;
 }
 
 function cipherFor(patientId: string, dataKey: Buffer): PatientCipher {
+  if (plaintextTwin()) return plainCipher(patientId);
   return {
     patientId,
     seal: (table, column, rowId, value) => sealJson(dataKey, sealContext(table, column, rowId), value),
     open: <T>(table: string, column: string, rowId: string, sealed: string) =>
       openJson<T>(dataKey, sealContext(table, column, rowId), sealed),
+    sealBinary: (table, column, rowId, value) => sealBytes(dataKey, sealContext(table, column, rowId), value),
+    openBinary: (table, column, rowId, sealed) => openBytes(dataKey, sealContext(table, column, rowId), sealed),
+  };
+}
+
+/** The benchmark twin's "cipher" (lib/platform/plaintext-twin.ts): JSON in clear, no key. */
+function plainCipher(patientId: string): PatientCipher {
+  return {
+    patientId,
+    seal: (_table, _column, _rowId, value) => JSON.stringify(value),
+    open: <T>(table: string, column: string, rowId: string, sealed: string) => {
+      try {
+        return JSON.parse(sealed) as T;
+      } catch {
+        throw new DecryptionError(sealContext(table, column, rowId));
+      }
+    },
+    sealBinary: (_table, _column, _rowId, value) => value.toString('base64'),
+    openBinary: (_table, _column, _rowId, sealed) => Buffer.from(sealed, 'base64'),
   };
 }
 
@@ -34,7 +58,7 @@ function unavailableCipher(patientId: string): PatientCipher {
   const fail = (table: string, column: string, rowId: string): never => {
     throw new DecryptionError(sealContext(table, column, rowId));
   };
-  return { patientId, seal: fail, open: fail };
+  return { patientId, seal: fail, open: fail, sealBinary: fail, openBinary: fail };
 }
 
 function wrapContext(patientId: string): string {
@@ -126,6 +150,9 @@ export function onDataKeyUnwrap(listener: DataKeyUnwrapListener): () => void {
   };
 }
 
+/** The twin unwraps nothing: its cipher needs no key. */
+const TWIN_KEY = Buffer.alloc(0);
+
 /** Ids per query: far below PostgreSQL's parameter limit, for lookups over a whole caseload. */
 const LOOKUP_CHUNK = 5_000;
 
@@ -171,7 +198,7 @@ export async function getPatientCiphers(q: Queryable, patientIds: string[]): Pro
     }
     let key: Buffer;
     try {
-      key = noted('unwrap', row.masterKeyVersion, () => provider.unwrap(row.wrappedKey!, wrapContext(row.patientId), row.masterKeyVersion));
+      key = plaintextTwin() ? TWIN_KEY : noted('unwrap', row.masterKeyVersion, () => provider.unwrap(row.wrappedKey!, wrapContext(row.patientId), row.masterKeyVersion));
     } catch (error) {
       if (!(error instanceof DecryptionError)) throw error;
       result.unavailable.push(row.patientId);

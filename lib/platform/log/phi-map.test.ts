@@ -17,6 +17,10 @@ import { phiFieldNames, phiMap } from '@/lib/platform/log/phi-map';
 const notPhiTables: Record<string, string> = {
   care_team: 'who treats whom: ids, relationship kind and dates; access control needs it in plain',
   patient_keys: 'the wrapped data key (ciphertext under a master key) and its version; no clinical data',
+  visits: 'a video visit’s bookkeeping: ids, times, the consent answer and the digest of the patient browser’s secret; the call itself is never stored',
+  recordings: 'a recording’s bookkeeping: ids, times, the container type and the chunk count; the media is in recording_chunks, sealed',
+  chart_section_heads: 'page versions and entry counts of a section, sealed with the patient key to vouch for its pages; no clinical data',
+  api_client_patients: 'which machine client may write into which chart: ids and dates; access control needs it in plain',
   audit_log: 'PHI-free details by contract; before/after state is sealed with the patient key (sealed_before, sealed_after below)',
 };
 
@@ -24,6 +28,7 @@ const notPhiTables: Record<string, string> = {
 const sealedOutsideMap: Record<string, string> = {
   'users.sealed_totp_secret': 'system key: a user secret, not PHI',
   'incidents.sealed_resolution_comment': 'system key: a case concerns a user, not one patient, yet its free-text comment may name PHI',
+  'chart_section_heads.sealed_head': "the patient's data key: page versions and counts, sealed so only Vigil can vouch for a section (lib/features/records/pages.ts)",
   'audit_log.sealed_before': "the patient's data key (lib/platform/audit seals it through the patient cipher)",
   'audit_log.sealed_after': "the patient's data key (lib/platform/audit seals it through the patient cipher)",
 };

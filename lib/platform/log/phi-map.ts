@@ -10,6 +10,7 @@ import {
   patients,
   problems,
   progressNotes,
+  recordingChunks,
   vitals,
 } from '@/db/schema';
 import {
@@ -36,7 +37,7 @@ export const phiMap = {
     plain: ['id', 'mrn_index', 'dob_index', 'last_name_index', 'last_name_prefix_index', 'version', 'created_at', 'updated_at'],
   },
   /** Each page seals many entries of one section: entry id -> body of that section's shape. */
-  chart_pages: { table: chartPages, phi: { sealed_entries: null }, plain: ['patient_id', 'section', 'page_no', 'updated_at'] },
+  chart_pages: { table: chartPages, phi: { sealed_entries: null }, plain: ['patient_id', 'section', 'page_no', 'version', 'updated_at'] },
   // An entry's body lives on a page; `sealed_body` is the pre-page column, emptied by migration.
   allergies: { table: allergies, phi: { sealed_body: allergyBody }, plain: sectionPlain() },
   medications: { table: medications, phi: { sealed_body: medicationBody }, plain: sectionPlain() },
@@ -60,6 +61,12 @@ export const phiMap = {
     // What a clinician was typing: free text about the patient.
     phi: { sealed_text: null },
     plain: ['id', 'user_id', 'patient_id', 'form', 'saved_at', 'expires_at'],
+  },
+  recording_chunks: {
+    table: recordingChunks,
+    // A video visit's media, a MediaRecorder chunk per row.
+    phi: { sealed_chunk: null },
+    plain: ['recording_id', 'idx', 'bytes'],
   },
 } as const;
 

@@ -1,7 +1,7 @@
 import { redirect } from 'next/navigation';
 import { getViewerState, PASSWORD_CHANGE_PATH, requireViewer } from '@/lib/features/auth/current';
 import { getMfaStatus } from '@/lib/features/auth/mfa-enrolment';
-import { isRecentlyReauthenticated } from '@/lib/features/credentials/reauth';
+import { isFactorRecentlyVerified } from '@/lib/features/credentials/reauth';
 import { MfaManager } from './mfa-manager';
 import { ReauthForm } from './reauth-form';
 
@@ -13,7 +13,7 @@ export default async function MfaPage() {
   // A one-time password is replaced before the second factor is set up.
   if (state.viewer && state.passwordChangePending) redirect(PASSWORD_CHANGE_PATH);
   const pending = Boolean(state.viewer && state.mfaEnrolmentPending);
-  const [status, recent] = await Promise.all([getMfaStatus(viewer), isRecentlyReauthenticated(viewer)]);
+  const [status, recent] = await Promise.all([getMfaStatus(viewer), isFactorRecentlyVerified(viewer)]);
   return (
     <div className="mx-auto max-w-xl space-y-4">
       <h1 className="text-xl font-semibold">Two-factor authentication</h1>

@@ -3,12 +3,17 @@
 import { revalidatePath } from 'next/cache';
 import { formStateOf, formText as text, type AdminFormState } from '@/components/admin/form-state';
 import { guardedAction } from '@/lib/features/auth/entry';
-import { issueApiClient, revokeApiClient } from '@/lib/features/devices/api-clients';
+import { issueApiClient, revokeApiClient, setApiClientPatients } from '@/lib/features/devices/api-clients';
 
 /* Thin actions: lib/features/devices validates, checks permission and re-authentication, and audits. */
 export const issueApiClientAction = guardedAction(
   issueApiClient,
-  (_viewer, _previous: AdminFormState, form: FormData) => ({ name: text(form, 'name'), adminPassword: text(form, 'adminPassword') }),
+  (_viewer, _previous: AdminFormState, form: FormData) => ({
+    name: text(form, 'name'),
+    signingKey: text(form, 'signingKey'),
+    patients: text(form, 'patients'),
+    adminPassword: text(form, 'adminPassword'),
+  }),
   (result, _previous, form): AdminFormState => {
     if (!result.ok) return formStateOf(result, form);
     revalidatePath('/admin/api-clients');
@@ -26,6 +31,15 @@ export const issueApiClientAction = guardedAction(
 export const revokeApiClientAction = guardedAction(
   revokeApiClient,
   (_viewer, _previous: AdminFormState, form: FormData) => ({ clientId: text(form, 'clientId'), adminPassword: text(form, 'adminPassword') }),
+  (result, _previous, form) => {
+    if (result.ok) revalidatePath('/admin/api-clients');
+    return formStateOf(result, form);
+  },
+);
+
+export const setApiClientPatientsAction = guardedAction(
+  setApiClientPatients,
+  (_viewer, _previous: AdminFormState, form: FormData) => ({ clientId: text(form, 'clientId'), patients: text(form, 'patients'), adminPassword: text(form, 'adminPassword') }),
   (result, _previous, form) => {
     if (result.ok) revalidatePath('/admin/api-clients');
     return formStateOf(result, form);

@@ -22,7 +22,8 @@ export const createUserAction = guardedAction(
     adminPassword: text(form, 'adminPassword'),
   }),
   (result, _previous, form): AdminFormState => {
-    if (!result.ok) return formStateOf(result, form);
+    // Refused, or filed for a second administrator (no account yet): the form says which.
+    if (!result.ok || !result.value.id) return formStateOf(result, form);
     revalidatePath('/admin/users');
     redirect(`/admin/users/${result.value.id}`);
   },

@@ -13,6 +13,13 @@ import { getChart, type ChartEntry, type SectionView } from '@/lib/features/reco
 import { DraftTextarea } from '@/components/chart/draft-textarea';
 import { openDrafts, type Draft } from '@/lib/features/drafts';
 import { addEntryAction, billingStatusAction, changeStatusAction, saveDraftAction } from './actions';
+import { headers } from 'next/headers';
+import { SmartAppsStrip } from '@/components/chart/smart-apps';
+import { fhirBaseFor, launchableApps } from '@/lib/features/fhir';
+import { launchAppAction } from './apps/actions';
+import { VisitsCard } from '@/components/visits/visits-card';
+import { listVisits } from '@/lib/features/visits';
+import { startVisitAction } from './visits/actions';
 
 type Body = Record<string, unknown>;
 
@@ -43,6 +50,7 @@ export default async function ChartPage({ params }: { params: Promise<{ id: stri
   const drafts = await openDrafts(viewer, chart.patientId);
   const draftOf = (form: string) => (drafts.ok ? drafts.value.find((d) => d.form === form) ?? null : null);
   const banner = patientBanner(chart.demographics, chart.sections.allergies, now());
+  const visits = chart.sections.progress_notes ? await listVisits(viewer, { patientId: chart.patientId }) : null;
   const shown = sectionTitles.filter((s) => (s.name === 'demographics' ? chart.demographics : s.name === 'insurance' ? chart.insurance : chart.sections[s.name]));
 
   return (
@@ -53,6 +61,9 @@ export default async function ChartPage({ params }: { params: Promise<{ id: stri
         <JumpLinks sections={shown} />
         <Link href="/patients" className="shrink-0 text-sm text-calm hover:underline">← My patients</Link>
       </div>
+      <SmartAppsStrip apps={await launchableApps()} patientId={chart.patientId} fhirBase={fhirBaseFor({ url: `http://${(await headers()).get('host') ?? 'localhost'}/`, headers: await headers() })} action={launchAppAction} />
+
+      <VisitsCard patientId={chart.patientId} visits={visits?.ok ? visits.value : null} canStart={canWrite('progress_notes')} start={startVisitAction} />
 
       {chart.demographics && (
         <ChartSectionCard name="demographics" title="Demographics">

@@ -19,7 +19,7 @@ export const GET = publicEntry(
     });
     return Response.json(result.body, {
       status: result.status,
-      headers: { 'Content-Type': 'application/fhir+json; charset=utf-8', 'Cache-Control': 'no-store', ...corsHeadersFor(request.headers.get('origin')), ...result.headers },
+      headers: { 'Content-Type': 'application/fhir+json; charset=utf-8', 'Cache-Control': 'no-store', ...(await corsHeadersFor(request.headers.get('origin'))), ...result.headers },
     });
   },
 );
@@ -28,5 +28,5 @@ export const GET = publicEntry(
 export const OPTIONS = publicEntry(
   'fhir.api.preflight',
   'A browser asks before a cross-origin request, without credentials; the answer names only registered app origins and holds no PHI.',
-  async (request: Request) => new Response(null, { status: 204, headers: corsHeadersFor(request.headers.get('origin')) }),
+  async (request: Request) => new Response(null, { status: 204, headers: await corsHeadersFor(request.headers.get('origin')) }),
 );

@@ -8,7 +8,7 @@ export const GET = publicEntry(
   'FHIR clients read the CapabilityStatement before they have a token (FHIR R4 §3.1.0.10); it describes the server and holds no PHI.',
   async (request: Request) =>
     Response.json(capabilityStatement(fhirBaseFor(request), new Date()), {
-      headers: { 'Content-Type': 'application/fhir+json; charset=utf-8', 'Cache-Control': 'no-store', ...corsHeadersFor(request.headers.get('origin')) },
+      headers: { 'Content-Type': 'application/fhir+json; charset=utf-8', 'Cache-Control': 'no-store', ...(await corsHeadersFor(request.headers.get('origin'))) },
     }),
 );
 
@@ -16,5 +16,5 @@ export const GET = publicEntry(
 export const OPTIONS = publicEntry(
   'fhir.metadata.preflight',
   'A browser asks before a cross-origin request, without credentials; the answer names only registered app origins and holds no PHI.',
-  async (request: Request) => new Response(null, { status: 204, headers: corsHeadersFor(request.headers.get('origin')) }),
+  async (request: Request) => new Response(null, { status: 204, headers: await corsHeadersFor(request.headers.get('origin')) }),
 );

@@ -30,7 +30,8 @@ const download = ({ chunks, contentType, filename }: AuditExport): Response => {
 
 /**
  * GET /admin/audit/export?format=csv|fhir&<filters>: the filtered trail as a download. The
- * viewer is checked again here (a route handler is its own entry point), and the export is
+ * viewer is checked again here (a route handler is its own entry point), the request must come
+ * from Vigil's own audit page (Fetch Metadata: never a link on another site), and the export is
  * recorded before the first byte is sent.
  */
 export const GET = guardedRoute(
@@ -38,4 +39,5 @@ export const GET = guardedRoute(
   (request) => Object.fromEntries(new URL(request.url).searchParams),
   (result) => (result.ok ? download(result.value) : new Response(result.message, { status: result.error === 'denied' ? 403 : 400, headers: plainText })),
   () => new Response('Sign in to export the audit trail.', { status: 401, headers: plainText }),
+  { sameSiteOnly: true },
 );

@@ -1,0 +1,125 @@
+import 'server-only';
+import { eq, inArray, sql, type SQL } from 'drizzle-orm';
+import type { Queryable } from '@/db/client';
+import { patientKeys, patients } from '@/db/schema';
+import type { Demographics } from '@/lib/domain/chart/sections';
+import { DecryptionError, getPatientCiphers } from '@/lib/platform/crypto';
+import { env } from '@/lib/platform/env';
+import type { reachablePatients } from '@/lib/pipeline/relationship';
+
+/** What the patient list and its searches need of a patient's sealed demographics. */
+export type ListCard = Pick<Demographics, 'familyName' | 'givenName' | 'dateOfBirth' | 'mrn' | 'sex'>;
+
+/**
+ * A caseload of thousands must not be decrypted on every list or search, so each patient's list
+ * card is opened once and kept in this process's memory, never in the database: an index there
+ * would leak, this leaks nothing the process does not already hold (it keeps the same patient's
+ * data key for as long, VIGIL_KEY_CACHE_SECONDS, and a data key opens far more than a card).
+ *
+ * A card is used only while the stored envelope is the one it was opened from (its last
+ * characters, which end in the envelope's authentication tag, are compared on every request)
+ * and the patient's data key is still live, so a changed, swapped or shredded row is seen at
+ * once. Which patients the viewer may list is decided per request by the caller, never cached.
+ */
+const CARDS_MAX = 20_000;
+/** The tail of a sealed value: its GCM tag and a few ciphertext bytes, different for every sealing. */
+const TAG_CHARS = 24;
+/** Ids per query: far below PostgreSQL's parameter limit. */
+const CHUNK = 5_000;
+
+interface Held {
+  tag: string;
+  card: ListCard;
+  expires: number;
+}
+const globalForCards = globalThis as unknown as { vigilListCards?: Map<string, Held> };
+const held = (globalForCards.vigilListCards ??= new Map());
+
+function keep(patientId: string, tag: string, card: ListCard, now: number): void {
+  const seconds = env().VIGIL_KEY_CACHE_SECONDS;
+  if (seconds <= 0) return;
+  held.delete(patientId);
+  if (held.size >= CARDS_MAX) {
+    const oldest = held.keys().next().value;
+    if (oldest !== undefined) held.delete(oldest);
+  }
+  held.set(patientId, { tag, card, expires: now + seconds * 1000 });
+}
+
+/** Forgets every card (tests that swap keys), or one patient's. */
+export function forgetListCards(patientId?: string): void {
+  if (patientId) held.delete(patientId);
+  else held.clear();
+}
+
+async function inChunks<T>(ids: string[], query: (chunk: string[]) => Promise<T[]>): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < ids.length; i += CHUNK) out.push(...(await query(ids.slice(i, i + CHUNK))));
+  return out;
+}
+
+/** The viewer's reachable patients as a subquery (lib/pipeline/relationship.ts). */
+type Reachable = ReturnType<typeof reachablePatients>;
+
+export interface ListedCard {
+  id: string;
+  card: ListCard;
+  /** Tied by a care-team row (else by this session's break-glass grant). */
+  onTeam: boolean;
+}
+
+/**
+ * The cards of the reachable patients that match `filter` (a blind-index condition on patients)
+ * and whose data key is live, in one query joined in the database, opening only those not
+ * already held. A card that will not open is counted as unavailable.
+ */
+export async function listCards(q: Queryable, reachable: Reachable, filter?: SQL): Promise<{ listed: ListedCard[]; unavailable: number }> {
+  const now = Date.now();
+  const rows = await q
+    .select({
+      id: patients.id,
+      onTeam: reachable.onTeam,
+      tag: sql<string>`right(${patients.sealedDemographics}, ${sql.raw(String(TAG_CHARS))})`,
+      live: sql<boolean>`(${patientKeys.wrappedKey} IS NOT NULL AND ${patientKeys.shreddedAt} IS NULL)`,
+    })
+    .from(reachable)
+    .innerJoin(patients, eq(patients.id, reachable.patientId))
+    .innerJoin(patientKeys, eq(patientKeys.patientId, patients.id))
+    .where(filter);
+  const listed: ListedCard[] = [];
+  const missing = new Map<string, { tag: string; onTeam: boolean }>();
+  for (const { id, onTeam, tag, live } of rows) {
+    const hit = held.get(id);
+    if (!live) {
+      held.delete(id);
+      continue;
+    }
+    if (hit && hit.tag === tag && hit.expires > now) listed.push({ id, card: hit.card, onTeam });
+    else missing.set(id, { tag, onTeam });
+  }
+  if (missing.size === 0) return { listed, unavailable: 0 };
+
+  const ids = [...missing.keys()];
+  const sealed = await inChunks(ids, (chunk) => q.select({ id: patients.id, sealed: patients.sealedDemographics }).from(patients).where(inArray(patients.id, chunk)));
+  const { ciphers } = await getPatientCiphers(q, ids);
+  let unavailable = 0;
+  for (const row of sealed) {
+    const cipher = ciphers.get(row.id);
+    if (!cipher) continue;
+    let d: Demographics;
+    try {
+      d = cipher.open<Demographics>('patients', 'sealed_demographics', row.id, row.sealed);
+    } catch (error) {
+      if (!(error instanceof DecryptionError)) throw error;
+      unavailable += 1;
+      continue;
+    }
+    const card: ListCard = { familyName: d.familyName, givenName: d.givenName, dateOfBirth: d.dateOfBirth, mrn: d.mrn, sex: d.sex };
+    const { tag, onTeam } = missing.get(row.id)!;
+    // The tag read with the list, not the envelope's own: a row rewritten between the two reads
+    // is opened again next time instead of being held under the newer tag.
+    if (row.sealed.endsWith(tag)) keep(row.id, tag, card, now);
+    listed.push({ id: row.id, card, onTeam });
+  }
+  return { listed, unavailable };
+}
