@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { expect, test, type APIRequestContext, type Browser, type Page } from '@playwright/test';
 import { approveRequest, DEMO_PASSWORD, loginAs, pathIs, UUID, type DemoUser } from './helpers';
 
@@ -124,6 +125,8 @@ test.describe.serial('admin settings', () => {
     try {
       const issue = admin.getByTestId('issue-form');
       await issue.getByLabel('Name').fill(name);
+      // The public half of the feed's signing key, as the device vendor would hand it over.
+      await issue.getByLabel('Device signing key').fill(JSON.stringify(generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' })));
       await issue.getByLabel('Your password').fill(DEMO_PASSWORD);
       await issue.getByRole('button', { name: 'Issue client' }).click();
       await expect(issue.getByRole('status')).toHaveText(`Issued ${name}.`);

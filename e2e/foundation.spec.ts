@@ -154,7 +154,8 @@ test.describe('sign-in failures', () => {
    */
   async function submitUnchecked(page: Page, email: string, password: string): Promise<void> {
     await page.goto('/login');
-    await page.locator('form').evaluate((form: HTMLFormElement) => {
+    // The password form (the page may also offer the hospital sign-in, a form of its own).
+    await page.locator('form').filter({ has: page.getByLabel('Email', { exact: true }) }).evaluate((form: HTMLFormElement) => {
       form.noValidate = true;
       for (const input of Array.from(form.querySelectorAll('input'))) {
         input.removeAttribute('required');

@@ -31,8 +31,10 @@ async function shot(page: Page, name: string): Promise<void> {
 /** From Vigil's sign-in page through the IdP's own form (skipped when the IdP already has a session). */
 async function ssoSignIn(page: Page, login: string): Promise<void> {
   await page.goto('/login');
+  const signInPage = page.url();
   await page.getByRole('button', { name: SSO_BUTTON }).click();
-  await page.waitForURL((url) => url.origin === E2E_IDP_URL || !url.pathname.startsWith('/api/auth'));
+  // Away from the sign-in page: to the IdP's form, or (it remembers the person) straight back.
+  await page.waitForURL((url) => url.href !== signInPage && !url.pathname.startsWith('/api/auth'));
   if (page.url().startsWith(E2E_IDP_URL)) {
     await page.getByLabel('Username').fill(login);
     await page.getByLabel('Password').fill(IDP_PASSWORD);

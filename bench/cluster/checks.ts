@@ -1,7 +1,7 @@
 /**
  * What must hold of the database after instances wrote side by side, or after a failover: the
  * audit trail verifies (`npm run audit:verify`, the operator's own check, in its own process),
- * its sequence has no gap and no fork, and every vitals entry has exactly the one audit entry
+ * none of its chains has a gap or a fork, and every vitals entry has exactly the one audit entry
  * that recorded it (no record without its entry, no entry without its record).
  */
 import { spawnSync } from 'node:child_process';
@@ -14,9 +14,9 @@ export interface TrailCheck {
   verified: boolean;
   verifyOutput: string;
   entries: number;
-  /** Sequence numbers missing between the first and the last. */
+  /** Positions missing inside a chain, between its first and its last entry (summed over chains). */
   gaps: number;
-  /** Entries that name the same predecessor as another entry (a fork). */
+  /** Entries that name the same predecessor as another entry of their chain (a fork). */
   forks: number;
 }
 
@@ -30,10 +30,11 @@ export async function checkTrail(ownerUrl: string, keyFile: string, dataDir: str
   const sql = postgres(ownerUrl, { max: 1, onnotice: () => {} });
   try {
     const [shape] = await sql<{ entries: number; gaps: number; forks: number }[]>`
-      SELECT count(*)::int AS entries,
-             (coalesce(max(seq) - min(seq) + 1, 0) - count(*))::int AS gaps,
-             (count(*) - count(DISTINCT prev_hash))::int AS forks
-      FROM audit_log`;
+      SELECT coalesce(sum(n), 0)::int AS entries, coalesce(sum(gaps), 0)::int AS gaps, coalesce(sum(forks), 0)::int AS forks
+      FROM (SELECT count(*) AS n,
+                   max(chain_seq) - min(chain_seq) + 1 - count(*) AS gaps,
+                   count(*) - count(DISTINCT prev_hash) AS forks
+            FROM audit_log GROUP BY chain) AS per_chain`;
     return { verified: run.status === 0, verifyOutput, ...shape! };
   } finally {
     await sql.end({ timeout: 5 });

@@ -72,7 +72,7 @@ async function withEnv<T>(vars: Record<string, string>, work: () => Promise<T>):
     return await work();
   } finally {
     for (const [name, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[name];
+      if (value === undefined) Reflect.deleteProperty(process.env, name);
       else process.env[name] = value;
     }
   }

@@ -71,7 +71,7 @@ export default async function LoginPage({ searchParams }: { searchParams: Promis
                 {notices[reason]}
               </p>
             )}
-            {choices.sso && choices.passwords && <p className="text-center text-xs uppercase tracking-wide text-slate-400">or</p>}
+            {choices.sso && choices.passwords && <p className="text-center text-xs uppercase tracking-wide text-slate-500">or</p>}
             {choices.sso && <SsoSignIn label={choices.sso} primary={!choices.passwords} />}
             {idpSignOut && (
               <p className="text-sm text-slate-600">

@@ -36,8 +36,8 @@ function recordAuthError(error: Error): void {
   log.warn({ type: (error as { type?: string }).type, reason }, 'Auth.js refused a sign-in request');
   if (!reason) return;
   clientInfo()
-    .then((client) => tallyRefusal({ action: auditActions.auth.login, resourceType: 'session', source: client.ip, ip: client.ip, userAgent: client.userAgent, reason: `sso_${reason}` }))
-    .catch(() => tallyRefusal({ action: auditActions.auth.login, resourceType: 'session', source: null, reason: `sso_${reason}` }));
+    .then((client) => tallyRefusal({ action: auditActions.auth.login, resourceType: 'session', source: client.ip, ip: client.ip, userAgent: client.userAgent, reason }))
+    .catch(() => tallyRefusal({ action: auditActions.auth.login, resourceType: 'session', source: null, reason }));
 }
 
 const sso = ssoSettings();

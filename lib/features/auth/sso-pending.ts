@@ -32,10 +32,11 @@ function key(): Uint8Array {
 }
 
 export async function holdForCode(identity: SsoIdentity): Promise<void> {
+  const issuedAt = Math.floor(Date.now() / 1000);
   const token = await new EncryptJWT({ identity })
     .setProtectedHeader({ alg: 'dir', enc: 'A256GCM' })
-    .setIssuedAt()
-    .setExpirationTime(`${LIFETIME_SECONDS}s`)
+    .setIssuedAt(issuedAt)
+    .setExpirationTime(issuedAt + LIFETIME_SECONDS)
     .encrypt(key());
   (await cookies()).set(COOKIE, token, { httpOnly: true, sameSite: 'lax', secure: secureCookies(), path: '/', maxAge: LIFETIME_SECONDS });
 }

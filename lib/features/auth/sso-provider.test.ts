@@ -32,10 +32,10 @@ const good = { iss: as.issuer, aud: 'vigil-portal', sub: 's', iat: now, exp: now
 
 describe('naming an SSO refusal', () => {
   it('names the ID token claim that failed', async () => {
-    expect(ssoRefusalReason(await refusalFor({ ...good, aud: 'another-app' }))).toBe('id_token_aud');
-    expect(ssoRefusalReason(await refusalFor({ ...good, iss: 'https://evil.example' }))).toBe('id_token_iss');
-    expect(ssoRefusalReason(await refusalFor({ ...good, iat: now - 7200, exp: now - 3600 }))).toBe('id_token_exp');
-    expect(ssoRefusalReason(await refusalFor({ ...good, nonce: 'an-earlier-nonce' }))).toBe('id_token_nonce');
+    expect(ssoRefusalReason(await refusalFor({ ...good, aud: 'another-app' }))).toBe('sso_id_token_aud');
+    expect(ssoRefusalReason(await refusalFor({ ...good, iss: 'https://evil.example' }))).toBe('sso_id_token_iss');
+    expect(ssoRefusalReason(await refusalFor({ ...good, iat: now - 7200, exp: now - 3600 }))).toBe('sso_id_token_exp');
+    expect(ssoRefusalReason(await refusalFor({ ...good, nonce: 'an-earlier-nonce' }))).toBe('sso_id_token_nonce');
   });
 
   it('names a state that does not match, a check cookie that is missing, and an error from the IdP', () => {
@@ -45,10 +45,10 @@ describe('naming an SSO refusal', () => {
     } catch (error) {
       mismatch = asAuthJsWraps(error);
     }
-    expect(ssoRefusalReason(mismatch)).toBe('state_mismatch');
-    expect(ssoRefusalReason(new InvalidCheck('State cookie was missing.'))).toBe('state_cookie_missing');
-    expect(ssoRefusalReason(new InvalidCheck('PKCE code_verifier cookie was missing.'))).toBe('pkce_cookie_missing');
-    expect(ssoRefusalReason(new OAuthCallbackError('OAuth Provider returned an error'))).toBe('idp_error');
+    expect(ssoRefusalReason(mismatch)).toBe('sso_state_mismatch');
+    expect(ssoRefusalReason(new InvalidCheck('State cookie was missing.'))).toBe('sso_state_cookie_missing');
+    expect(ssoRefusalReason(new InvalidCheck('PKCE code_verifier cookie was missing.'))).toBe('sso_pkce_cookie_missing');
+    expect(ssoRefusalReason(new OAuthCallbackError('OAuth Provider returned an error'))).toBe('sso_idp_error');
   });
 
   it('leaves errors that are not an SSO callback’s to their own audit (a refused password is tallied by the sign-in)', () => {

@@ -98,17 +98,17 @@ export function identityFrom(profile: Record<string, unknown> | undefined): SsoI
 export function ssoRefusalReason(error: unknown): string | null {
   const authError = error as { type?: string; message?: string; cause?: { err?: unknown } } | null;
   const type = authError?.type;
-  if (type === 'OAuthCallbackError') return 'idp_error';
+  if (type === 'OAuthCallbackError') return 'sso_idp_error';
   if (type === 'InvalidCheck') {
     const check = /state|pkce|nonce/i.exec(authError?.message ?? '')?.[0]?.toLowerCase();
-    return `${check ?? 'check'}_cookie_missing`;
+    return `sso_${check ?? 'check'}_cookie_missing`;
   }
   if (type !== 'CallbackRouteError' && type !== 'OAuthProfileParseError') return null;
   const cause = authError?.cause?.err as { code?: string; message?: string; cause?: { claim?: unknown } } | undefined;
   const claim = typeof cause?.cause?.claim === 'string' ? cause.cause.claim : null;
-  if (claim && (cause?.code === 'OAUTH_JWT_CLAIM_COMPARISON_FAILED' || cause?.code === 'OAUTH_JWT_TIMESTAMP_CHECK_FAILED')) return `id_token_${claim}`;
-  if (cause?.code === 'OAUTH_INVALID_RESPONSE' && /"state"/.test(cause.message ?? '')) return 'state_mismatch';
-  return 'callback_failed';
+  if (claim && (cause?.code === 'OAUTH_JWT_CLAIM_COMPARISON_FAILED' || cause?.code === 'OAUTH_JWT_TIMESTAMP_CHECK_FAILED')) return `sso_id_token_${claim}`;
+  if (cause?.code === 'OAUTH_INVALID_RESPONSE' && /"state"/.test(cause.message ?? '')) return 'sso_state_mismatch';
+  return 'sso_callback_failed';
 }
 
 const discovery = z.object({ end_session_endpoint: z.string().url().optional() });

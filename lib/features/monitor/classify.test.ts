@@ -19,6 +19,7 @@ const addedSince = [
   'fhir.search', // a page of Patient search results through the FHIR API
   'break_glass.review_view', // a grant's justification and MRN, opened by its reviewer
   'audit.state.reveal', // the sealed before/after of a chart write, opened by a privacy officer
+  'visit.recording_play', // a video visit recording, decrypted and streamed
 ];
 
 function parsedAsPhi(action: string): boolean {

@@ -10,7 +10,7 @@ const noStore = { 'Cache-Control': 'no-store' };
 const whyPublic = 'The patient has no account: the visit secret their spent join link gave this browser is their credential, checked by the visit feature.';
 
 /** POST /visit/api/consent {given}: the patient's answer to recording, recorded either way. */
-export const POST = publicEntry('visit.consent', whyPublic, async (request: NextRequest) => {
+export const POST = publicEntry('visit-guest.consent', whyPublic, async (request: NextRequest) => {
   const guest = isSameOriginFetch(request) ? await patientGuest(request.cookies.get(VISIT_COOKIE)?.value) : null;
   if (!guest) return Response.json({ error: 'This visit is not available.' }, { status: 401, headers: noStore });
   let given: unknown = null;

@@ -10,7 +10,7 @@ const noStore = { 'Cache-Control': 'no-store' };
 const whyPublic = 'The patient has no account: the one-time join link is their credential, checked, spent and audited by the visit feature.';
 
 /** POST /visit/api/join {token}: spends a join link and gives this browser the visit's secret. */
-export const POST = publicEntry('visit.join', whyPublic, async (request: NextRequest) => {
+export const POST = publicEntry('visit-guest.join', whyPublic, async (request: NextRequest) => {
   if (!isSameOriginFetch(request)) return Response.json({ error: 'Cross-site request refused.' }, { status: 403, headers: noStore });
   let token: unknown = null;
   try {

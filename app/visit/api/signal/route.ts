@@ -11,13 +11,13 @@ const whyPublic = 'The patient has no account: the visit secret their spent join
 const unavailable = () => Response.json({ error: 'This visit is not available.' }, { status: 401, headers: noStore });
 
 /** GET /visit/api/signal: the patient's server-sent events of the call set-up. */
-export const GET = publicEntry('visit.signals', whyPublic, async (request: NextRequest) => {
+export const GET = publicEntry('visit-guest.signals', whyPublic, async (request: NextRequest) => {
   const guest = await patientGuest(request.cookies.get(VISIT_COOKIE)?.value);
   return guest ? eventStreamResponse(patientSignals(guest, lastEventIdOf(request))) : unavailable();
 });
 
 /** POST /visit/api/signal: one set-up message for the clinician's browser. */
-export const POST = publicEntry('visit.signal', whyPublic, async (request: NextRequest) => {
+export const POST = publicEntry('visit-guest.signal', whyPublic, async (request: NextRequest) => {
   const guest = isSameOriginFetch(request) ? await patientGuest(request.cookies.get(VISIT_COOKIE)?.value) : null;
   if (!guest) return unavailable();
   const message = parseSignal(await readCappedText(request, MAX_SIGNAL_BYTES));
