@@ -119,8 +119,15 @@ test.describe.serial('break-glass emergency access', () => {
     const review = privacy.getByTestId('grant-review');
     await expect(review).toBeVisible();
     await expect(privacy.getByTestId('grant-reason')).toHaveText('Emergency treatment');
+    // The GET page keeps the justification and MRN sealed; they open only with a stated reason, in a POST.
+    await expect(privacy.getByTestId('grant-justification')).toHaveCount(0);
+    expect(await review.textContent()).not.toContain(JUSTIFICATION.slice(0, 20));
+    const reveal = privacy.getByTestId('grant-reveal-form');
+    await reveal.getByLabel('Why are you opening them?').selectOption('break_glass_review');
+    await reveal.getByRole('button', { name: 'Show the justification and MRN' }).click();
     // Markup-like characters in a justification are shown as text, exactly as typed.
     await expect(privacy.getByTestId('grant-justification')).toHaveText(JUSTIFICATION);
+    await expect(privacy.getByTestId('grant-mrn')).toHaveText(/\S/);
     const viewed = privacy.getByTestId('sections-viewed');
     for (const section of ['demographics', 'medications', 'allergies', 'progress_notes']) {
       await expect(viewed.locator(`li[data-section="${section}"]`)).toBeVisible();

@@ -3,7 +3,8 @@
  * top-level navigation carries the viewer's SameSite=Lax cookie, so every GET handler in app/ is
  * walked here: each is a public read that changes nothing (named below, with why), or a guarded
  * route that refuses a request another site started. Pages are GETs too: none may open sealed
- * audit state (that is a POST with a reason, app/(portal)/admin/audit/[seq]/actions.ts).
+ * audit state or a break-glass grant's justification and MRN (each a POST with a reason:
+ * app/(portal)/admin/audit/[seq]/actions.ts, app/(portal)/admin/break-glass/[grantId]/actions.ts).
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -53,11 +54,22 @@ describe('GET handlers', () => {
 });
 
 describe('pages', () => {
-  it('never open sealed audit state, whatever the query string says', () => {
+  it('never open sealed audit state or a grant’s justification, whatever the query string says', () => {
     const pages = files(app).filter((f) => f.endsWith('page.tsx'));
     expect(pages.length).toBeGreaterThan(20);
-    const opening = pages.filter((f) => /revealAuditState|[?&]reveal=|searchParams\)\.reveal/.test(readFileSync(f, 'utf8')));
+    const opening = pages.filter((f) => /revealAuditState|revealGrantSealed|[?&]reveal=|searchParams\)\.reveal/.test(readFileSync(f, 'utf8')));
     expect(opening.map(relative)).toEqual([]);
+  });
+
+  it('open the reveals only through server actions, which Next refuses from another origin', () => {
+    const reveals = { revealAuditState: 'app/(portal)/admin/audit/[seq]/actions.ts', revealGrantSealed: 'app/(portal)/admin/break-glass/[grantId]/actions.ts' };
+    const sources = files(app).filter((f) => /\.(ts|tsx)$/.test(f));
+    for (const [reveal, actions] of Object.entries(reveals)) {
+      expect(sources.filter((f) => readFileSync(f, 'utf8').includes(reveal)).map(relative), reveal).toEqual([actions]);
+      const source = readFileSync(path.join(process.cwd(), actions), 'utf8');
+      expect(source.startsWith("'use server';")).toBe(true);
+      expect(source.replace(/\s+/g, ' ')).toContain(`guardedAction( ${reveal},`);
+    }
   });
 });
 

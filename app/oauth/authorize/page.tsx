@@ -1,6 +1,6 @@
 import Link from 'next/link';
 import { headers } from 'next/headers';
-import type { FhirResourceType } from '@/lib/domain/access/smart-scopes';
+import type { UserResourceType } from '@/lib/domain/access/smart-scopes';
 import { getViewer } from '@/lib/features/auth/current';
 import { authorizeMessages, checkAuthorizeRequest, fhirBaseFor, grantOnOffer } from '@/lib/features/fhir';
 import { listPatients } from '@/lib/features/records';
@@ -8,7 +8,7 @@ import { approveAppAction } from './actions';
 
 export const dynamic = 'force-dynamic';
 
-const words: Record<FhirResourceType, string> = {
+const words: Record<UserResourceType, string> = {
   Patient: 'demographics',
   Coverage: 'insurance',
   AllergyIntolerance: 'allergies',
@@ -17,6 +17,7 @@ const words: Record<FhirResourceType, string> = {
   Observation: 'vital signs',
   DocumentReference: 'notes',
   Encounter: 'encounters',
+  AuditEvent: 'the audit trail (if your role reviews it)',
 };
 
 /** The SMART consent page: which app, what it may read (within your role), and for which patient. */

@@ -29,4 +29,17 @@ describe('SMART scopes onto role lenses', () => {
     expect(narrowPermissions(defaultRoles.admin.permissions, all)).toEqual({ ehr_read: [] });
     expect(narrowPermissions(defaultRoles.physician.permissions, ['Patient'])).toEqual({ ehr_read: ['patient.demographics'] });
   });
+
+  it('AuditEvent is user-level only and keeps the audit search permission only for a role that holds it', () => {
+    expect(parseScopes('user/AuditEvent.rs').user).toEqual(['AuditEvent']);
+    expect(parseScopes('user/*.read').user).toContain('AuditEvent');
+    expect(parseScopes('patient/*.rs patient/AuditEvent.rs').patient).not.toContain('AuditEvent');
+    expect(parseScopes('system/*.rs system/AuditEvent.read').system).not.toContain('AuditEvent');
+    expect(scopeString(parseScopes('user/AuditEvent.read'))).toBe('user/AuditEvent.rs');
+    expect(scopeString(parseScopes('user/*.read'))).toBe('user/*.rs');
+    const privacy = defaultRoles.privacy_officer.permissions;
+    expect(narrowPermissions(privacy, ['AuditEvent'])).toEqual({ ehr_read: [], audit: ['audit.read'] });
+    expect(narrowPermissions(privacy, ['Patient'])).toEqual({ ehr_read: [] });
+    expect(narrowPermissions(defaultRoles.physician.permissions, ['AuditEvent'])).toEqual({ ehr_read: [] });
+  });
 });

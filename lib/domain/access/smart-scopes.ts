@@ -1,5 +1,5 @@
 import 'server-only';
-import { chartPermission } from '@/lib/domain/access/permission-names';
+import { auditPermission, chartPermission } from '@/lib/domain/access/permission-names';
 import { hasPermission, type PermissionSet } from '@/lib/domain/access/permissions';
 import type { ChartSection } from '@/lib/domain/access/roles';
 
@@ -27,11 +27,22 @@ export function isFhirResourceType(value: string): value is FhirResourceType {
 }
 
 /**
+ * The audit trail as FHIR `AuditEvent`s. It is no chart section: a token reads it only when the
+ * user holds the audit permission the portal's audit page asks for, and only at user level
+ * (`user/AuditEvent.rs`, or `user/*`), since it is the trail of everyone's use, not one patient's
+ * chart. Patient- and system-level scopes never reach it.
+ */
+export const AUDIT_EVENT = 'AuditEvent';
+export const userResourceTypes = [...fhirResourceTypes, AUDIT_EVENT] as const;
+export type UserResourceType = FhirResourceType | typeof AUDIT_EVENT;
+const typesAt = { user: userResourceTypes, patient: fhirResourceTypes, system: fhirResourceTypes } as const;
+
+/**
  * What a token's scopes grant: resource types for any reachable patient, for the launch patient
  * only, and (backend clients) for the patients an admin granted the client.
  */
 export interface ScopeGrant {
-  user: FhirResourceType[];
+  user: UserResourceType[];
   patient: FhirResourceType[];
   system: FhirResourceType[];
   /** EHR launch: the app was started from a chart and receives that chart's patient as context. */
@@ -55,6 +66,8 @@ export const supportedScopes = [
   'patient/*.rs',
   'user/*.read',
   'user/*.rs',
+  'user/AuditEvent.read',
+  'user/AuditEvent.rs',
   'system/*.read',
   'system/*.rs',
 ] as const;
@@ -75,8 +88,9 @@ export function parseScopes(scope: string): ScopeGrant {
     const [, level, type, verbs] = match as unknown as [string, 'patient' | 'user' | 'system', string, string];
     const reads = verbs === 'read' || verbs === '*' || verbs.includes('r') || verbs.includes('s');
     if (!reads) continue;
-    const types = type === '*' ? fhirResourceTypes : isFhirResourceType(type) ? [type] : [];
-    for (const t of types) if (!grant[level].includes(t)) grant[level].push(t);
+    const known: readonly UserResourceType[] = typesAt[level];
+    const into: UserResourceType[] = grant[level];
+    for (const t of type === '*' ? known : known.filter((k) => k === type)) if (!into.includes(t)) into.push(t);
   }
   return grant;
 }
@@ -90,34 +104,37 @@ export function scopeString(grant: ScopeGrant): string {
   if (grant.launchPatient) words.push('launch/patient');
   if (grant.offlineAccess) words.push('offline_access');
   const typed = (level: 'patient' | 'user' | 'system') =>
-    grant[level].length === fhirResourceTypes.length ? [`${level}/*.rs`] : grant[level].map((t) => `${level}/${t}.rs`);
+    grant[level].length === typesAt[level].length ? [`${level}/*.rs`] : grant[level].map((t) => `${level}/${t}.rs`);
   return [...words, ...typed('patient'), ...typed('user'), ...typed('system')].join(' ');
 }
 
 /** The resource types a grant opens for one patient: the user-level ones, plus the patient-level ones for the launch patient. */
 export function typesFor(grant: Pick<ScopeGrant, 'user' | 'patient'>, patientId: string, launchPatient: string | null): FhirResourceType[] {
-  const types = new Set<FhirResourceType>(grant.user);
+  const types = new Set<UserResourceType>(grant.user);
   if (launchPatient && patientId === launchPatient) for (const t of grant.patient) types.add(t);
   return fhirResourceTypes.filter((t) => types.has(t));
 }
 
 /**
  * The role's permissions narrowed to the chart sections of `types`: read only, exact names, no
- * writes, no break-glass, no administration. What the role cannot read stays unreadable.
+ * writes, no break-glass, no administration. What the role cannot read stays unreadable. An
+ * `AuditEvent` scope keeps the one audit permission the portal's audit search asks for, and only
+ * if the role holds it, so the guarded operation makes the portal's decision.
  */
-export function narrowPermissions(permissions: PermissionSet, types: readonly FhirResourceType[]): PermissionSet {
-  const sections = new Set<ChartSection>(types.flatMap((t) => fhirResourceSections[t]));
+export function narrowPermissions(permissions: PermissionSet, types: readonly UserResourceType[]): PermissionSet {
+  const sections = new Set<ChartSection>(types.filter(isFhirResourceType).flatMap((t) => fhirResourceSections[t]));
   const ehrRead = [...sections].filter((s) => hasPermission(permissions, 'ehr_read', chartPermission[s])).map((s) => chartPermission[s]);
-  return { ehr_read: ehrRead };
+  const audit = types.includes(AUDIT_EVENT) && hasPermission(permissions, 'audit', auditPermission.read) ? { audit: [auditPermission.read] } : {};
+  return { ehr_read: ehrRead, ...audit };
 }
 
 /** A request's scopes cut to what the app is registered for: a scope it was not given is dropped, never honoured. */
 export function withinRegistered(requested: ScopeGrant, registered: ScopeGrant): ScopeGrant {
-  const keep = (level: 'user' | 'patient' | 'system') => requested[level].filter((t) => registered[level].includes(t));
+  const keep = <T extends UserResourceType>(wanted: T[], allowed: readonly T[]) => wanted.filter((t) => allowed.includes(t));
   return {
-    user: keep('user'),
-    patient: keep('patient'),
-    system: keep('system'),
+    user: keep(requested.user, registered.user),
+    patient: keep(requested.patient, registered.patient),
+    system: keep(requested.system, registered.system),
     launch: requested.launch && registered.launch,
     openid: false,
     fhirUser: false,

@@ -101,8 +101,10 @@ const definitions = {
     end: action('break_glass.end', false, 'Ended emergency access'),
     identityView: action('break_glass.identity_view', true, 'Saw the identity of a patient outside the care team, to ask for emergency access'),
     review: action('break_glass.review', false, 'Reviewed an emergency access grant'),
-    // The justification and MRN are the patient's data: a privacy officer's look is a PHI access, monitored.
-    reviewView: action('break_glass.review_view', true, 'Opened an emergency access grant for review'),
+    // The grant page without them: who, when, why (the category), what was done under it.
+    grantView: action('break_glass.grant_view', false, 'Opened an emergency access grant for review (justification and MRN still sealed)'),
+    // The justification and MRN are the patient's data: opening them, with a stated reason, is a PHI access, monitored.
+    reviewView: action('break_glass.review_view', true, 'Opened an emergency access grant’s justification and MRN, with a stated reason'),
     queueView: action('break_glass.queue_view', false, 'Opened the emergency access review queue'),
   },
   user: {

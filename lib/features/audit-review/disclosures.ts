@@ -9,6 +9,7 @@ import { operation } from '@/lib/pipeline/operation';
 import { existingPatient } from '@/lib/features/break-glass/patient';
 import { selectAuditEntries, type AuditListEntry } from '@/lib/features/audit-review/query';
 import { auditActions } from '@/lib/domain/audit/actions';
+import { revealReasonLabel } from '@/lib/domain/audit/reveal-reasons';
 
 /**
  * The accounting of disclosures ("who viewed my chart"): every recorded access to one patient's
@@ -115,6 +116,7 @@ function describe(entry: AuditListEntry): string {
   if (entry.action === auditActions.patient.search) return 'Found the patient in a search';
   if (entry.action === auditActions.disclosures.report) return 'Prepared an accounting of disclosures';
   if (entry.action === auditActions.audit.stateReveal) return 'Opened the recorded values of a change (privacy review)';
+  if (entry.action === auditActions.breakGlass.reviewView) return 'Opened the justification and MRN of an emergency access (privacy review)';
   if (kind === 'audit') return 'Reviewed the audit trail';
   if (entry.action === auditActions.visit.recordingPlay) return denied ? 'Tried to watch a video visit recording' : 'Watched a video visit recording';
   if (kind === 'visit') return `Video visit: ${label(verb)}`;
@@ -125,6 +127,9 @@ function describe(entry: AuditListEntry): string {
   return label(entry.action);
 }
 
+/** A privacy officer's own work on the record: the trail, disclosure reports, a grant's sealed values opened for review. */
+const oversight = (action: string) => action.startsWith('audit.') || action.startsWith('disclosures.') || action === auditActions.breakGlass.reviewView;
+
 function purpose(entry: AuditListEntry, roles: string[]): string {
   if (entry.outcome === 'denied') {
     const reason = typeof entry.details?.reason === 'string' ? entry.details.reason : '';
@@ -134,7 +139,11 @@ function purpose(entry: AuditListEntry, roles: string[]): string {
     const code = entry.breakGlass.reasonCode;
     return `Emergency access${code ? ` — ${reasonLabels[code as BreakGlassReason] ?? label(code)}` : ''}`;
   }
-  if (entry.action.startsWith('audit.') || entry.action.startsWith('disclosures.')) return 'Privacy oversight';
+  if (oversight(entry.action)) {
+    // A reveal's stated reason, from the fixed list (never free text).
+    const stated = revealReasonLabel(entry.details?.reason);
+    return stated ? `Privacy oversight — ${stated}` : 'Privacy oversight';
+  }
   if (roles.includes('billing') && !roles.some((r) => r === 'physician' || r === 'nurse')) return 'Payment (billing)';
   return 'Treatment (care team)';
 }

@@ -11,6 +11,7 @@ import { chainedFieldsOf } from '@/lib/platform/audit/verify';
 import { operation } from '@/lib/pipeline/operation';
 import { auditListEntry, auditTrailDenied, type AuditListEntry } from '@/lib/features/audit-review/query';
 import { auditActions } from '@/lib/domain/audit/actions';
+import { revealReason } from '@/lib/domain/audit/reveal-reasons';
 
 /**
  * One audit entry in full, for a privacy officer's investigation. Its sealed before/after state
@@ -30,19 +31,6 @@ export interface AuditEntryView {
   canReveal: boolean;
 }
 
-/**
- * Why a privacy officer opens a change's recorded values: a fixed list, so the stated reason is
- * recorded in the trail (and shown in the patient's accounting of disclosures) without free text
- * that could itself hold PHI.
- */
-export const revealReasons = {
-  complaint: 'Investigating a patient’s complaint',
-  incident: 'Investigating a monitoring incident',
-  break_glass_review: 'Reviewing an emergency access',
-  legal_request: 'A legal or regulatory request',
-  patient_request: 'The patient asked for their record of changes',
-} as const;
-export type RevealReason = keyof typeof revealReasons;
 export const REVEAL_REASON_REQUIRED = 'Choose why you are opening the recorded values.';
 
 const seqSchema = z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
@@ -100,7 +88,7 @@ export const revealAuditState = operation({
   deniedMessage: 'You may not open the recorded values of this entry.',
   target: seqTarget,
   targetPatient: async (q, seq) => (await q.select({ patientId: auditLog.patientId }).from(auditLog).where(eq(auditLog.seq, Number(seq))).limit(1))[0]?.patientId ?? null,
-  input: z.object({ seq: seqSchema, reason: z.enum(Object.keys(revealReasons) as [RevealReason], { message: REVEAL_REASON_REQUIRED }) }),
+  input: z.object({ seq: seqSchema, reason: revealReason(REVEAL_REASON_REQUIRED) }),
   invalid: (error) =>
     error.issues.some((i) => i.path[0] === 'reason')
       ? fail('invalid', REVEAL_REASON_REQUIRED, { reason: REVEAL_REASON_REQUIRED })

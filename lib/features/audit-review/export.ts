@@ -6,7 +6,7 @@ import { now as clockNow } from '@/lib/platform/clock';
 import { operation } from '@/lib/pipeline/operation';
 import { auditFilterSchema, auditTrailDenied, describeFilter, invalidFilter, iterateAuditLog, type AuditListEntry } from '@/lib/features/audit-review/query';
 import { auditActions } from '@/lib/domain/audit/actions';
-import { withBalpRest } from '@/lib/features/fhir/balp';
+import { withBalpRest } from '@/lib/features/audit-review/balp';
 
 /**
  * Exports of a filtered audit trail: CSV for spreadsheets, and a FHIR R4 Bundle of AuditEvent
@@ -130,13 +130,20 @@ function eventType(entry: AuditListEntry) {
 }
 
 /** FHIR AuditEventAction: Create, Read, Update, Delete, Execute. */
-function eventAction(action: string): 'C' | 'R' | 'U' | 'D' | 'E' {
+export type EventAction = 'C' | 'R' | 'U' | 'D' | 'E';
+
+function eventAction(action: string): EventAction {
   const verb = action.split('.').at(-1) ?? '';
   if (verb === 'create') return 'C';
   if (['view', 'list', 'search', 'read', 'report', 'lookup'].includes(verb)) return 'R';
   if (['update', 'billing_status'].includes(verb)) return 'U';
   if (verb === 'delete' || verb === 'shred') return 'D';
   return 'E';
+}
+
+/** The `AuditEvent.action` an entry exports with, BALP's RESTful reads included: what a search by action matches. */
+export function exportedAction(action: string, details: Record<string, unknown> | null): EventAction {
+  return withBalpRest({ action: eventAction(action) }, action, details).action as EventAction;
 }
 
 /** One entry as a FHIR R4 AuditEvent (http://hl7.org/fhir/R4/auditevent.html). */
@@ -204,7 +211,7 @@ export function toFhirAuditEvent(entry: AuditListEntry): Record<string, unknown>
     },
     ...(entities.length ? { entity: entities } : {}),
   };
-  // The API's reads carry the BALP RESTful shape (lib/features/fhir/balp.ts).
+  // The API's reads carry the BALP RESTful shape (./balp.ts).
   return withBalpRest(event, entry.action, entry.details);
 }
 

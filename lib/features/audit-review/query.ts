@@ -118,7 +118,8 @@ export function describeFilter(filter: AuditFilter): Record<string, unknown> {
   );
 }
 
-async function conditions(db: Queryable, filter: AuditFilter): Promise<{ where: SQL[]; unknownUser: boolean }> {
+/** A filter as SQL conditions (the portal's and the FHIR API's searches share them). */
+export async function conditions(db: Queryable, filter: AuditFilter): Promise<{ where: SQL[]; unknownUser: boolean }> {
   const where: SQL[] = [];
   let unknownUser = false;
   if (filter.user) {
@@ -195,12 +196,13 @@ function toEntry(row: ListRow): AuditListEntry {
   };
 }
 
-const cursorOf = (entry: AuditListEntry) => `${entry.occurredAt}_${entry.seq}`;
+/** The keyset cursor just past an entry, in the form `pageSchema` reads. */
+export const cursorOf = (entry: AuditListEntry) => `${entry.occurredAt}_${entry.seq}`;
 const position = sql`(${auditLog.occurredAt}, ${auditLog.seq})`;
 const at = (c: { at: string; seq: number }) => sql`(${c.at}::timestamptz, ${c.seq}::bigint)`;
 
 /** Entries matching a filter, newest first, in pages of `limit`, from after a keyset cursor. */
-async function selectPage(db: Queryable, where: SQL[], page: { before?: { at: string; seq: number }; after?: { at: string; seq: number } }, limit: number) {
+export async function selectPage(db: Queryable, where: SQL[], page: { before?: { at: string; seq: number }; after?: { at: string; seq: number } }, limit: number) {
   const keyset = page.after ? sql`${position} > ${at(page.after)}` : page.before ? sql`${position} < ${at(page.before)}` : undefined;
   const order = page.after ? [asc(auditLog.occurredAt), asc(auditLog.seq)] : [desc(auditLog.occurredAt), desc(auditLog.seq)];
   const rows = await selectRows(db, and(...where, ...(keyset ? [keyset] : [])), order, limit);

@@ -3,12 +3,14 @@
  * opens and for how long, what it leaves in the audit chain, and the privacy officer's review.
  */
 import { randomUUID } from 'node:crypto';
-import { and, asc, count, eq, gte } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gt, gte, sum } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '@/db/client';
-import { alertOutbox, auditLog, breakGlassGrants, careTeam, incidents, notifications, patients, userRoles, users } from '@/db/schema';
+import { accessCounters, alertOutbox, auditLog, breakGlassGrants, careTeam, incidents, notifications, patients, userRoles, users } from '@/db/schema';
 import { DEMO_PASSWORD } from '@/db/seed';
 import type { Viewer } from '@/lib/domain/access/viewer';
+import { isPhiAccess } from '@/lib/domain/audit/actions';
+import { accountingOfDisclosures } from '@/lib/features/audit-review/disclosures';
 import { verifyChain } from '@/lib/platform/audit/verify';
 import { endSession } from '@/lib/features/auth/sign-out';
 import { advanceClock, now, resetClock } from '@/lib/platform/clock';
@@ -25,6 +27,7 @@ import {
   listRefusedRequests,
   listReviewQueue,
   requestGrant,
+  revealGrantSealed,
   reviewGrant,
   setWindowMinutes,
 } from '@/lib/features/break-glass';
@@ -49,6 +52,28 @@ const request = (patientId: string, overrides: Record<string, unknown> = {}) => 
 
 async function grantsFor(userId: string) {
   return db.select().from(breakGlassGrants).where(eq(breakGlassGrants.userId, userId));
+}
+
+/** The newest entry's seq, to see what one call writes. */
+async function headSeq(): Promise<number> {
+  const [row] = await db.select({ seq: auditLog.seq }).from(auditLog).orderBy(desc(auditLog.seq)).limit(1);
+  return row?.seq ?? 0;
+}
+
+async function entriesAfter(seq: number) {
+  return db.select().from(auditLog).where(gt(auditLog.seq, seq)).orderBy(asc(auditLog.seq));
+}
+
+/** What access monitoring has counted for a user, over every hour. */
+async function phiAccessesCounted(userId: string): Promise<number> {
+  const [row] = await db.select({ n: sum(accessCounters.accesses) }).from(accessCounters).where(eq(accessCounters.userId, userId));
+  return Number(row?.n ?? 0);
+}
+
+async function mrnOf(patientId: string): Promise<string> {
+  const [row] = await db.select({ sealed: patients.sealedDemographics }).from(patients).where(eq(patients.id, patientId));
+  const { cipher } = await getPatientCipher(db, patientId);
+  return cipher!.open<{ mrn: string }>('patients', 'sealed_demographics', patientId, row!.sealed).mrn;
 }
 
 async function lastAudit(userId: string) {
@@ -323,21 +348,82 @@ describe('review by a privacy officer', () => {
     expect(await lastAudit(physician2.userId)).toMatchObject({ actionType: 'break_glass.queue_view', outcome: 'denied' });
   });
 
-  it('shows the justification, MRN and everything done under the grant, and audits the look', async () => {
+  it('shows everything done under the grant on its GET, without the justification or MRN, and writes no PHI access', async () => {
+    const since = await headSeq();
+    const accessesBefore = await phiAccessesCounted(privacy.userId);
     const review = await getGrantReview(privacy, grantId);
     expect(review.ok).toBe(true);
     if (!review.ok) return;
-    expect(review.value.justification).toBe(JUSTIFICATION);
-    expect(review.value.mrn).toMatch(/\S/);
+    expect(review.value).toMatchObject({ grantId, patientId: patientIds[13], reasonCode: 'emergency_treatment', reasonLabel: 'Emergency treatment' });
     expect(review.value.sectionsViewed).toEqual(expect.arrayContaining(['demographics', 'progress_notes', 'medications', 'allergies']));
     expect(review.value.activity.map((a) => a.action)).toEqual(['break_glass.grant', 'chart.view', 'progress_notes.create', 'chart.view', 'chart.view']);
     expect(review.value.canReview).toBe(true);
+    // Neither sealed value is in what the page is given, under any name.
+    const shown = JSON.stringify(review.value);
+    expect(shown).not.toContain(JUSTIFICATION.slice(0, 20));
+    expect(shown).not.toContain(await mrnOf(patientIds[13]!));
+    // One entry, the non-PHI view of the grant, on no patient's record: the monitor counts nothing.
+    const written = await entriesAfter(since);
+    expect(written).toEqual([
+      expect.objectContaining({ actionType: 'break_glass.grant_view', outcome: 'allowed', userId: privacy.userId, resourceId: grantId, patientId: null, details: expect.objectContaining({ fields: [] }) }),
+    ]);
+    expect(isPhiAccess('break_glass.grant_view')).toBe(false);
+    expect(await phiAccessesCounted(privacy.userId)).toBe(accessesBefore);
+  });
+
+  it('opens the justification and MRN only with a stated reason, as a PHI access on the patient’s record', async () => {
+    const grantBefore = (await db.select().from(breakGlassGrants).where(eq(breakGlassGrants.id, grantId)))[0];
+    const accessesBefore = await phiAccessesCounted(privacy.userId);
+
+    // No reason, or one outside the list: refused with a plain message, nothing opened, the attempt recorded against the patient.
+    for (const reason of [undefined, '', 'curiosity']) {
+      expect(await revealGrantSealed(privacy, { grantId, reason })).toEqual({
+        ok: false,
+        error: 'invalid',
+        message: 'Choose why you are opening the justification and MRN.',
+        fieldErrors: { reason: 'Choose why you are opening the justification and MRN.' },
+      });
+      expect(await lastAudit(privacy.userId)).toMatchObject({
+        actionType: 'break_glass.review_view',
+        outcome: 'denied',
+        patientId: patientIds[13],
+        resourceId: grantId,
+        details: { reason: 'invalid', fields: ['reason'] },
+      });
+    }
+    expect((await db.select().from(breakGlassGrants).where(eq(breakGlassGrants.id, grantId)))[0]).toEqual(grantBefore);
+    expect(await phiAccessesCounted(privacy.userId)).toBe(accessesBefore);
+    // A clinician cannot ask at all, reason or not.
+    expect(await revealGrantSealed(physician2, { grantId, reason: 'break_glass_review' })).toMatchObject({ ok: false, error: 'denied' });
+    expect(await lastAudit(physician2.userId)).toMatchObject({ actionType: 'break_glass.review_view', outcome: 'denied', patientId: patientIds[13] });
+    expect(await revealGrantSealed(privacy, { grantId: randomUUID(), reason: 'break_glass_review' })).toMatchObject({ ok: false, error: 'not_found' });
+
+    const revealed = await revealGrantSealed(privacy, { grantId, reason: 'break_glass_review' });
+    expect(revealed).toEqual({ ok: true, value: { justification: JUSTIFICATION, mrn: await mrnOf(patientIds[13]!) } });
     expect(await lastAudit(privacy.userId)).toMatchObject({
       actionType: 'break_glass.review_view',
+      outcome: 'allowed',
       resourceId: grantId,
       patientId: patientIds[13],
       breakGlassGrantId: null,
+      details: { reason: 'break_glass_review', fields: ['justification', 'mrn'] },
     });
+    // Monitored like a chart view, and in the patient's accounting of disclosures with the reason.
+    expect(isPhiAccess('break_glass.review_view')).toBe(true);
+    expect(await phiAccessesCounted(privacy.userId)).toBe(accessesBefore + 1);
+    const report = await accountingOfDisclosures(privacy, { patientId: patientIds[13]! });
+    if (!report.ok) throw new Error(report.error);
+    const rows = report.value.rows.filter((r) => r.action === 'break_glass.review_view');
+    expect(rows.filter((r) => r.outcome === 'denied')).toHaveLength(4);
+    expect(rows.filter((r) => r.outcome === 'allowed')).toEqual([
+      expect.objectContaining({
+        email: 'privacy@vigil.test',
+        what: 'Opened the justification and MRN of an emergency access (privacy review)',
+        why: 'Privacy oversight — Reviewing an emergency access',
+      }),
+    ]);
+    // The GET views of the grant are no disclosure.
+    expect(report.value.rows.some((r) => r.action === 'break_glass.grant_view')).toBe(false);
   });
 
   it('takes a verdict with a comment, once, audited; never from the grantee or a clinician', async () => {
@@ -379,10 +465,7 @@ describe('review by a privacy officer', () => {
     if (!review.ok) throw new Error(review.error);
     expect(review.value.reviewComment).toEqual({ status: 'shown', text: REVIEW_COMMENT });
     expect(review.value.canReview).toBe(false);
-    expect(await lastAudit(privacy.userId)).toMatchObject({
-      actionType: 'break_glass.review_view',
-      details: { fields: ['justification', 'mrn', 'review_comment'] },
-    });
+    expect(await lastAudit(privacy.userId)).toMatchObject({ actionType: 'break_glass.grant_view', patientId: null, details: { fields: ['review_comment'] } });
   });
 
   it('cannot be done by the grantee even with the privacy role', async () => {
@@ -428,8 +511,10 @@ describe('the review comment of a crypto-shredded patient', () => {
     expect(await shredPatient(db, patient(), { userId: null, userAgent: 'vitest' })).toMatchObject({ status: 'shredded' });
     const after = await getGrantReview(privacy, grantId);
     if (!after.ok) throw new Error(after.error);
-    expect(after.value).toMatchObject({ reviewComment: { status: 'erased' }, justification: null, reviewStatus: 'referred' });
-    expect(await lastAudit(privacy.userId)).toMatchObject({ actionType: 'break_glass.review_view', details: { fields: ['justification', 'mrn'] } });
+    expect(after.value).toMatchObject({ reviewComment: { status: 'erased' }, reviewStatus: 'referred' });
+    expect(await lastAudit(privacy.userId)).toMatchObject({ actionType: 'break_glass.grant_view', details: { fields: [] } });
+    expect(await revealGrantSealed(privacy, { grantId, reason: 'incident' })).toEqual({ ok: true, value: { justification: null, mrn: null } });
+    expect(await lastAudit(privacy.userId)).toMatchObject({ actionType: 'break_glass.review_view', details: { reason: 'incident' } });
   });
 
   it('a verdict on a grant of an already shredded patient is recorded without its comment', async () => {

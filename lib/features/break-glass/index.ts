@@ -21,7 +21,7 @@ export {
   type StaffRef,
 } from '@/lib/features/break-glass/review-rows';
 export { listRefusedRequests, listReviewQueue, type RefusedRequest } from '@/lib/features/break-glass/review-queue';
-export { getGrantReview, type GrantActivity, type GrantReview } from '@/lib/features/break-glass/grant-review';
+export { getGrantReview, revealGrantSealed, type GrantActivity, type GrantReview, type GrantSealed } from '@/lib/features/break-glass/grant-review';
 export { reviewGrant, type ReviewRecorded } from '@/lib/features/break-glass/verdict';
 export { openReviewComment, sealReviewComment, type ReviewComment } from '@/lib/features/break-glass/review-comment';
 export { getBreakGlassWindow, getWindowMinutes, setWindowMinutes, windowBounds, WINDOW_SETTING } from '@/lib/features/break-glass/settings';

@@ -25,6 +25,7 @@ export const reviewMessages = {
   already_reviewed: 'This grant has already been reviewed.',
   own_grant: 'You cannot review your own emergency access.',
   key_unavailable: 'The verdict could not be recorded: the patient’s key cannot be opened to protect the comment. Try again later.',
+  reveal_reason: 'Choose why you are opening the justification and MRN.',
 } as const;
 
 export type GrantState = 'active' | 'expired' | 'ended';

@@ -1,14 +1,16 @@
 import 'server-only';
-import type { Resource } from '@medplum/fhirtypes';
+import type { AuditEvent, Resource } from '@medplum/fhirtypes';
 import { getDb } from '@/db/client';
-import { backendPermissions, isFhirResourceType, narrowPermissions, type FhirResourceType } from '@/lib/domain/access/smart-scopes';
+import { AUDIT_EVENT, backendPermissions, isFhirResourceType, narrowPermissions } from '@/lib/domain/access/smart-scopes';
 import type { Viewer } from '@/lib/domain/access/viewer';
 import { auditActions } from '@/lib/domain/audit/actions';
 import { recordAudit } from '@/lib/platform/audit';
 import { resolveViewerState } from '@/lib/features/auth/viewer-state';
+import { toFhirAuditEvent } from '@/lib/features/audit-review/export';
 import { appFor } from '@/lib/features/fhir/apps';
-import { outcome, pageOf, searchset, type OutcomeCode } from '@/lib/features/fhir/bundle';
-import { readCompartment, searchPatients, type TokenGrant } from '@/lib/features/fhir/read';
+import { readAuditEvent, searchAuditEvents } from '@/lib/features/fhir/audit-events';
+import { keysetSearchset, outcome, pageOf, searchset, type OutcomeCode } from '@/lib/features/fhir/bundle';
+import { fhirNotFound, readCompartment, searchPatients, type TokenGrant } from '@/lib/features/fhir/read';
 import { patientResource } from '@/lib/features/fhir/resources';
 import { parseSearch } from '@/lib/features/fhir/search';
 import { verifyAccessToken } from '@/lib/features/fhir/tokens';
@@ -81,14 +83,37 @@ async function tokenViewer(request: FhirRequest): Promise<{ viewer: Viewer; gran
     // Read from the registration now, so an admin's change of the grant applies to the next request.
     backend: backend ? { patients: app.grantedPatients, sections: app.grantedSections } : null,
   };
-  const types: FhirResourceType[] = [...new Set([...grant.user, ...grant.patient, ...grant.system])];
-  const permissions = backend ? backendPermissions(app.grantedSections, types) : narrowPermissions(state.viewer.permissions, types);
+  const permissions = backend ? backendPermissions(app.grantedSections, grant.system) : narrowPermissions(state.viewer.permissions, [...new Set([...grant.user, ...grant.patient])]);
   return { viewer: { ...state.viewer, permissions }, grant };
+}
+
+/** The refusal of an operation that is not the viewer's to run, or that could not run now. */
+function refusal(result: { error: string; message?: string }, deniedMessage: string): FhirResponse {
+  if (result.error === 'invalid') return answer(400, 'invalid', result.message ?? 'The request could not be read.');
+  if (result.error === 'denied') return answer(403, 'forbidden', result.message ?? deniedMessage);
+  return answer(503, 'exception', result.message ?? 'The server cannot answer now. Try again.');
+}
+
+/** `AuditEvent/[id]` and `AuditEvent?…` (lib/features/fhir/audit-events.ts): the portal's audit search, refused as it refuses. */
+async function auditEvents(request: FhirRequest, viewer: Viewer, client: string, id: string | undefined): Promise<FhirResponse> {
+  if (id) {
+    const read = await readAuditEvent(viewer, { client, id }, request.at);
+    if (!read.ok) return refusal(read, fhirNotFound);
+    return read.value ? { status: 200, body: toFhirAuditEvent(read.value) as unknown as AuditEvent } : answer(404, 'not-found', fhirNotFound);
+  }
+  const found = await searchAuditEvents(viewer, { client, params: request.url.searchParams }, request.at);
+  if (!found.ok) return refusal(found, fhirNotFound);
+  const resources = found.value.entries.map((e) => toFhirAuditEvent(e) as unknown as AuditEvent);
+  return { status: 200, body: keysetSearchset(request.fhirBase, request.url, resources, found.value.next) };
 }
 
 export async function handleFhirRequest(request: FhirRequest): Promise<FhirResponse> {
   const path = request.url.pathname.replace(/^.*?\/fhir\/R4\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
   const [type, id, op] = path;
+  if (type === AUDIT_EVENT && path.length <= 2 && (id === undefined || idShape.test(id))) {
+    const who = await tokenViewer(request);
+    return 'refused' in who ? who.refused : auditEvents(request, who.viewer, who.grant.client, id);
+  }
   if (!type || !isFhirResourceType(type) || path.length > 3 || (id !== undefined && !idShape.test(id)) || (op !== undefined && (op !== '$everything' || type !== 'Patient'))) {
     return answer(404, 'not-supported', 'This server does not support that request.');
   }

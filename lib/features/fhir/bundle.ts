@@ -1,5 +1,5 @@
 import 'server-only';
-import type { Bundle, BundleLink, OperationOutcome, Resource } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, BundleLink, OperationOutcome, Resource } from '@medplum/fhirtypes';
 
 /** Searchset Bundles with paging links, and the OperationOutcomes every refusal is. */
 export interface Page<T> {
@@ -27,14 +27,27 @@ function links(requestUrl: URL, page: Page<unknown>): BundleLink[] {
   return out;
 }
 
+const matches = (base: string, resources: Resource[]): BundleEntry[] =>
+  resources.map((resource) => ({ fullUrl: `${base}/${resource.resourceType}/${resource.id}`, resource, search: { mode: 'match' } }));
+
 export function searchset(base: string, requestUrl: URL, page: Page<Resource>): Bundle {
-  return {
-    resourceType: 'Bundle',
-    type: 'searchset',
-    total: page.total,
-    link: links(requestUrl, page),
-    entry: page.items.map((resource) => ({ fullUrl: `${base}/${resource.resourceType}/${resource.id}`, resource, search: { mode: 'match' } })),
+  return { resourceType: 'Bundle', type: 'searchset', total: page.total, link: links(requestUrl, page), entry: matches(base, page.items) };
+}
+
+/**
+ * A searchset paged by keyset: `next` is the request with `_cursor` past the last entry. It has
+ * no total, because counting every match is the cost keyset paging exists to avoid.
+ */
+export function keysetSearchset(base: string, requestUrl: URL, resources: Resource[], next: string | null): Bundle {
+  const at = (cursor: string | null) => {
+    const url = new URL(requestUrl);
+    url.searchParams.delete('_cursor');
+    if (cursor) url.searchParams.set('_cursor', cursor);
+    return url.toString();
   };
+  const link: BundleLink[] = [{ relation: 'self', url: requestUrl.toString() }, { relation: 'first', url: at(null) }];
+  if (next) link.push({ relation: 'next', url: at(next) });
+  return { resourceType: 'Bundle', type: 'searchset', link, entry: matches(base, resources) };
 }
 
 export type OutcomeCode = 'not-found' | 'forbidden' | 'invalid' | 'login' | 'not-supported' | 'security' | 'exception';

@@ -2,6 +2,8 @@ import 'server-only';
 import type { CapabilityStatement } from '@medplum/fhirtypes';
 import { fhirResourceTypes, supportedScopes } from '@/lib/domain/access/smart-scopes';
 import { env } from '@/lib/platform/env';
+import { AUDIT_EVENT } from '@/lib/domain/access/smart-scopes';
+import { auditEventParameters } from '@/lib/features/fhir/audit-events';
 import { allowedParameters } from '@/lib/features/fhir/search';
 
 /** The assertion algorithms backend clients may sign with (SMART Backend Services: RS384, ES384). */
@@ -50,7 +52,7 @@ export function capabilityStatement(base: string, at: Date): CapabilityStatement
     date: at.toISOString(),
     kind: 'instance',
     software: { name: 'Vigil' },
-    implementation: { description: 'Vigil FHIR R4 API: read and search under the portal’s role lenses, care teams and break-glass', url: base },
+    implementation: { description: 'Vigil FHIR R4 API: read and search under the portal’s role lenses, care teams and break-glass, and the audit trail for those who review it', url: base },
     fhirVersion: '4.0.1',
     format: ['json'],
     rest: [
@@ -70,12 +72,22 @@ export function capabilityStatement(base: string, at: Date): CapabilityStatement
             },
           ],
         },
-        resource: fhirResourceTypes.map((type) => ({
-          type,
-          interaction: [{ code: 'read' as const }, { code: 'search-type' as const }],
-          searchParam: allowedParameters(type).map((name) => ({ name, type: searchTypes[name] ?? 'token' })),
-          ...(type === 'Patient' ? { operation: [{ name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' }] } : {}),
-        })),
+        // Each chart type under the role lenses and care teams, then the audit trail under the audit permission.
+        resource: [
+          ...fhirResourceTypes.map((type) => ({
+            type,
+            interaction: [{ code: 'read' as const }, { code: 'search-type' as const }],
+            searchParam: allowedParameters(type).map((name) => ({ name, type: searchTypes[name] ?? 'token' })),
+            ...(type === 'Patient' ? { operation: [{ name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' }] } : {}),
+          })),
+          {
+            type: AUDIT_EVENT,
+            documentation:
+              'The audit trail, newest first, paged by cursor (no total). Only for users whose role may search the audit trail, with user/AuditEvent.rs (or user/*); every search and read is itself recorded.',
+            interaction: [{ code: 'read' as const }, { code: 'search-type' as const }],
+            searchParam: Object.entries(auditEventParameters).map(([name, type]) => ({ name, type })),
+          },
+        ],
       },
     ],
   };

@@ -9,7 +9,7 @@ import { and, eq, gt } from 'drizzle-orm';
 import type { AuditEvent, Bundle, Observation, OperationOutcome, Patient, Resource } from '@medplum/fhirtypes';
 import { toFhirAuditEvent } from '@/lib/features/audit-review/export';
 import { auditLog } from '@/db/schema';
-import { fhirResourceSections, fhirResourceTypes, type FhirResourceType } from '@/lib/domain/access/smart-scopes';
+import { fhirResourceSections, fhirResourceTypes, userResourceTypes, type FhirResourceType } from '@/lib/domain/access/smart-scopes';
 import type { ChartSection } from '@/lib/domain/access/roles';
 import type { Viewer } from '@/lib/domain/access/viewer';
 import { DEMO_PASSWORD } from '@/db/seed';
@@ -208,7 +208,7 @@ describe('resources, search and paging', () => {
   it('metadata: a valid CapabilityStatement naming exactly the served types, and the SMART configuration', () => {
     const statement = capabilityStatement(BASE, new Date());
     expectValid(statement);
-    expect(statement.rest![0]!.resource!.map((r) => r.type).sort()).toEqual([...fhirResourceTypes].sort());
+    expect(statement.rest![0]!.resource!.map((r) => r.type).sort()).toEqual([...userResourceTypes].sort());
     expect(smartConfiguration(BASE)).toMatchObject({ code_challenge_methods_supported: ['S256'], token_endpoint: 'http://vigil.test/oauth/token' });
   });
 

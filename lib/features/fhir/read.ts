@@ -6,7 +6,7 @@ import { patients } from '@/db/schema';
 import { chartPermission } from '@/lib/domain/access/permission-names';
 import { decide } from '@/lib/domain/access/policy';
 import type { ChartSection } from '@/lib/domain/access/roles';
-import { backendReadable, fhirResourceSections, fhirResourceTypes, typesFor, type FhirResourceType } from '@/lib/domain/access/smart-scopes';
+import { backendReadable, fhirResourceSections, fhirResourceTypes, typesFor, userResourceTypes, type FhirResourceType } from '@/lib/domain/access/smart-scopes';
 import { auditActions } from '@/lib/domain/audit/actions';
 import type { Demographics } from '@/lib/domain/chart/sections';
 import { isUuid } from '@/lib/domain/ids';
@@ -27,7 +27,7 @@ import { dateMatches, matchesFilters, type SearchFilters } from '@/lib/features/
 export const fhirNotFound = 'No resource with that id is available to you.';
 
 const grantSchema = z.object({
-  user: z.array(z.enum(fhirResourceTypes)),
+  user: z.array(z.enum(userResourceTypes)),
   patient: z.array(z.enum(fhirResourceTypes)),
   system: z.array(z.enum(fhirResourceTypes)),
   /** A backend client's grant from its registration: these patients, these chart sections. */

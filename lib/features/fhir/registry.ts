@@ -31,7 +31,7 @@ import { revokeClientRefreshTokens } from '@/lib/features/fhir/refresh';
  * Revoking ends it at once: the row stops matching, its refresh tokens are revoked, and a backend
  * client's service account is disabled with its sessions ended.
  */
-export const appScopeChoices = ['launch', 'launch/patient', 'patient/*.rs', 'user/*.rs', 'offline_access'] as const;
+export const appScopeChoices = ['launch', 'launch/patient', 'patient/*.rs', 'user/*.rs', 'user/AuditEvent.rs', 'offline_access'] as const;
 export const backendScope = 'system/*.rs';
 
 const lines = (raw: string) => raw.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);

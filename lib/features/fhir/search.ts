@@ -61,7 +61,8 @@ function interval(text: string): { from: number; to: number } | null {
   return Number.isNaN(from) ? null : { from, to };
 }
 
-function dateFilter(raw: string): DateFilter | null {
+/** One `date`-type value with its prefix, as the interval it covers; null when it is no date. */
+export function dateFilter(raw: string): DateFilter | null {
   const match = datePrefix.exec(raw);
   if (!match) return null;
   const range = interval(match[2]!);

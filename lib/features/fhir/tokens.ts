@@ -2,7 +2,7 @@ import 'server-only';
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { EncryptJWT, jwtDecrypt, jwtVerify, SignJWT, errors } from 'jose';
 import { z } from 'zod';
-import { fhirResourceTypes } from '@/lib/domain/access/smart-scopes';
+import { fhirResourceTypes, userResourceTypes } from '@/lib/domain/access/smart-scopes';
 import { systemSubkey } from '@/lib/platform/crypto';
 
 /**
@@ -27,7 +27,7 @@ export const tokenClaims = z.object({
   sid: z.string().min(1),
   client_id: z.string(),
   scope: z.string(),
-  user_types: types,
+  user_types: z.array(z.enum(userResourceTypes)),
   patient_types: types,
   /** Backend clients only: the `system/*` types; their patients and sections are the client's grant. */
   system_types: types.default([]),

@@ -15,7 +15,8 @@ const scopeLabels: Record<(typeof appScopeChoices)[number], { label: string; des
   launch: { label: 'launch', description: 'EHR launch: the app appears on each chart and opens on that patient.' },
   'launch/patient': { label: 'launch/patient', description: 'Standalone launch: the user picks one of their patients.' },
   'patient/*.rs': { label: 'patient/*.rs', description: 'Read the launch patient’s chart, within the user’s role.' },
-  'user/*.rs': { label: 'user/*.rs', description: 'Read any chart the user may open, within their role.' },
+  'user/*.rs': { label: 'user/*.rs', description: 'Read any chart the user may open, within their role (and the audit trail, for those who review it).' },
+  'user/AuditEvent.rs': { label: 'user/AuditEvent.rs', description: 'Search the audit trail, for users whose role reviews it; no chart.' },
   offline_access: { label: 'offline_access', description: 'A refresh token, valid while the user stays signed in.' },
 };
 

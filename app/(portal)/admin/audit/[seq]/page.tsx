@@ -1,7 +1,8 @@
 import Link from 'next/link';
 import { notFound } from 'next/navigation';
 import { requireViewer } from '@/lib/features/auth/current';
-import { getAuditEntry, revealReasons } from '@/lib/features/audit-review/entry';
+import { getAuditEntry } from '@/lib/features/audit-review/entry';
+import { revealReasons } from '@/lib/domain/audit/reveal-reasons';
 import { formatInstant } from '../format';
 import { RevealForm } from './reveal-form';
 import { describeAction } from '@/lib/domain/audit/actions';

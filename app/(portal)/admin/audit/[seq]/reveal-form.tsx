@@ -1,6 +1,7 @@
 'use client';
 
 import { useActionState } from 'react';
+import { RevealReasonForm } from '@/components/admin/reveal-reason-form';
 import { revealAction, type RevealFormState } from './actions';
 
 /**
@@ -12,23 +13,11 @@ export function RevealForm({ seq, reasons }: { seq: number; reasons: Record<stri
   const [result, action, pending] = useActionState(revealAction, { state: null, message: null } as RevealFormState);
   if (result.state) return <RecordedValues state={result.state} />;
   return (
-    <form action={action} className="space-y-3 rounded-lg border border-amber-200 bg-amber-50 p-4 text-sm">
-      <p className="text-amber-900">
-        This entry holds the values before and after the change, sealed with the patient’s key. Opening them is an access
-        to the patient’s record: it is recorded with your reason, watched by the access monitor, and appears in the
-        patient’s accounting of disclosures.
-      </p>
-      <input type="hidden" name="seq" value={seq} />
-      <label className="block font-medium text-slate-800">
-        Why are you opening them?
-        <select name="reason" required defaultValue="" className="mt-1 block w-full max-w-md rounded-md border border-slate-300 bg-white px-3 py-2 font-normal">
-          <option value="" disabled>Choose a reason…</option>
-          {Object.entries(reasons).map(([value, label]) => <option key={value} value={value}>{label}</option>)}
-        </select>
-      </label>
-      {result.message && <p role="alert" className="text-red-700">{result.message}</p>}
-      <button type="submit" disabled={pending} className="rounded-md bg-calm px-3 py-1.5 text-white disabled:opacity-60">Show the recorded values</button>
-    </form>
+    <RevealReasonForm action={action} pending={pending} message={result.message} reasons={reasons} hidden={{ seq }} submitLabel="Show the recorded values">
+      This entry holds the values before and after the change, sealed with the patient’s key. Opening them is an access
+      to the patient’s record: it is recorded with your reason, watched by the access monitor, and appears in the
+      patient’s accounting of disclosures.
+    </RevealReasonForm>
   );
 }
 

@@ -1,9 +1,11 @@
 import Link from 'next/link';
 import { ActionForm } from '@/components/chart/action-form';
 import { requireViewer } from '@/lib/features/auth/current';
+import { revealReasons } from '@/lib/domain/audit/reveal-reasons';
 import { getGrantReview, verdictLabels, type ReviewComment, type ReviewVerdict } from '@/lib/features/break-glass';
 import { endedReasonLabels, formatTime, stateLabels } from '../format';
 import { reviewGrantAction } from './actions';
+import { RevealGrantForm } from './reveal-form';
 
 const reviewCommentNotices: Record<Exclude<ReviewComment['status'], 'shown'>, string> = {
   erased: 'Comment erased with the patient’s record.',
@@ -22,6 +24,11 @@ const sectionTitles: Record<string, string> = {
   encounters: 'Encounters',
 };
 
+/**
+ * One grant for its reviewer. The justification and the patient's MRN are PHI: this GET page never
+ * opens them, so no link or cross-site navigation can; the reviewer asks for them with a reason in
+ * a POST (./reveal-form.tsx), recorded as an access to the patient's record.
+ */
 export default async function GrantReviewPage({ params }: { params: Promise<{ grantId: string }> }) {
   const viewer = await requireViewer();
   const { grantId } = await params;
@@ -50,7 +57,7 @@ export default async function GrantReviewPage({ params }: { params: Promise<{ gr
 
       <dl className="grid grid-cols-[auto_1fr] gap-x-6 gap-y-1 rounded-lg border border-slate-200 bg-white p-4 text-sm">
         <dt className="text-slate-500">Clinician</dt><dd>{g.user.displayName} ({g.user.email})</dd>
-        <dt className="text-slate-500">Patient</dt><dd><span className="font-mono text-xs">{g.patientId}</span> · MRN <span className="font-mono">{g.mrn ?? 'unavailable'}</span></dd>
+        <dt className="text-slate-500">Patient</dt><dd><span className="font-mono text-xs">{g.patientId}</span></dd>
         <dt className="text-slate-500">Reason</dt><dd data-testid="grant-reason">{g.reasonLabel}</dd>
         <dt className="text-slate-500">Granted</dt><dd>{formatTime(g.grantedAt)}</dd>
         <dt className="text-slate-500">Window ends</dt><dd>{formatTime(g.expiresAt)}</dd>
@@ -64,11 +71,8 @@ export default async function GrantReviewPage({ params }: { params: Promise<{ gr
       </dl>
 
       <section>
-        <h2 className="mb-2 text-base font-semibold">Justification</h2>
-        {/* Rendered as text: React escapes it, so markup in a justification shows as characters and never runs. */}
-        <blockquote className="whitespace-pre-wrap rounded-lg border-l-4 border-red-700 bg-white p-4 text-sm" data-testid="grant-justification">
-          {g.justification ?? 'Unavailable (the patient’s key cannot be opened).'}
-        </blockquote>
+        <h2 className="mb-2 text-base font-semibold">Justification and MRN</h2>
+        <RevealGrantForm grantId={g.grantId} reasons={revealReasons} />
       </section>
 
       <section>

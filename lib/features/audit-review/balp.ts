@@ -8,6 +8,8 @@ import { auditActions } from '@/lib/domain/audit/actions';
  * data entity. The query text itself is never kept (a family name is PHI), so there is no query entity.
  */
 const interactions: Record<string, string> = { read: 'read', search: 'search-type', everything: 'operation' };
+/** The `interaction` values a `fhir.read` entry records, each exported as its own RESTful interaction. */
+export const recordedInteractions = Object.keys(interactions);
 
 export function withBalpRest(event: Record<string, unknown>, action: string, details: Record<string, unknown> | null): Record<string, unknown> {
   if (action !== auditActions.fhir.read && action !== auditActions.fhir.search) return event;
