@@ -129,7 +129,7 @@ test.describe.serial('admin settings', () => {
       await issue.getByLabel('Device signing key').fill(JSON.stringify(generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' })));
       await issue.getByLabel('Your password').fill(DEMO_PASSWORD);
       await issue.getByRole('button', { name: 'Issue client' }).click();
-      await expect(issue.getByRole('status')).toHaveText(`Issued ${name}.`);
+      await expect(issue.getByRole('status')).toHaveText(`Issued ${name}, serving 0 patients.`);
       const shown = issue.getByTestId('revealed-secret').getByLabel(`Credential for ${name}`);
       const credential = await shown.inputValue();
       expect(credential).toMatch(new RegExp(`^${UUID.source}\\.[A-Za-z0-9_-]{43}$`, 'i'));

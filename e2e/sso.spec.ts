@@ -202,15 +202,15 @@ test('a forged audience, an expired ID token, a replayed nonce and a mismatched 
     });
   }
   await withPage(browser, async (page) => {
-    await page.route('**/api/auth/callback/hospital?**', async (route) => {
-      const url = new URL(route.request().url());
-      url.searchParams.set('state', `${url.searchParams.get('state')}x`);
-      await route.continue({ url: url.toString() });
-    });
+    // The IdP's redirect back carries an altered state (a route cannot rewrite a redirect's target).
+    const armed = await request.post(`${E2E_IDP_URL}/__test/fault`, { data: { fault: 'tampered_state' } });
+    expect(await armed.json()).toEqual({ fault: 'tampered_state' });
     await ssoSignIn(page, clinician);
     await expect(page.getByRole('alert').filter({ hasText: FAILED })).toBeVisible();
     await expectNoStackTrace(page);
     await shot(page, 'refused-forged-token');
+    await page.goto('/patients');
+    await expect(page).toHaveURL(pathIs('/login'));
   });
 
   // Refused anonymous callbacks are tallied per source and interval: close the interval, then read the entry.

@@ -13,7 +13,8 @@
  * Fault injection for the negative tests: `POST /__test/fault {"fault": …}` makes the NEXT token
  * response carry an ID token re-signed with the IdP's own key but with one thing wrong — a
  * foreign audience, an expiry in the past, or the nonce of an earlier sign-in. The signature is
- * valid, so only the relying party's claim checks can refuse it.
+ * valid, so only the relying party's claim checks can refuse it. `tampered_state` instead alters
+ * the `state` of the NEXT redirect back to the portal, as an attacker splicing a callback would.
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -32,7 +33,7 @@ export const KINDS = {
   unverified: { groups: ['vigil-physicians'], amr: ['pwd', 'otp'], emailVerified: false },
 };
 
-const FAULTS = new Set(['wrong_audience', 'expired', 'replayed_nonce']);
+const FAULTS = new Set(['wrong_audience', 'expired', 'replayed_nonce', 'tampered_state']);
 
 function person(login) {
   const match = /^([a-z]+)-([a-z0-9-]{1,40})$/.exec(login ?? '');
@@ -117,9 +118,16 @@ export async function startTestIdp({ port, portalUrls }) {
     }
     if (ctx.path.startsWith('/interaction/')) return interaction(ctx);
     await next();
+    const location = ctx.response.get('Location');
+    if (fault === 'tampered_state' && location.includes('/api/auth/callback/')) {
+      const back = new URL(location);
+      back.searchParams.set('state', `${back.searchParams.get('state') ?? ''}x`);
+      ctx.redirect(back.toString());
+      fault = null;
+    }
     if (ctx.path === '/token' && ctx.body && typeof ctx.body === 'object' && ctx.body.id_token) {
       const nonce = decodeJwt(ctx.body.id_token).nonce;
-      if (fault) {
+      if (fault && fault !== 'tampered_state') {
         ctx.body.id_token = await rewrite(ctx.body.id_token, fault);
         fault = null;
       }

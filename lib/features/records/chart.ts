@@ -13,7 +13,7 @@ import { DecryptionError, getPatientCipher, type PatientCipher } from '@/lib/pla
 import type { Demographics, Insurance } from '@/lib/domain/chart/sections';
 import { operation, type Verdict } from '@/lib/pipeline/operation';
 import { loadRelationship } from '@/lib/pipeline/relationship';
-import { loadSealedPages, openSealedSection, type SealedSection } from '@/lib/features/records/pages';
+import { holdSectionsSteady, loadSealedPages, openSealedSection, type SealedSection } from '@/lib/features/records/pages';
 import { reportTampering } from '@/lib/platform/integrity';
 import { entrySections, isEntrySection, sectionRowLimit, type EntrySection } from '@/lib/features/records/tables';
 import { auditActions } from '@/lib/domain/audit/actions';
@@ -153,6 +153,30 @@ export async function readChart(
     view.insurance = open<Insurance>('patients.sealed_insurance', patientId, patient!.sealedInsurance);
   }
   const sections = readable.filter(isEntrySection);
+  const opened = await openSections(db, patientId, sections, cipher);
+  // Rows and pages are read in two statements: a write committing between them looks just like a
+  // deleted or invented row. So a section that disagrees is read once more while no write of it
+  // can be in flight, and only a section that still disagrees is unavailable and reported.
+  const doubtful = sections.filter((section) => opened.get(section)!.tampered);
+  if (doubtful.length > 0) {
+    await holdSectionsSteady(db, patientId, doubtful);
+    for (const [section, again] of await openSections(db, patientId, doubtful, cipher)) opened.set(section, again);
+  }
+  for (const section of sections) {
+    const { view: sectionView, tampered } = opened.get(section)!;
+    view.sections[section] = sectionView;
+    if (tampered) await reportTampering(db, { table: 'chart_section_heads', rowId: `${patientId}/${section}`, patientId, what: 'chart_section' });
+  }
+  return view;
+}
+
+/** Each section's shown rows, opened against its pages and sealed head (openSection). */
+async function openSections(
+  db: Tx,
+  patientId: string,
+  sections: EntrySection[],
+  cipher: PatientCipher | undefined,
+): Promise<Map<EntrySection, { view: SectionView; tampered: boolean }>> {
   const rowsBySection = await Promise.all(
     sections.map((section) => {
       const { table } = entrySections[section];
@@ -169,16 +193,7 @@ export async function readChart(
   );
   const wanted = new Map(sections.map((section, i) => [section, pageNumbers(rowsBySection[i]!)]));
   const sealed = cipher ? await loadSealedPages(db, patientId, wanted) : new Map<EntrySection, SealedSection>();
-  const tampered: EntrySection[] = [];
-  sections.forEach((section, i) => {
-    const opened = openSection(section, rowsBySection[i]!, sealed.get(section), cipher);
-    if (opened.tampered) tampered.push(section);
-    view.sections[section] = opened.view;
-  });
-  for (const section of tampered) {
-    await reportTampering(db, { table: 'chart_section_heads', rowId: `${patientId}/${section}`, patientId, what: 'chart_section' });
-  }
-  return view;
+  return new Map(sections.map((section, i) => [section, openSection(section, rowsBySection[i]!, sealed.get(section), cipher)]));
 }
 
 interface EntryRow {

@@ -155,6 +155,15 @@ async function lockSection(tx: Tx, patientId: string, section: EntrySection): Pr
 }
 
 /**
+ * Waits until no write of these sections is in flight and keeps new ones out until the caller's
+ * transaction ends: a shared hold on the locks writers take (lockSection). A chart read whose
+ * rows and pages disagree reads them again under it before calling the section tampered.
+ */
+export async function holdSectionsSteady(tx: Tx, patientId: string, sections: readonly EntrySection[]): Promise<void> {
+  for (const section of sections) await tx.execute(sql`SELECT pg_advisory_xact_lock_shared(${PAGE_LOCK_CLASS}, hashtext(${`${patientId}/${section}`}))`);
+}
+
+/**
  * The section's head, opened, under the section lock. A section without a head is empty — unless
  * it has pages, which only a head-less write from outside Vigil leaves (or a rolled-back head
  * deleted to hide it): that section cannot be trusted, and DecryptionError says so.
