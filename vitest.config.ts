@@ -16,10 +16,12 @@ export default defineConfig({
     environment: 'node',
     // One migrated PGlite database per run; test/db.ts starts each file's database from it.
     globalSetup: ['./test/global-setup.ts'],
-    // Per file, in its own module graph: monitoring on, as in the server (test/setup.ts).
-    setupFiles: ['./test/setup.ts'],
+    // Per worker: its own data directory and key file (test/worker-env.ts). Per file, in its own
+    // module graph: monitoring on, as in the server (test/setup.ts).
+    setupFiles: ['./test/worker-env.ts', './test/setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
-    fileParallelism: false,
+    // Two files at a time, one per core of the CI machine: each has its own database (test/db.ts).
+    maxWorkers: 2,
   },
 });
