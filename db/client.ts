@@ -179,6 +179,16 @@ export function rowsOf<T>(result: unknown): T[] {
   return (Array.isArray(result) ? result : ((result as { rows?: T[] }).rows ?? [])) as T[];
 }
 
+/** Ids per query in `inChunks`: far below PostgreSQL's 65,535 bind parameters, for lookups over a whole caseload. */
+export const ID_CHUNK = 5_000;
+
+/** Runs `query` over `ids` a chunk at a time and concatenates the rows. */
+export async function inChunks<T>(ids: readonly string[], query: (chunk: string[]) => Promise<T[]>): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < ids.length; i += ID_CHUNK) out.push(...(await query(ids.slice(i, i + ID_CHUNK))));
+  return out;
+}
+
 export async function getDb(): Promise<Db> {
   return (await getDatabase()).db;
 }

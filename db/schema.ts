@@ -51,6 +51,8 @@ export const users = pgTable('users', {
   oidcIssuer: text('oidc_issuer'),
   oidcSubject: text('oidc_subject'),
   oidcGroups: jsonb('oidc_groups').$type<string[]>(),
+  /** Keyed MAC of the row's security-relevant columns (lib/platform/integrity/authorization-macs.ts); null only before the upgrade step wrote it. */
+  authMac: text('auth_mac'),
 }, (t) => [uniqueIndex('users_oidc_identity_idx').on(t.oidcIssuer, t.oidcSubject)]);
 
 export const recoveryCodes = pgTable(
@@ -82,6 +84,8 @@ export const userRoles = pgTable(
     roleName: text('role_name').notNull().references(() => roles.name),
     grantedBy: uuid('granted_by'),
     grantedAt: createdAt(),
+    /** Keyed MAC of the row's security-relevant columns (lib/platform/integrity/authorization-macs.ts); null only before the upgrade step wrote it. */
+    authMac: text('auth_mac'),
   },
   (t) => [primaryKey({ columns: [t.userId, t.roleName] })],
 );
@@ -116,6 +120,8 @@ export const sessions = pgTable(
     userAgent: text('user_agent'),
     /** password | totp | recovery_code | sso | sso_mfa (the IdP asserted MFA) | sso_totp. */
     signInMethod: text('sign_in_method').notNull().default('password'),
+    /** Keyed MAC of the row's security-relevant columns (lib/platform/integrity/authorization-macs.ts); null only before the upgrade step wrote it. */
+    authMac: text('auth_mac'),
   },
   (t) => [index('sessions_user_idx').on(t.userId)],
 );
@@ -280,6 +286,8 @@ export const careTeam = pgTable(
     fromAt: at('from_at').notNull().defaultNow(),
     untilAt: at('until_at'),
     assignedBy: uuid('assigned_by'),
+    /** Keyed MAC of the row's security-relevant columns (lib/platform/integrity/authorization-macs.ts); null only before the upgrade step wrote it. */
+    authMac: text('auth_mac'),
   },
   (t) => [
     index('care_team_user_idx').on(t.userId, t.patientId),
@@ -307,6 +315,8 @@ export const breakGlassGrants = pgTable(
     /** The reviewer's free-text comment, sealed with the patient's data key: it may name PHI. */
     sealedReviewComment: text('sealed_review_comment'),
     reviewedAt: at('reviewed_at'),
+    /** Keyed MAC of the row's security-relevant columns (lib/platform/integrity/authorization-macs.ts); null only before the upgrade step wrote it. */
+    authMac: text('auth_mac'),
   },
   (t) => [
     index('break_glass_user_idx').on(t.userId, t.patientId, t.expiresAt),

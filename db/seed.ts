@@ -4,7 +4,13 @@
  * exactly as the app would seal them; only the bulk insert is seed-specific, for speed.
  */
 import { randomUUID } from 'node:crypto';
-import { count, eq } from 'drizzle-orm';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Worker } from 'node:worker_threads';
+import type { PGlite } from '@electric-sql/pglite';
+import { count, eq, getTableName } from 'drizzle-orm';
+import type { PgTable } from 'drizzle-orm/pg-core';
+import type { Sql } from 'postgres';
 import type { Db } from './client';
 import {
   allergies,
@@ -19,13 +25,13 @@ import {
   problems,
   progressNotes,
   roles,
-  userRoles,
   users,
   vitals,
 } from './schema';
 import { defaultRoles, roleNames } from '@/lib/domain/access/roles';
 import { hashPassword } from '@/lib/features/credentials/passwords';
-import { blindIndex, newPatientKey, sealUserSecret, type PatientCipher } from '@/lib/platform/crypto';
+import { blindIndex, getKeyProvider, newPatientKey, sealUserSecret, type PatientCipher } from '@/lib/platform/crypto';
+import { insertRoleRows, unsetUserMacFields, withMac } from '@/lib/platform/integrity';
 import { isProductionMode } from '@/lib/platform/mode';
 import { packEntries, sealNewSection } from '@/lib/features/records/pages';
 import type { EntrySection } from '@/lib/features/records/tables';
@@ -69,6 +75,12 @@ export interface SeedOptions {
   patients: number;
   seed?: number;
   batchSize?: number;
+  /**
+   * Worker threads that generate and seal batches while this thread writes (0: generate here).
+   * Workers open the key provider the environment configures, so a caller that installed
+   * another (tests, setKeyProvider) must leave this at 0.
+   */
+  workers?: number;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -228,21 +240,12 @@ export async function seedRolesAndUsers(db: Db): Promise<Map<string, string>> {
     if (!existing) {
       const totp =
         demo === mfaDemoUser ? { sealedTotpSecret: sealUserSecret(id, 'totp', MFA_DEMO_ACCOUNT.totpSecret), totpEnabledAt: new Date() } : {};
-      await db.insert(users).values({ id, email: demo.email, displayName: demo.displayName, passwordHash, ...totp });
-      await db.insert(userRoles).values(demo.roles.map((roleName) => ({ userId: id, roleName })));
+      await db.insert(users).values(withMac('users', { ...unsetUserMacFields, id, email: demo.email, displayName: demo.displayName, passwordHash, ...totp }));
+      await insertRoleRows(db, demo.roles.map((roleName) => ({ userId: id, roleName })));
     }
     ids.set(demo.email, id);
   }
   return ids;
-}
-
-type Insertable = { table: Parameters<Db['insert']>[0]; rows: Record<string, unknown>[] };
-
-async function insertChunked(db: Db, { table, rows }: Insertable): Promise<void> {
-  for (let i = 0; i < rows.length; i += 1000) {
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    await db.insert(table).values(rows.slice(i, i + 1000) as any);
-  }
 }
 
 export async function countPatients(db: Db): Promise<number> {
@@ -250,94 +253,259 @@ export async function countPatients(db: Db): Promise<number> {
   return row?.n ?? 0;
 }
 
+/** Who the first patients' care teams name: the demo clinicians' user ids. */
+export interface SeedTeam {
+  physician: string;
+  nurse: string;
+  billing: string;
+  /** The staff accounts and the MFA demo physician, on the first `demoCaseload.staff` teams. */
+  staff: string[];
+}
+
+/** One batch to generate: patients `from` (inclusive) to `to` (exclusive) of seed `seed`. */
+export interface SeedJob {
+  from: number;
+  to: number;
+  seed: number;
+  team: SeedTeam;
+}
+
+/** Patients per batch: one transaction each, so an interrupted seed resumes at a whole batch. */
+const SEED_BATCH = 500;
+
 /** Seeds roles, demo users and `patients` synthetic patients with their charts and care teams. */
 export async function seedDatabase(db: Db, options: SeedOptions): Promise<{ patients: number }> {
   const seed = options.seed ?? 42;
-  const batchSize = options.batchSize ?? 500;
+  const batchSize = options.batchSize ?? SEED_BATCH;
   const userIds = await seedRolesAndUsers(db);
   const start = await countPatients(db);
-  const physician = userIds.get('physician@vigil.test')!;
-  const nurse = userIds.get('nurse@vigil.test')!;
-  const billing = userIds.get('billing@vigil.test')!;
-
-  for (let from = start; from < options.patients; from += batchSize) {
-    const to = Math.min(options.patients, from + batchSize);
-    const tables = {
-      patients: [] as Record<string, unknown>[],
-      keys: [] as Record<string, unknown>[],
-      allergies: [] as Record<string, unknown>[],
-      medications: [] as Record<string, unknown>[],
-      problems: [] as Record<string, unknown>[],
-      vitals: [] as Record<string, unknown>[],
-      progress: [] as Record<string, unknown>[],
-      nursing: [] as Record<string, unknown>[],
-      encounters: [] as Record<string, unknown>[],
-      pages: [] as Record<string, unknown>[],
-      heads: [] as Record<string, unknown>[],
-      team: [] as Record<string, unknown>[],
-    };
-    for (let index = from; index < to; index++) {
-      const patientId = randomUUID();
-      const { demographics, insurance, r } = syntheticPatient(index, seed);
-      const { row: keyRow, cipher } = newPatientKey(patientId);
-      tables.keys.push(keyRow);
-      tables.patients.push(patientRow(patientId, demographics, insurance, cipher));
-      const entries = clinicalEntries(r);
-      /** A section's entries, sealed onto pages exactly as lib/features/records appends them. */
-      const add = (list: Record<string, unknown>[], section: EntrySection, rows: Array<{ body: object; extra?: Record<string, unknown> }>) => {
-        const items = rows
-          .map(({ body, extra }) => ({ id: randomUUID(), body: body as Record<string, unknown>, extra, createdAt: recordedAt(body) }))
-          .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
-        const { pages, pageOf } = packEntries(items, undefined);
-        if (pages.size > 0) {
-          const sealed = sealNewSection(cipher, section, pages);
-          for (const page of sealed.pages) tables.pages.push({ patientId, section, ...page });
-          tables.heads.push({ patientId, section, sealedHead: sealed.sealedHead });
-        }
-        for (const { id, extra, createdAt } of items) list.push({ id, patientId, pageNo: pageOf.get(id), createdAt, updatedAt: createdAt, ...extra });
-      };
-      add(tables.allergies, 'allergies', entries.allergyRows.map((body) => ({ body })));
-      add(tables.medications, 'medications', entries.medicationRows.map((body) => ({ body })));
-      add(tables.problems, 'problems', entries.problemRows.map((body) => ({ body })));
-      add(tables.vitals, 'vitals', entries.vitalRows.map((body) => ({ body })));
-      add(tables.progress, 'progress_notes', entries.progressRows.map((body) => ({ body })));
-      add(tables.nursing, 'nursing_notes', entries.nursingRows.map((body) => ({ body })));
-      add(tables.encounters, 'encounters', entries.encounterRows.map(({ billingStatus, ...body }) => ({ body, extra: { billingStatus } })));
-      if (index < demoCaseload.physician) tables.team.push({ patientId, userId: physician, relationship: 'attending' });
-      if (index < demoCaseload.nurse) tables.team.push({ patientId, userId: nurse, relationship: 'nursing' });
-      if (index < demoCaseload.billing) tables.team.push({ patientId, userId: billing, relationship: 'billing' });
-      if (index < demoCaseload.staff) {
-        for (const staff of [...staffUsers, mfaDemoUser]) tables.team.push({ patientId, userId: userIds.get(staff.email)!, relationship: 'attending' });
-      }
-    }
-    await db.transaction(async (tx) => {
-      const t = tx as unknown as Db;
-      await insertChunked(t, { table: patients, rows: tables.patients });
-      await insertChunked(t, { table: patientKeys, rows: tables.keys });
-      await insertChunked(t, { table: allergies, rows: tables.allergies });
-      await insertChunked(t, { table: medications, rows: tables.medications });
-      await insertChunked(t, { table: problems, rows: tables.problems });
-      await insertChunked(t, { table: vitals, rows: tables.vitals });
-      await insertChunked(t, { table: progressNotes, rows: tables.progress });
-      await insertChunked(t, { table: nursingNotes, rows: tables.nursing });
-      await insertChunked(t, { table: encounters, rows: tables.encounters });
-      await insertChunked(t, { table: chartPages, rows: tables.pages });
-      await insertChunked(t, { table: chartSectionHeads, rows: tables.heads });
-      await insertChunked(t, { table: careTeam, rows: tables.team });
-    });
-    options.onProgress?.(to, options.patients);
-  }
+  const team: SeedTeam = {
+    physician: userIds.get('physician@vigil.test')!,
+    nurse: userIds.get('nurse@vigil.test')!,
+    billing: userIds.get('billing@vigil.test')!,
+    staff: [...staffUsers, mfaDemoUser].map((staff) => userIds.get(staff.email)!),
+  };
+  const jobs: SeedJob[] = [];
+  for (let from = start; from < options.patients; from += batchSize) jobs.push({ from, to: Math.min(options.patients, from + batchSize), seed, team });
+  const write = async (batch: CopyBatch, job: SeedJob) => {
+    await copyBatch(db, batch);
+    options.onProgress?.(job.to, options.patients);
+  };
+  if ((options.workers ?? 0) > 0 && jobs.length > 1) await generateInWorkers(jobs, options.workers!, write);
+  else for (const job of jobs) await write(seedBatch(job), job);
   return { patients: Math.max(start, options.patients) };
 }
 
+/**
+ * The seed's tables in the order a batch fills them (patients before the rows that reference
+ * them), each with the columns its COPY text carries; the rest take their defaults.
+ */
+const ENTRY_COLUMNS = ['id', 'patientId', 'pageNo', 'createdAt', 'updatedAt'] as const;
+const copyTables = {
+  patients: { table: patients, columns: ['id', 'mrnIndex', 'dobIndex', 'lastNameIndex', 'lastNamePrefixIndex', 'sealedDemographics', 'sealedInsurance'] },
+  keys: { table: patientKeys, columns: ['patientId', 'wrappedKey', 'masterKeyVersion'] },
+  allergies: { table: allergies, columns: ENTRY_COLUMNS },
+  medications: { table: medications, columns: ENTRY_COLUMNS },
+  problems: { table: problems, columns: ENTRY_COLUMNS },
+  vitals: { table: vitals, columns: ENTRY_COLUMNS },
+  progress: { table: progressNotes, columns: ENTRY_COLUMNS },
+  nursing: { table: nursingNotes, columns: ENTRY_COLUMNS },
+  encounters: { table: encounters, columns: [...ENTRY_COLUMNS, 'billingStatus'] },
+  pages: { table: chartPages, columns: ['patientId', 'section', 'pageNo', 'version', 'sealedEntries'] },
+  heads: { table: chartSectionHeads, columns: ['patientId', 'section', 'sealedHead'] },
+  team: { table: careTeam, columns: ['id', 'patientId', 'userId', 'relationship', 'authMac'] },
+} as const satisfies Record<string, { table: PgTable; columns: readonly string[] }>;
+type CopyTable = keyof typeof copyTables;
+
+/** A care-team row's COPY values, with the id its MAC names (lib/platform/integrity). */
+function teamRow(patientId: string, userId: string, relationship: string): [string, string, string, string, string] {
+  const row = withMac('care_team', { id: randomUUID(), patientId, userId, relationship, untilAt: null });
+  return [row.id, patientId, userId, relationship, row.authMac];
+}
+
+/** A batch as PostgreSQL's COPY text format: one string of rows per table. */
+export type CopyBatch = Record<CopyTable, string>;
+
+/** A character COPY's text format would read as a delimiter, a row end or an escape. */
+const COPY_SPECIAL = /[\\\t\n\r]/g;
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+
+/**
+ * A value in COPY text format. Everything the seed writes is an id, a number, a timestamp, a
+ * hex or base64url string or a fixed word, none of which needs escaping; the escape is kept so a
+ * future column cannot break a row.
+ */
+function copyValue(value: string | number | null | undefined): string {
+  if (value === null || value === undefined) return '\\N';
+  if (typeof value === 'number') return String(value);
+  COPY_SPECIAL.lastIndex = 0;
+  return COPY_SPECIAL.test(value) ? value.replace(COPY_SPECIAL, (c) => COPY_ESCAPES[c]!) : value;
+}
+
+class CopyRows {
+  private readonly lines: string[] = [];
+  add(...values: Array<string | number | null | undefined>): void {
+    let line = copyValue(values[0]);
+    for (let i = 1; i < values.length; i++) line += `\t${copyValue(values[i])}`;
+    this.lines.push(`${line}\n`);
+  }
+  text(): string {
+    return this.lines.join('');
+  }
+}
+
+/**
+ * Generates and seals one batch of patients: pure computation (synthetic values, data keys
+ * wrapped by the configured key provider, blind indexes, sealed pages and heads), so it runs
+ * as well in a worker thread as here. Each patient is sealed exactly as the app seals.
+ */
+export function seedBatch({ from, to, seed, team }: SeedJob): CopyBatch {
+  const rows = Object.fromEntries(Object.keys(copyTables).map((name) => [name, new CopyRows()])) as Record<CopyTable, CopyRows>;
+  const blindKey = getKeyProvider().blindIndexKey();
+  for (let index = from; index < to; index++) {
+    const patientId = randomUUID();
+    const { demographics, insurance, r } = syntheticPatient(index, seed);
+    const { row: keyRow, cipher } = newPatientKey(patientId);
+    rows.keys.add(patientId, keyRow.wrappedKey, keyRow.masterKeyVersion);
+    const p = patientRow(patientId, demographics, insurance, cipher, blindKey);
+    rows.patients.add(p.id, p.mrnIndex, p.dobIndex, p.lastNameIndex, p.lastNamePrefixIndex, p.sealedDemographics, p.sealedInsurance);
+    const entries = clinicalEntries(r);
+    /** A section's entries, sealed onto pages exactly as lib/features/records appends them. */
+    const add = (list: CopyRows, section: EntrySection, items: Array<{ body: object; billingStatus?: string }>) => {
+      const sorted = items
+        .map(({ body, billingStatus }) => ({ id: randomUUID(), body: body as Record<string, unknown>, billingStatus, createdAt: recordedAt(body) }))
+        .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
+      const { pages, pageOf } = packEntries(sorted, undefined);
+      if (pages.size > 0) {
+        const sealed = sealNewSection(cipher, section, pages);
+        for (const page of sealed.pages) rows.pages.add(patientId, section, page.pageNo, page.version, page.sealedEntries);
+        rows.heads.add(patientId, section, sealed.sealedHead);
+      }
+      for (const { id, billingStatus, createdAt } of sorted) {
+        const at = createdAt.toISOString();
+        if (billingStatus === undefined) list.add(id, patientId, pageOf.get(id), at, at);
+        else list.add(id, patientId, pageOf.get(id), at, at, billingStatus);
+      }
+    };
+    add(rows.allergies, 'allergies', entries.allergyRows.map((body) => ({ body })));
+    add(rows.medications, 'medications', entries.medicationRows.map((body) => ({ body })));
+    add(rows.problems, 'problems', entries.problemRows.map((body) => ({ body })));
+    add(rows.vitals, 'vitals', entries.vitalRows.map((body) => ({ body })));
+    add(rows.progress, 'progress_notes', entries.progressRows.map((body) => ({ body })));
+    add(rows.nursing, 'nursing_notes', entries.nursingRows.map((body) => ({ body })));
+    add(rows.encounters, 'encounters', entries.encounterRows.map(({ billingStatus, ...body }) => ({ body, billingStatus })));
+    if (index < demoCaseload.physician) rows.team.add(...teamRow(patientId, team.physician, 'attending'));
+    if (index < demoCaseload.nurse) rows.team.add(...teamRow(patientId, team.nurse, 'nursing'));
+    if (index < demoCaseload.billing) rows.team.add(...teamRow(patientId, team.billing, 'billing'));
+    if (index < demoCaseload.staff) for (const staff of team.staff) rows.team.add(...teamRow(patientId, staff, 'attending'));
+  }
+  return Object.fromEntries(Object.entries(rows).map(([name, list]) => [name, list.text()])) as CopyBatch;
+}
+
+/**
+ * Writes one batch in one transaction with COPY: row-at-a-time INSERTs spent most of the seed
+ * building and parsing SQL (drizzle's query builder alone was a quarter of the time), where
+ * COPY hands the server rows it only has to store.
+ */
+async function copyBatch(db: Db, batch: Partial<CopyBatch>): Promise<void> {
+  const statements = (Object.keys(copyTables) as CopyTable[])
+    .filter((name) => batch[name])
+    .map((name) => {
+      const { table, columns } = copyTables[name];
+      const names = columns.map((column) => `"${(table as unknown as Record<string, { name: string }>)[column]!.name}"`).join(', ');
+      return { sql: `COPY "${getTableName(table)}" (${names}) FROM`, text: batch[name]! };
+    });
+  const client = (db as unknown as { $client: unknown }).$client;
+  if (isPglite(client)) {
+    await client.transaction(async (tx) => {
+      // Foreign-key checks were a third of PGlite's time: a lookup and a row lock on the patient
+      // for every one of a patient's ~45 rows, all of which reference the patient this same
+      // COPY batch inserts, so none can fail. For this transaction only, and holding nothing
+      // but these COPYs, they are skipped as pg_restore skips them (PGlite is always its own
+      // superuser); tests check the seeded rows' references afterwards.
+      await tx.exec('SET LOCAL session_replication_role = replica');
+      // PGlite reads COPY input from a blob it mounts at /dev/blob.
+      for (const { sql, text } of statements) await tx.query(`${sql} '/dev/blob'`, [], { blob: new Blob([text]) });
+    });
+    return;
+  }
+  await (client as Sql).begin(async (tx) => {
+    for (const { sql, text } of statements) await pipeline(Readable.from([text]), await tx.unsafe(`${sql} STDIN`).writable());
+  });
+}
+
+function isPglite(client: unknown): client is PGlite {
+  return typeof client === 'object' && client !== null && 'transaction' in client && 'exec' in client;
+}
+
+/**
+ * Generates batches on `workers` threads while this one writes them, in order (so a seed that
+ * is stopped leaves the first patients, and `countPatients` says where to resume). At most two
+ * batches per worker are generated ahead of the writer, which bounds the memory held.
+ */
+async function generateInWorkers(jobs: SeedJob[], workers: number, write: (batch: CopyBatch, job: SeedJob) => Promise<void>): Promise<void> {
+  const pool = Array.from({ length: Math.min(workers, jobs.length) }, () => startSeedWorker());
+  const done = new Map<number, CopyBatch>();
+  const idle = [...pool];
+  let failure: unknown;
+  let notify: (() => void) | undefined;
+  let next = 0;
+  let written = 0;
+  const dispatch = () => {
+    while (idle.length > 0 && next < jobs.length && next - written < 2 * pool.length) idle.pop()!.postMessage(jobs[next++]);
+  };
+  for (const worker of pool) {
+    worker.on('message', ({ from, batch }: { from: number; batch: CopyBatch }) => {
+      done.set(from, batch);
+      idle.push(worker);
+      dispatch();
+      notify?.();
+    });
+    worker.on('error', (error) => {
+      failure = error;
+      notify?.();
+    });
+    // A worker that ends without an error event (killed, out of memory) must not leave the writer waiting.
+    worker.on('exit', (code) => {
+      if (written < jobs.length) failure ??= new Error(`A seed worker stopped (exit code ${code}).`);
+      notify?.();
+    });
+  }
+  try {
+    dispatch();
+    for (const job of jobs) {
+      while (!done.has(job.from)) {
+        if (failure) throw failure;
+        await new Promise<void>((resolve) => (notify = resolve));
+      }
+      const batch = done.get(job.from)!;
+      done.delete(job.from);
+      await write(batch, job);
+      written += 1;
+      dispatch();
+    }
+  } finally {
+    await Promise.all(pool.map((worker) => worker.terminate()));
+  }
+}
+
+/**
+ * A worker thread running db/seed-worker.ts. The thread registers tsx itself: Node 20 does not
+ * carry the parent's module hooks into a worker, so TypeScript would not load there otherwise.
+ */
+function startSeedWorker(): Worker {
+  const url = new URL('./seed-worker.ts', import.meta.url).href;
+  return new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(url)}); })`, { eval: true });
+}
+
 /** A patient's row: blind indexes for search, demographics and insurance sealed with their key. */
-function patientRow(patientId: string, demographics: Demographics, insurance: Insurance, cipher: PatientCipher) {
+function patientRow(patientId: string, demographics: Demographics, insurance: Insurance, cipher: PatientCipher, blindKey: Buffer) {
   return {
     id: patientId,
-    mrnIndex: blindIndex('mrn', demographics.mrn),
-    dobIndex: blindIndex('dob', demographics.dateOfBirth),
-    lastNameIndex: blindIndex('last_name', demographics.familyName),
-    lastNamePrefixIndex: blindIndex('last_name_prefix', demographics.familyName),
+    mrnIndex: blindIndex('mrn', demographics.mrn, blindKey),
+    dobIndex: blindIndex('dob', demographics.dateOfBirth, blindKey),
+    lastNameIndex: blindIndex('last_name', demographics.familyName, blindKey),
+    lastNamePrefixIndex: blindIndex('last_name_prefix', demographics.familyName, blindKey),
     sealedDemographics: cipher.seal('patients', 'sealed_demographics', patientId, demographics),
     sealedInsurance: cipher.seal('patients', 'sealed_insurance', patientId, insurance),
   };
@@ -349,23 +517,20 @@ function patientRow(patientId: string, demographics: Demographics, insurance: In
  */
 export async function seedCaseload(db: Db, options: { patients: number; userId: string; seed?: number; relationship?: string }): Promise<string[]> {
   const ids: string[] = [];
+  const blindKey = getKeyProvider().blindIndexKey();
   for (let from = 0; from < options.patients; from += 1000) {
-    const rows = { patients: [] as Record<string, unknown>[], keys: [] as Record<string, unknown>[], team: [] as Record<string, unknown>[] };
+    const rows = { patients: new CopyRows(), keys: new CopyRows(), team: new CopyRows() };
     for (let index = from; index < Math.min(options.patients, from + 1000); index++) {
       const patientId = randomUUID();
       const { demographics, insurance } = syntheticPatient(index, options.seed ?? 42);
       const { row: keyRow, cipher } = newPatientKey(patientId);
-      rows.keys.push(keyRow);
-      rows.patients.push(patientRow(patientId, demographics, insurance, cipher));
-      rows.team.push({ patientId, userId: options.userId, relationship: options.relationship ?? 'attending' });
+      rows.keys.add(patientId, keyRow.wrappedKey, keyRow.masterKeyVersion);
+      const p = patientRow(patientId, demographics, insurance, cipher, blindKey);
+      rows.patients.add(p.id, p.mrnIndex, p.dobIndex, p.lastNameIndex, p.lastNamePrefixIndex, p.sealedDemographics, p.sealedInsurance);
+      rows.team.add(...teamRow(patientId, options.userId, options.relationship ?? 'attending'));
       ids.push(patientId);
     }
-    await db.transaction(async (tx) => {
-      const t = tx as unknown as Db;
-      await insertChunked(t, { table: patients, rows: rows.patients });
-      await insertChunked(t, { table: patientKeys, rows: rows.keys });
-      await insertChunked(t, { table: careTeam, rows: rows.team });
-    });
+    await copyBatch(db, { patients: rows.patients.text(), keys: rows.keys.text(), team: rows.team.text() });
   }
   return ids;
 }

@@ -16,9 +16,11 @@ import { main } from './cli';
 /** The suites, by name. Add yours here: bench/<name>.ts exporting `run(): Promise<BenchResult>`. */
 const suites: Record<string, () => Promise<{ run: () => Promise<unknown> }>> = {
   audit: () => import('@/bench/audit'),
+  caseload: () => import('@/bench/caseload'),
   crypto: () => import('@/bench/crypto'),
   'key-stores': () => import('@/bench/key-stores'),
   monitor: () => import('@/bench/monitor'),
+  seed: () => import('@/bench/seed'),
   'sign-in-flood': () => import('@/bench/sign-in-flood'),
 };
 

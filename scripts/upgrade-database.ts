@@ -2,20 +2,36 @@ import { migrateHandle, type DatabaseHandle } from '@/db/client';
 import { countPlainComments, sealPlainComments } from '@/lib/ops/upgrades/seal-plain-comments';
 import { countLegacyPatients, repackLegacyEntries } from '@/lib/ops/repack';
 import { countUnversionedSections, versionChartPages } from '@/lib/ops/upgrades/version-chart-pages';
+import { countRowsWithoutMac, macAuthorizationRows } from '@/lib/ops/upgrades/mac-authorization-rows';
 import { progressReporter } from './cli';
 
 /**
  * Brings a database to the current version: the SQL migrations, then the data steps that need
  * the keys, each resumable — chart pages sealed before versions are bound to a version under a
- * sealed section head, chart entries still sealed one per row are moved onto pages, and review
- * and incident comments stored before they were sealed are sealed.
+ * sealed section head, chart entries still sealed one per row are moved onto pages, review
+ * and incident comments stored before they were sealed are sealed, and the authorization rows
+ * stored before they carried MACs get theirs (once per database: see mac-authorization-rows.ts).
  */
 export async function upgradeDatabase(handle: DatabaseHandle): Promise<void> {
   await migrateHandle(handle);
+  // First: until it has run, no session, role or care-team row stored before it counts.
+  await macAuthorizationTables(handle);
   // Before repacking: appending to a section needs its head.
   await versionPages(handle);
   await repackChartEntries(handle);
   await sealReviewComments(handle);
+}
+
+async function macAuthorizationTables(handle: DatabaseHandle): Promise<void> {
+  const total = await countRowsWithoutMac(handle.db);
+  const report = progressReporter('Giving authorization rows their MACs');
+  const done = await macAuthorizationRows(handle.db, (macked) => report(macked, total));
+  if (done.alreadyDone) {
+    if (done.untrusted) console.log(`${done.untrusted} authorization rows have no MAC although the back-fill ran before: they were written from outside Vigil and stay untrusted.`);
+    return;
+  }
+  const macked = Object.values(done.macked).reduce((sum, n) => sum + n, 0);
+  if (macked) console.log(`Gave ${macked} authorization rows (sessions, users, roles, care teams, grants) their MACs.`);
 }
 
 async function versionPages(handle: DatabaseHandle): Promise<void> {

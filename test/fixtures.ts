@@ -14,6 +14,7 @@ import { resetChainKey } from '@/lib/platform/audit/chain';
 import { now } from '@/lib/platform/clock';
 import { evictDataKey, getPatientCipher, setKeyProvider } from '@/lib/platform/crypto';
 import { generateKeyMaterial, StaticKeyProvider, type KeyProvider } from '@/lib/platform/crypto/key-provider';
+import { insertRoleRows, unsetUserMacFields, withMac } from '@/lib/platform/integrity';
 import { hashPassword } from '@/lib/features/credentials/passwords';
 import { createSession } from '@/lib/features/credentials/sessions';
 import { openPage, type PageEntries } from '@/lib/features/records/pages';
@@ -109,9 +110,9 @@ export async function createStaff(
   hashed ??= hashPassword(DEMO_PASSWORD);
   const id = randomUUID();
   const email = options.email ?? `staff-${id.slice(0, 8)}@test.vigil`;
-  await db.insert(users).values({ id, email, displayName: `Test ${options.roles.join('+') || 'nobody'}`, passwordHash: await hashed });
-  if (options.roles.length) await db.insert(userRoles).values(options.roles.map((roleName) => ({ userId: id, roleName })));
-  for (const row of options.careTeam ?? []) await db.insert(careTeam).values({ ...row, userId: id });
+  await db.insert(users).values(withMac('users', { ...unsetUserMacFields, id, email, displayName: `Test ${options.roles.join('+') || 'nobody'}`, passwordHash: await hashed }));
+  await insertRoleRows(db, options.roles.map((roleName) => ({ userId: id, roleName })));
+  for (const row of options.careTeam ?? []) await db.insert(careTeam).values(withMac('care_team', { ...row, id: randomUUID(), userId: id, untilAt: null }));
   return { id, email };
 }
 

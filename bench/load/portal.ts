@@ -18,6 +18,7 @@ import type { Viewer } from '@/lib/domain/access/viewer';
 import { issueApiClient } from '@/lib/features/devices/api-clients';
 import type { DeviceIdentity } from '@/bench/load/client';
 import { resetChainKey } from '@/lib/platform/audit/chain';
+import { insertRoleRows, unsetUserMacFields, withMac } from '@/lib/platform/integrity';
 import { createSession } from '@/lib/features/credentials/sessions';
 import { loadRolesAndPermissions } from '@/lib/pipeline/actor';
 import { hashPassword } from '@/lib/features/credentials/passwords';
@@ -150,18 +151,16 @@ export async function prepareFixture(config: PortalConfig, options: FixtureOptio
 async function addClinicians(db: Db, patientIds: string[], options: FixtureOptions): Promise<string[]> {
   const passwordHash = await hashPassword(DEMO_PASSWORD);
   const emails = Array.from({ length: options.clinicians }, (_, i) => clinicianEmail(i));
-  const rows = emails.map((email, i) => ({ id: crypto.randomUUID(), email, displayName: `Load Nurse ${i + 1}`, passwordHash }));
+  const rows = emails.map((email, i) => withMac('users', { ...unsetUserMacFields, id: crypto.randomUUID(), email, displayName: `Load Nurse ${i + 1}`, passwordHash }));
   if (rows.length === 0) return [];
   await db.transaction(async (tx) => {
     await tx.insert(users).values(rows);
-    await tx.insert(userRoles).values(rows.map((r) => ({ userId: r.id, roleName: 'nurse' })));
+    await insertRoleRows(tx, rows.map((r) => ({ userId: r.id, roleName: 'nurse' })));
     // Overlapping caseloads, as on a ward: clinician i cares for `caseload` patients from i × 7 on.
     const team = rows.flatMap((r, i) =>
-      Array.from({ length: Math.min(options.caseload, patientIds.length) }, (_, k) => ({
-        patientId: patientIds[(i * 7 + k) % patientIds.length]!,
-        userId: r.id,
-        relationship: 'nursing',
-      })),
+      Array.from({ length: Math.min(options.caseload, patientIds.length) }, (_, k) =>
+        withMac('care_team', { id: crypto.randomUUID(), patientId: patientIds[(i * 7 + k) % patientIds.length]!, userId: r.id, relationship: 'nursing', untilAt: null }),
+      ),
     );
     for (let i = 0; i < team.length; i += 1000) await tx.insert(careTeam).values(team.slice(i, i + 1000));
   });

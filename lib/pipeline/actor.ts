@@ -4,15 +4,16 @@ import type { Queryable } from '@/db/client';
 import { roles, sessions, userRoles, users } from '@/db/schema';
 import { unionPermissions, type PermissionSet } from '@/lib/domain/access/permissions';
 import type { Viewer } from '@/lib/domain/access/viewer';
+import { intactRow, intactRows, macColumns } from '@/lib/platform/integrity';
 
 export interface Actor {
   roles: string[];
   permissions: PermissionSet;
 }
 
-/** A user's roles and the union of their permissions, as stored now. */
+/** A user's roles and the union of their permissions, as stored now: a role row that fails its MAC is no role. */
 export async function loadRolesAndPermissions(q: Queryable, userId: string): Promise<Actor> {
-  const held = await q.select({ roleName: userRoles.roleName }).from(userRoles).where(eq(userRoles.userId, userId));
+  const held = await intactRows(q, 'user_roles', await q.select(macColumns.user_roles).from(userRoles).where(eq(userRoles.userId, userId)));
   const names = held.map((r) => r.roleName).sort();
   if (names.length === 0) return { roles: [], permissions: {} };
   const rows = await q.select().from(roles).where(inArray(roles.name, names));
@@ -26,11 +27,12 @@ export async function loadRolesAndPermissions(q: Queryable, userId: string): Pro
  */
 export async function actorNow(q: Queryable, viewer: Pick<Viewer, 'userId' | 'sessionId'>): Promise<Actor | null> {
   const [row] = await q
-    .select({ disabledAt: users.disabledAt, revokedAt: sessions.revokedAt })
+    .select({ session: macColumns.sessions, user: macColumns.users })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
     .where(and(eq(sessions.id, viewer.sessionId), eq(sessions.userId, viewer.userId)))
     .limit(1);
-  if (!row || row.disabledAt || row.revokedAt) return null;
+  if (!row || row.user.disabledAt || row.session.revokedAt) return null;
+  if (!(await intactRow(q, 'sessions', row.session)) || !(await intactRow(q, 'users', row.user))) return null;
   return loadRolesAndPermissions(q, viewer.userId);
 }

@@ -173,6 +173,8 @@ const definitions = {
   integrity: {
     // Not a PHI access: the row that failed is treated as absent; the case it opens is the alarm.
     tampered: action('integrity.tampered', false, 'A stored row failed its integrity check and was treated as absent'),
+    // Once per database: the trail then remembers that rows without a MAC are no longer legacy rows.
+    backfilled: action('integrity.backfilled', false, 'The upgrade gave the authorization rows stored before MACs theirs'),
   },
   incident: {
     open: action('incident.open', false, 'Monitoring opened an incident'),

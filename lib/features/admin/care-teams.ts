@@ -2,6 +2,7 @@ import 'server-only';
 import { and, asc, desc, eq, gt, inArray, isNull, or } from 'drizzle-orm';
 import { z } from 'zod';
 import { careTeam, patients, userRoles, users } from '@/db/schema';
+import { updateWithMac, withMac } from '@/lib/platform/integrity';
 import { careTeamRelationships, mayHoldRelationship, relationshipRoles, type CareTeamRelationship } from '@/lib/domain/access/care-team';
 import { adminPermission } from '@/lib/domain/access/permission-names';
 import { auditActions } from '@/lib/domain/audit/actions';
@@ -172,7 +173,7 @@ export const assignToCareTeam = operation({
       .limit(1);
     if (existing) return fail('duplicate', `${user.email} is already on this care team.`, { userId: 'Already on this care team.' });
     const assignmentId = crypto.randomUUID();
-    await tx.insert(careTeam).values({ id: assignmentId, patientId, userId, relationship, fromAt: at, assignedBy: viewer.userId });
+    await tx.insert(careTeam).values(withMac('care_team', { id: assignmentId, patientId, userId, relationship, fromAt: at, untilAt: null, assignedBy: viewer.userId }));
     await audit({ resourceId: assignmentId, patientId, details: { after: { userId, relationship } } });
     return ok({ assignmentId }, `${user.email} added to the care team as ${relationship}.`);
   },
@@ -195,7 +196,7 @@ export const removeFromCareTeam = operation({
       .limit(1);
     if (!row) return notFound();
     if (row.userId === viewer.userId) return fail('self_change', adminMessages.self_change);
-    await tx.update(careTeam).set({ untilAt: at }).where(eq(careTeam.id, row.id));
+    await updateWithMac(tx, 'care_team', eq(careTeam.id, row.id), { untilAt: at });
     await audit({ resourceId: row.id, patientId: row.patientId, details: { before: { userId: row.userId, relationship: row.relationship }, after: null } });
     return ok(undefined, 'Removed from the care team.');
   },

@@ -8,6 +8,7 @@ import { and, eq, isNull, ne } from 'drizzle-orm';
 import { ssoRoleMappings, users } from '@/db/schema';
 import { DEMO_PASSWORD } from '@/db/seed';
 import { advanceClock, now, resetClock } from '@/lib/platform/clock';
+import { updateWithMac } from '@/lib/platform/integrity';
 import { addSsoMapping, listSsoMappings, removeSsoMapping } from '@/lib/features/admin/sso-mappings';
 import { signInWithSso } from '@/lib/features/auth/sso';
 import { auditHead, auditOfActionSince, createStaff, TEST_CLIENT, testDatabase, viewer } from '@/test/fixtures';
@@ -86,8 +87,8 @@ describe('SSO group mappings', () => {
     // Only SSO administrators remain: the local ones are disabled.
     const actorEmail = `sso-acting-admin-${Date.now()}@hospital.test`;
     const acting = await createStaff(handle.db, { email: actorEmail, roles: ['admin'] });
-    await handle.db.update(users).set({ oidcIssuer: 'https://login.hospital.example', oidcSubject: `acting-${Date.now()}`, oidcGroups: ['former-admins'] }).where(eq(users.id, acting.id));
-    await handle.db.update(users).set({ disabledAt: now() }).where(and(isNull(users.oidcSubject), ne(users.id, acting.id)));
+    await updateWithMac(handle.db, 'users', eq(users.id, acting.id), { oidcIssuer: 'https://login.hospital.example', oidcSubject: `acting-${Date.now()}`, oidcGroups: ['former-admins'] });
+    await updateWithMac(handle.db, 'users', and(isNull(users.oidcSubject), ne(users.id, acting.id)), { disabledAt: now() });
     const admin = await viewer(handle.db, actorEmail);
     const since = await auditHead(handle.db);
     expect(await removeSsoMapping(admin, { claimValue: 'it-admins', roleName: 'admin' })).toMatchObject({ ok: false, error: 'last_admin' });

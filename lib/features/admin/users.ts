@@ -13,6 +13,7 @@ import { fail, ok, type Result } from '@/lib/domain/result';
 import { hashPassword, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '@/lib/features/credentials/passwords';
 import { revokeUserSessions } from '@/lib/features/credentials/sessions';
 import { normaliseEmail } from '@/lib/features/credentials/users';
+import { insertRoleRows, unsetUserMacFields, updateWithMac, withMac } from '@/lib/platform/integrity';
 import { operation, stepUpMessages } from '@/lib/pipeline/operation';
 import { adminMessages, adminOnly, adminPassword, adminStepUp, serialisedAdminChange } from '@/lib/features/admin/messages';
 import { chainOf } from '@/lib/features/admin/chain';
@@ -124,16 +125,19 @@ async function emailTaken(tx: Tx, email: string): Promise<boolean> {
 /** The account row and its roles, as made by `by` (the requester, for an approved request). */
 async function insertAccount(tx: Tx, account: { email: string; displayName: string; passwordHash: string; roles: string[] }, by: string, at: Date): Promise<string> {
   const id = crypto.randomUUID();
-  await tx.insert(users).values({
-    id,
-    email: normaliseEmail(account.email),
-    displayName: account.displayName,
-    passwordHash: account.passwordHash,
-    passwordChangedAt: at,
-    createdBy: by,
-    createdAt: at,
-  });
-  if (account.roles.length) await tx.insert(userRoles).values(account.roles.map((roleName) => ({ userId: id, roleName, grantedBy: by, grantedAt: at })));
+  await tx.insert(users).values(
+    withMac('users', {
+      ...unsetUserMacFields,
+      id,
+      email: normaliseEmail(account.email),
+      displayName: account.displayName,
+      passwordHash: account.passwordHash,
+      passwordChangedAt: at,
+      createdBy: by,
+      createdAt: at,
+    }),
+  );
+  await insertRoleRows(tx, account.roles.map((roleName) => ({ userId: id, roleName, grantedBy: by, grantedAt: at })));
   return id;
 }
 
@@ -203,7 +207,7 @@ export async function applyRoles(tx: Tx, userId: string, before: string[], after
   const removed = held.filter((name) => !after.includes(name));
   const added = after.filter((name) => !held.includes(name));
   if (removed.length) await tx.delete(userRoles).where(and(eq(userRoles.userId, userId), inArray(userRoles.roleName, removed)));
-  if (added.length) await tx.insert(userRoles).values(added.map((roleName) => ({ userId, roleName, grantedBy: by, grantedAt: at })));
+  await insertRoleRows(tx, added.map((roleName) => ({ userId, roleName, grantedBy: by, grantedAt: at })));
   return true;
 }
 
@@ -246,7 +250,7 @@ export const setUserDisabled = operation({
       return ok({ sessionsRevoked, requestId: null }, `Disabled ${user.email}. ${sessionsRevoked} open session${sessionsRevoked === 1 ? '' : 's'} ended.`);
     }
     if (!recentlyReauthenticated) return reauthRequired();
-    await tx.update(users).set({ disabledAt: null, disabledReason: null }).where(eq(users.id, userId));
+    await updateWithMac(tx, 'users', eq(users.id, userId), { disabledAt: null, disabledReason: null });
     await audit({ resourceId: userId, details: { before: { disabled: true, reason: user.disabledReason }, after: { disabled: false } } });
     return ok({ sessionsRevoked: 0, requestId: null }, `Enabled ${user.email}.`);
   },
@@ -254,7 +258,7 @@ export const setUserDisabled = operation({
 
 /** Disables an account now and ends its sessions (and their grants), as done by `by`; how many sessions ended. */
 export async function applyDisable(tx: Tx, userId: string, reason: string, by: Viewer, at: Date): Promise<number> {
-  await tx.update(users).set({ disabledAt: at, disabledReason: reason }).where(eq(users.id, userId));
+  await updateWithMac(tx, 'users', eq(users.id, userId), { disabledAt: at, disabledReason: reason });
   return revokeUserSessions(tx, userId, 'user_disabled', at, { by });
 }
 
@@ -285,7 +289,7 @@ export const resetUserPassword = operation({
 
 /** An approved reset: the new password (hashed when it was asked for), the lockout cleared, every session ended. */
 export async function applyPasswordReset(tx: Tx, userId: string, passwordHash: string, at: Date): Promise<number> {
-  await tx.update(users).set({ passwordHash, passwordChangedAt: at, failedLogins: 0, lockedUntil: null }).where(eq(users.id, userId));
+  await updateWithMac(tx, 'users', eq(users.id, userId), { passwordHash, passwordChangedAt: at, failedLogins: 0, lockedUntil: null });
   return revokeUserSessions(tx, userId, 'password_reset', at);
 }
 

@@ -11,7 +11,8 @@ import { and, desc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditLog, breakGlassGrants } from '@/db/schema';
 import type { Viewer } from '@/lib/domain/access/viewer';
-import { advanceClock, resetClock } from '@/lib/platform/clock';
+import { advanceClock, now, resetClock } from '@/lib/platform/clock';
+import { withMac } from '@/lib/platform/integrity';
 import { getChart, listPatients, updateEntry } from '@/lib/features/records';
 import { appendOne, careTeamOf, syntheticEvent } from '@/test/audit-fixtures';
 import { testDatabase, viewer as signIn } from '@/test/fixtures';
@@ -69,15 +70,22 @@ beforeAll(async () => {
   medicationUpdateSeq = (await lastEntry()).seq;
   await getChart(stranger, p1); // refused: no relationship
   grantId = randomUUID();
-  await handle.db.insert(breakGlassGrants).values({
-    id: grantId,
-    userId: stranger.userId,
-    patientId: p1,
-    sessionId: stranger.sessionId,
-    reasonCode: 'emergency_treatment',
-    sealedJustification: 'sealed elsewhere in real grants',
-    expiresAt: new Date(Date.now() + 3_600_000),
-  });
+  await handle.db.insert(breakGlassGrants).values(
+    withMac('break_glass_grants', {
+      id: grantId,
+      userId: stranger.userId,
+      patientId: p1,
+      sessionId: stranger.sessionId,
+      reasonCode: 'emergency_treatment',
+      sealedJustification: 'sealed elsewhere in real grants',
+      grantedAt: now(),
+      expiresAt: new Date(Date.now() + 3_600_000),
+      endedAt: null,
+      reviewStatus: 'pending',
+      reviewerId: null,
+      reviewedAt: null,
+    }),
+  );
   await getChart(stranger, p1); // allowed under the grant
   advanceClock(3 * 86_400_000);
   await getChart(physician, p3);

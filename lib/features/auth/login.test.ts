@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditLog, loginAttempts, recoveryCodes, users } from '@/db/schema';
 import { DEMO_PASSWORD } from '@/db/seed';
 import { sealUserSecret } from '@/lib/platform/crypto';
+import { updateWithMac } from '@/lib/platform/integrity';
 import { later, minutes, testDatabase, userRow } from '@/test/fixtures';
 import type { TestDatabase } from '@/test/db';
 import { lockoutPolicy } from '@/lib/features/credentials/config';
@@ -152,10 +153,7 @@ describe('TOTP second factor and recovery codes', () => {
 
   beforeAll(async () => {
     const user = await userRow(handle.db, email);
-    await handle.db
-      .update(users)
-      .set({ sealedTotpSecret: sealUserSecret(user.id, 'totp', secret), totpEnabledAt: T0, totpLastStep: null })
-      .where(eq(users.id, user.id));
+    await updateWithMac(handle.db, 'users', eq(users.id, user.id), { sealedTotpSecret: sealUserSecret(user.id, 'totp', secret), totpEnabledAt: T0, totpLastStep: null });
   });
 
   it('asks for the code after a right password, accepts the right code once, refuses a wrong or replayed one', async () => {

@@ -6,6 +6,7 @@ import { users } from '@/db/schema';
 import { recordAudit, tallyRefusal, type AuditActor } from '@/lib/platform/audit';
 import { now as clockNow } from '@/lib/platform/clock';
 import { env } from '@/lib/platform/env';
+import { intactRow } from '@/lib/platform/integrity';
 import { clearAccountFailures, countAccountFailure, ipThrottled, isLocked, recentIpFailures, recordAttempt } from '@/lib/features/credentials/lockout';
 import { verifySecondFactor } from '@/lib/features/credentials/mfa';
 import { HASH_QUEUE_FULL, hashQueueFull, verifySignInPassword, waitLikeAHash } from '@/lib/features/credentials/passwords';
@@ -99,7 +100,8 @@ export async function signInWithPassword(input: Credentials, client: Client, opt
   }
 
   const [user] = await db.select().from(users).where(eq(users.email, normaliseEmail(email))).limit(1);
-  const blocked = !user ? 'unknown_user' : user.disabledAt ? 'disabled' : isLocked(user, at) ? 'locked' : null;
+  // A row that fails its MAC (a copied password hash, a cleared disabled_at) signs nobody in.
+  const blocked = !user ? 'unknown_user' : user.disabledAt || !(await intactRow(db, 'users', user)) ? 'disabled' : isLocked(user, at) ? 'locked' : null;
   // No hash for an account that cannot sign in anyway, only the same wait (see waitLikeAHash).
   const checked = !user || blocked ? await waitLikeAHash() : await verifySignInPassword(user.passwordHash, password);
   if (checked === HASH_QUEUE_FULL) {

@@ -7,6 +7,7 @@ import { sessions, users } from '@/db/schema';
 import type { Viewer } from '@/lib/domain/access/viewer';
 import { fail, ok, type Refusal, type Result } from '@/lib/domain/result';
 import { openUserSecret, sealUserSecret } from '@/lib/platform/crypto';
+import { updateWithMac } from '@/lib/platform/integrity';
 import { operation } from '@/lib/pipeline/operation';
 import { mfaRequiredFor } from '@/lib/features/credentials/config';
 import { matchTotp, newTotpSecret } from '@/lib/features/credentials/mfa';
@@ -135,13 +136,10 @@ export const confirmTotpEnrolment = operation({
       return refused('invalid_code');
     }
     const [before] = await tx.select({ enabledAt: users.totpEnabledAt }).from(users).where(eq(users.id, viewer.userId)).limit(1);
-    await tx
-      .update(users)
-      .set({ sealedTotpSecret: sealUserSecret(viewer.userId, 'totp', pending.secret), totpEnabledAt: at, totpLastStep: step })
-      .where(eq(users.id, viewer.userId));
+    await updateWithMac(tx, 'users', eq(users.id, viewer.userId), { sealedTotpSecret: sealUserSecret(viewer.userId, 'totp', pending.secret), totpEnabledAt: at, totpLastStep: step });
     const recoveryCodes = await replaceRecoveryCodes(tx, viewer.userId);
     // The code just typed proves the new factor in this session.
-    await tx.update(sessions).set({ factorVerifiedAt: at }).where(eq(sessions.id, viewer.sessionId));
+    await updateWithMac(tx, 'sessions', eq(sessions.id, viewer.sessionId), { factorVerifiedAt: at });
     const otherSessionsEnded = await revokeUserSessions(tx, viewer.userId, 'mfa_changed', at, { except: viewer.sessionId });
     await audit({ resourceId: viewer.userId, details: { replaced: Boolean(before?.enabledAt), recoveryCodes: recoveryCodes.length, otherSessionsEnded } });
     return ok({ recoveryCodes });
@@ -175,7 +173,7 @@ export const disableTotp = operation({
     if (!recentlyReauthenticated) return refused('reauth_required');
     const [user] = await tx.select({ enabledAt: users.totpEnabledAt }).from(users).where(eq(users.id, viewer.userId)).limit(1);
     if (!user?.enabledAt) return refused('not_enrolled');
-    await tx.update(users).set({ sealedTotpSecret: null, totpEnabledAt: null, totpLastStep: null }).where(eq(users.id, viewer.userId));
+    await updateWithMac(tx, 'users', eq(users.id, viewer.userId), { sealedTotpSecret: null, totpEnabledAt: null, totpLastStep: null });
     await deleteRecoveryCodes(tx, viewer.userId);
     const otherSessionsEnded = await revokeUserSessions(tx, viewer.userId, 'mfa_changed', at, { except: viewer.sessionId });
     await audit({ resourceId: viewer.userId, details: { otherSessionsEnded } });

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditLog, users } from '@/db/schema';
 import { DEMO_PASSWORD } from '@/db/seed';
 import { sealUserSecret } from '@/lib/platform/crypto';
+import { updateWithMac } from '@/lib/platform/integrity';
 import { BROWSER, later, minutes, testDatabase, userRow, viewer as signInAs } from '@/test/fixtures';
 import type { TestDatabase } from '@/test/db';
 import { confirmSecondFactor } from '@/lib/features/auth/account-sessions';
@@ -24,10 +25,7 @@ let handle: TestDatabase;
 
 async function enrol(email: string) {
   const user = await userRow(handle.db, email);
-  await handle.db
-    .update(users)
-    .set({ sealedTotpSecret: sealUserSecret(user.id, 'totp', SECRET), totpEnabledAt: T0, totpLastStep: null, failedLogins: 0, lockedUntil: null })
-    .where(eq(users.id, user.id));
+  await updateWithMac(handle.db, 'users', eq(users.id, user.id), { sealedTotpSecret: sealUserSecret(user.id, 'totp', SECRET), totpEnabledAt: T0, totpLastStep: null, failedLogins: 0, lockedUntil: null });
   return user;
 }
 

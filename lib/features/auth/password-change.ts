@@ -8,6 +8,7 @@ import { operation } from '@/lib/pipeline/operation';
 import { hashPassword, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '@/lib/features/credentials/passwords';
 import { passwordStepUp } from '@/lib/features/credentials/reauth';
 import { revokeUserSessions } from '@/lib/features/credentials/sessions';
+import { updateWithMac } from '@/lib/platform/integrity';
 
 /**
  * A viewer choosing their own new password: the one way out of a one-time password (the first
@@ -45,7 +46,7 @@ export const changeOwnPassword = operation({
   stepUp: { by: passwordStepUp, secret: currentOf, refusal: fail('reauth_failed', 'Your current password did not match.') },
   run: async ({ tx, viewer, input, at, recentlyReauthenticated, audit }): Promise<Result<undefined, PasswordChangeRefusal>> => {
     if (!recentlyReauthenticated) return fail('reauth_required', 'Enter your current password.');
-    await tx.update(users).set({ passwordHash: await hashPassword(input.password), passwordChangedAt: at }).where(eq(users.id, viewer.userId));
+    await updateWithMac(tx, 'users', eq(users.id, viewer.userId), { passwordHash: await hashPassword(input.password), passwordChangedAt: at });
     const otherSessionsEnded = await revokeUserSessions(tx, viewer.userId, 'password_changed', at, { except: viewer.sessionId });
     await audit({ resourceId: viewer.userId, details: { otherSessionsEnded } });
     return ok(undefined, 'Your password is changed.');

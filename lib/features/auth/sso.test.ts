@@ -10,6 +10,7 @@ import { generate } from 'otplib';
 import { ssoRoleMappings, userRoles, users } from '@/db/schema';
 import { MFA_DEMO_ACCOUNT } from '@/db/demo-mfa';
 import { now, resetClock } from '@/lib/platform/clock';
+import { updateWithMac } from '@/lib/platform/integrity';
 import { sessionPolicy } from '@/lib/features/credentials/config';
 import { resolveViewerState } from '@/lib/features/auth/viewer-state';
 import { finishSsoWithCode, signInWithSso, type SsoIdentity } from '@/lib/features/auth/sso';
@@ -120,7 +121,7 @@ describe('refusals after the IdP vouched for the person', () => {
   it('refuses a disabled account and starts no session', async () => {
     const who = person();
     const staff = await createStaff(handle.db, { email: who.email!, roles: [] });
-    await handle.db.update(users).set({ disabledAt: now(), disabledReason: 'left_organisation' }).where(eq(users.id, staff.id));
+    await updateWithMac(handle.db, 'users', eq(users.id, staff.id), { disabledAt: now(), disabledReason: 'left_organisation' });
     const since = await auditHead(handle.db);
     expect(await signInWithSso(who, TEST_CLIENT)).toEqual({ ok: false, reason: 'disabled' });
     const [entry] = await refusals(since);
@@ -198,7 +199,7 @@ describe('the second factor', () => {
 
   it('asks an account with an authenticator for its code when the IdP asserted no MFA; a wrong code is audited', async () => {
     const mfaUser = await userRow(handle.db, MFA_DEMO_ACCOUNT.email);
-    await handle.db.update(users).set({ oidcIssuer: null, oidcSubject: null }).where(eq(users.id, mfaUser.id));
+    await updateWithMac(handle.db, 'users', eq(users.id, mfaUser.id), { oidcIssuer: null, oidcSubject: null });
     const who = person({ email: MFA_DEMO_ACCOUNT.email, mfa: false });
     expect(await signInWithSso(who, TEST_CLIENT)).toEqual({ ok: false, reason: 'code_required', userId: mfaUser.id });
 

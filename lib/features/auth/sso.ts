@@ -1,5 +1,5 @@
 import 'server-only';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { and, eq, inArray, isNull } from 'drizzle-orm';
 import { getDb, type Tx } from '@/db/client';
 import { ssoRoleMappings, userRoles, users } from '@/db/schema';
@@ -8,6 +8,7 @@ import { rolesForGroups } from '@/lib/domain/sso/claims';
 import { recordAudit, type AuditActor } from '@/lib/platform/audit';
 import { now as clockNow } from '@/lib/platform/clock';
 import { env } from '@/lib/platform/env';
+import { insertRoleRows, intactRow, unsetUserMacFields, updateWithMac, withMac } from '@/lib/platform/integrity';
 import { verifySecondFactor } from '@/lib/features/credentials/mfa';
 import { hashPassword } from '@/lib/features/credentials/passwords';
 import { createSession, isSessionId, revokeSession } from '@/lib/features/credentials/sessions';
@@ -126,32 +127,34 @@ async function accountFor(tx: Tx, identity: SsoIdentity, at: Date): Promise<Foun
     .from(users)
     .where(and(eq(users.oidcIssuer, identity.issuer), eq(users.oidcSubject, identity.subject)))
     .limit(1);
-  if (linked) return { ok: true, user: linked, linked: false };
+  // A linked row that fails its MAC (an identity written in from outside) links nobody.
+  if (linked) return (await intactRow(tx, 'users', linked)) ? { ok: true, user: linked, linked: false } : { ok: false, reason: 'no_account', userId: linked.id };
   // Only an address the IdP says it verified can point at an account, once.
   if (!identity.email || !identity.emailVerified) return { ok: false, reason: 'no_account' };
   const email = normaliseEmail(identity.email);
   const [byEmail] = await tx.select().from(users).where(eq(users.email, email)).limit(1);
   if (byEmail) {
     if (byEmail.oidcSubject) return { ok: false, reason: 'identity_mismatch', userId: byEmail.id };
-    const [claimed] = await tx
-      .update(users)
-      .set({ oidcIssuer: identity.issuer, oidcSubject: identity.subject })
-      .where(and(eq(users.id, byEmail.id), isNull(users.oidcSubject)))
-      .returning();
+    if (!(await intactRow(tx, 'users', byEmail))) return { ok: false, reason: 'no_account', userId: byEmail.id };
+    const [claimed] = await updateWithMac(tx, 'users', and(eq(users.id, byEmail.id), isNull(users.oidcSubject)), { oidcIssuer: identity.issuer, oidcSubject: identity.subject });
     return claimed ? { ok: true, user: claimed, linked: true } : { ok: false, reason: 'identity_mismatch', userId: byEmail.id };
   }
   if (!env().VIGIL_OIDC_JIT) return { ok: false, reason: 'no_account' };
   const created = await tx
     .insert(users)
-    .values({
-      email,
-      displayName: identity.name?.trim().slice(0, 100) || email,
-      // Nobody knows this password: the account signs in through the IdP until an admin sets one.
-      passwordHash: await hashPassword(randomBytes(32).toString('base64url')),
-      oidcIssuer: identity.issuer,
-      oidcSubject: identity.subject,
-      createdAt: at,
-    })
+    .values(
+      withMac('users', {
+        ...unsetUserMacFields,
+        id: randomUUID(),
+        email,
+        displayName: identity.name?.trim().slice(0, 100) || email,
+        // Nobody knows this password: the account signs in through the IdP until an admin sets one.
+        passwordHash: await hashPassword(randomBytes(32).toString('base64url')),
+        oidcIssuer: identity.issuer,
+        oidcSubject: identity.subject,
+        createdAt: at,
+      }),
+    )
     .returning()
     .then((rows) => rows[0]);
   return created ? { ok: true, user: created, linked: true } : { ok: false, reason: 'no_account' };
@@ -165,7 +168,7 @@ async function syncRoles(tx: Tx, user: UserRow, roles: string[], identity: SsoId
   const added = roles.filter((r) => !held.includes(r));
   if (removed.length === 0 && added.length === 0) return;
   if (removed.length) await tx.delete(userRoles).where(and(eq(userRoles.userId, user.id), inArray(userRoles.roleName, removed)));
-  if (added.length) await tx.insert(userRoles).values(added.map((roleName) => ({ userId: user.id, roleName, grantedBy: null, grantedAt: at })));
+  await insertRoleRows(tx, added.map((roleName) => ({ userId: user.id, roleName, grantedBy: null, grantedAt: at })));
   await recordAudit(tx, {
     actor: { userId: user.id, ...client },
     action: auditActions.user.roles,

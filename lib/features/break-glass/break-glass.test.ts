@@ -15,6 +15,7 @@ import { verifyChain } from '@/lib/platform/audit/verify';
 import { endSession } from '@/lib/features/auth/sign-out';
 import { advanceClock, now, resetClock } from '@/lib/platform/clock';
 import { DecryptionError, getPatientCipher } from '@/lib/platform/crypto';
+import { insertRoleRows } from '@/lib/platform/integrity';
 import { shredPatient } from '@/lib/ops/keys/shred';
 import { addEntry, getChart } from '@/lib/features/records';
 import { dumpEverything, testDatabase, viewer as signIn } from '@/test/fixtures';
@@ -470,7 +471,7 @@ describe('review by a privacy officer', () => {
 
   it('cannot be done by the grantee even with the privacy role', async () => {
     const [staff] = await db.select().from(users).where(eq(users.email, 'staff07@vigil.test'));
-    await db.insert(userRoles).values({ userId: staff!.id, roleName: 'privacy_officer' });
+    await insertRoleRows(db, [{ userId: staff!.id, roleName: 'privacy_officer' }]);
     const both = await signIn(db, 'staff07@vigil.test');
     const [own] = await grantsFor(both.userId);
     expect(await reviewGrant(both, { grantId: own!.id, verdict: 'appropriate', comment: 'Reviewing my own access.' })).toMatchObject({ ok: false, error: 'own_grant' });

@@ -17,6 +17,7 @@ import { locks } from '@/lib/pipeline/locks';
 import { operation } from '@/lib/pipeline/operation';
 import { loadRelationship } from '@/lib/pipeline/relationship';
 import { getPatientCipher } from '@/lib/platform/crypto';
+import { withMac } from '@/lib/platform/integrity';
 
 export type GrantField = 'reasonCode' | 'justification' | 'secret';
 export type GrantError =
@@ -123,16 +124,22 @@ export const requestGrant = operation({
     const windowMinutes = await getWindowMinutes(tx);
     const grantId = randomUUID();
     const expiresAt = new Date(at.getTime() + windowMinutes * 60_000);
-    await tx.insert(breakGlassGrants).values({
-      id: grantId,
-      userId: viewer.userId,
-      patientId,
-      sessionId: viewer.sessionId,
-      reasonCode,
-      sealedJustification: cipher.seal('break_glass_grants', 'sealed_justification', grantId, justification),
-      grantedAt: at,
-      expiresAt,
-    });
+    await tx.insert(breakGlassGrants).values(
+      withMac('break_glass_grants', {
+        id: grantId,
+        userId: viewer.userId,
+        patientId,
+        sessionId: viewer.sessionId,
+        reasonCode,
+        sealedJustification: cipher.seal('break_glass_grants', 'sealed_justification', grantId, justification),
+        grantedAt: at,
+        expiresAt,
+        endedAt: null,
+        reviewStatus: 'pending',
+        reviewerId: null,
+        reviewedAt: null,
+      }),
+    );
     await audit({
       action: auditActions.breakGlass.grant,
       resourceType: 'break_glass_grant',

@@ -8,6 +8,7 @@ import { sealReviewComment } from '@/lib/features/break-glass/review-comment';
 import { grantTarget, reviewMessages, reviewPermission, reviewVerdicts, type ReviewVerdict } from '@/lib/features/break-glass/review-rows';
 import { operation } from '@/lib/pipeline/operation';
 import { getPatientCipher } from '@/lib/platform/crypto';
+import { updateWithMac } from '@/lib/platform/integrity';
 
 const reviewSchema = z.object({
   grantId: z.uuid(),
@@ -70,11 +71,12 @@ export const reviewGrant = operation({
     };
     const { cipher, unwrapped, unavailable } = await getPatientCipher(tx, grant.patientId);
     if (unavailable) return refuse('key_unavailable');
-    const updated = await tx
-      .update(breakGlassGrants)
-      .set({ reviewStatus: verdict, reviewerId: viewer.userId, sealedReviewComment: cipher ? sealReviewComment(cipher, grantId, comment) : null, reviewedAt: at })
-      .where(and(eq(breakGlassGrants.id, grantId), eq(breakGlassGrants.reviewStatus, 'pending')))
-      .returning({ id: breakGlassGrants.id });
+    const updated = await updateWithMac(tx, 'break_glass_grants', and(eq(breakGlassGrants.id, grantId), eq(breakGlassGrants.reviewStatus, 'pending')), {
+      reviewStatus: verdict,
+      reviewerId: viewer.userId,
+      sealedReviewComment: cipher ? sealReviewComment(cipher, grantId, comment) : null,
+      reviewedAt: at,
+    });
     // Another privacy officer's verdict landed between the check and this write.
     if (updated.length === 0) return refuse('already_reviewed');
     await audit({

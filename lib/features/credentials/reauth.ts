@@ -4,6 +4,7 @@ import { getDb } from '@/db/client';
 import { sessions, users } from '@/db/schema';
 import type { Viewer } from '@/lib/domain/access/viewer';
 import { recordAudit } from '@/lib/platform/audit';
+import { intactRow, macColumns, updateWithMac } from '@/lib/platform/integrity';
 import { now as clockNow } from '@/lib/platform/clock';
 import { sessionPolicy } from '@/lib/features/credentials/config';
 import { countAccountFailure, isLocked } from '@/lib/features/credentials/lockout';
@@ -28,7 +29,7 @@ export async function confirmReauthentication(viewer: Viewer, secret: string, at
   if (!secret || secret.length > 1024) return false;
   const db = await getDb();
   const [user] = await db.select().from(users).where(eq(users.id, viewer.userId)).limit(1);
-  if (!user || user.disabledAt) return false;
+  if (!user || user.disabledAt || !(await intactRow(db, 'users', user))) return false;
   const enrolled = Boolean(user.totpEnabledAt);
   const isCode = enrolled && (isTotpFormat(secret) || (factor && normaliseRecoveryCode(secret) !== null));
   const locked = isLocked(user, at);
@@ -36,7 +37,7 @@ export async function confirmReauthentication(viewer: Viewer, secret: string, at
   const verified = locked || passwordRefused ? null : isCode ? await verifySecondFactor(db, user, secret, at, { allowRecoveryCode: factor }) : null;
   const ok = !locked && !passwordRefused && (isCode ? Boolean(verified?.ok) : await verifyPassword(user.passwordHash, secret));
   await db.transaction(async (tx) => {
-    if (ok) await tx.update(sessions).set({ reauthenticatedAt: at, ...(isCode ? { factorVerifiedAt: at } : {}) }).where(eq(sessions.id, viewer.sessionId));
+    if (ok) await updateWithMac(tx, 'sessions', eq(sessions.id, viewer.sessionId), { reauthenticatedAt: at, ...(isCode ? { factorVerifiedAt: at } : {}) });
     else if (!locked) await countAccountFailure(tx, user.id, viewer, at);
     await recordAudit(tx, {
       actor: viewer,
@@ -57,12 +58,8 @@ export async function confirmReauthentication(viewer: Viewer, secret: string, at
 /** True when the viewer re-entered a secret within the re-authentication window. */
 export async function isRecentlyReauthenticated(viewer: Viewer, at = clockNow()): Promise<boolean> {
   const db = await getDb();
-  const [row] = await db
-    .select({ reauthenticatedAt: sessions.reauthenticatedAt })
-    .from(sessions)
-    .where(eq(sessions.id, viewer.sessionId))
-    .limit(1);
-  if (!row?.reauthenticatedAt) return false;
+  const [row] = await db.select(macColumns.sessions).from(sessions).where(eq(sessions.id, viewer.sessionId)).limit(1);
+  if (!row?.reauthenticatedAt || !(await intactRow(db, 'sessions', row))) return false;
   const age = at.getTime() - row.reauthenticatedAt.getTime();
   return age >= 0 && age <= sessionPolicy.reauthWindowMs;
 }
@@ -74,12 +71,13 @@ export async function isRecentlyReauthenticated(viewer: Viewer, at = clockNow())
 export async function isFactorRecentlyVerified(viewer: Viewer, at = clockNow()): Promise<boolean> {
   const db = await getDb();
   const [row] = await db
-    .select({ reauthenticatedAt: sessions.reauthenticatedAt, factorVerifiedAt: sessions.factorVerifiedAt, enrolledAt: users.totpEnabledAt })
+    .select({ session: macColumns.sessions, user: macColumns.users })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
     .where(eq(sessions.id, viewer.sessionId))
     .limit(1);
-  const stamp = row?.enrolledAt ? row.factorVerifiedAt : row?.reauthenticatedAt;
+  if (!row || !(await intactRow(db, 'sessions', row.session)) || !(await intactRow(db, 'users', row.user))) return false;
+  const stamp = row.user.totpEnabledAt ? row.session.factorVerifiedAt : row.session.reauthenticatedAt;
   if (!stamp) return false;
   const age = at.getTime() - stamp.getTime();
   return age >= 0 && age <= sessionPolicy.reauthWindowMs;

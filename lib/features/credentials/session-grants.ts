@@ -4,6 +4,7 @@ import type { Tx } from '@/db/client';
 import { breakGlassGrants } from '@/db/schema';
 import { auditActions } from '@/lib/domain/audit/actions';
 import { recordAudit, type AuditActor } from '@/lib/platform/audit';
+import { updateWithMac } from '@/lib/platform/integrity';
 
 /**
  * A break-glass grant counts only for the session that made it (lib/pipeline/relationship.ts), so
@@ -16,11 +17,10 @@ import { recordAudit, type AuditActor } from '@/lib/platform/audit';
  */
 export async function endGrantsOfSessions(tx: Tx, sessionIds: string[], reason: string, at: Date, by?: AuditActor): Promise<number> {
   if (sessionIds.length === 0) return 0;
-  const ended = await tx
-    .update(breakGlassGrants)
-    .set({ endedAt: at, endedReason: reason })
-    .where(and(inArray(breakGlassGrants.sessionId, sessionIds), isNull(breakGlassGrants.endedAt), gt(breakGlassGrants.expiresAt, at)))
-    .returning({ id: breakGlassGrants.id, patientId: breakGlassGrants.patientId, userId: breakGlassGrants.userId });
+  const ended = await updateWithMac(tx, 'break_glass_grants', and(inArray(breakGlassGrants.sessionId, sessionIds), isNull(breakGlassGrants.endedAt), gt(breakGlassGrants.expiresAt, at)), {
+    endedAt: at,
+    endedReason: reason,
+  });
   for (const grant of ended) {
     await recordAudit(tx, {
       actor: by ?? { userId: grant.userId },

@@ -1,9 +1,11 @@
 import 'server-only';
+import { randomUUID } from 'node:crypto';
 import { isUuid } from '@/lib/domain/ids';
 import { and, desc, eq, gt, isNull, ne } from 'drizzle-orm';
 import type { Queryable } from '@/db/client';
 import { breakGlassGrants, sessions, users } from '@/db/schema';
 import { recordAudit, type AuditActor } from '@/lib/platform/audit';
+import { authorizationMac, intactRow, intactRows, updateWithMac, withMac } from '@/lib/platform/integrity';
 import { now as clockNow } from '@/lib/platform/clock';
 import { sessionPolicy } from '@/lib/features/credentials/config';
 import { endGrantsOfSessions } from '@/lib/features/credentials/session-grants';
@@ -46,18 +48,22 @@ export async function createSession(
 ): Promise<SessionRow> {
   const [row] = await q
     .insert(sessions)
-    .values({
-      userId,
-      createdAt: at,
-      lastSeenAt: at,
-      reauthenticatedAt: at,
-      // A sign-in with the local second factor proves it, which changing that factor relies on.
-      factorVerifiedAt: signInMethod === 'totp' || signInMethod === 'recovery_code' || signInMethod === 'sso_totp' ? at : null,
-      expiresAt: new Date(at.getTime() + sessionPolicy.absoluteLifetimeMs),
-      ip: client.ip,
-      userAgent: client.userAgent?.slice(0, 512) ?? null,
-      signInMethod,
-    })
+    .values(
+      withMac('sessions', {
+        id: randomUUID(),
+        userId,
+        createdAt: at,
+        lastSeenAt: at,
+        reauthenticatedAt: at,
+        // A sign-in with the local second factor proves it, which changing that factor relies on.
+        factorVerifiedAt: signInMethod === 'totp' || signInMethod === 'recovery_code' || signInMethod === 'sso_totp' ? at : null,
+        expiresAt: new Date(at.getTime() + sessionPolicy.absoluteLifetimeMs),
+        revokedAt: null,
+        ip: client.ip,
+        userAgent: client.userAgent?.slice(0, 512) ?? null,
+        signInMethod,
+      }),
+    )
     .returning();
   return row!;
 }
@@ -113,10 +119,12 @@ export async function checkSession(q: Queryable, sessionId: string, at = clockNo
     .innerJoin(users, eq(users.id, sessions.userId))
     .where(eq(sessions.id, sessionId))
     .limit(1);
-  if (!found) return { valid: false, reason: 'missing' };
+  // A session row that fails its MAC is no session; a user row that fails is a disabled user.
+  if (!found || !(await intactRow(q, 'sessions', found.session))) return { valid: false, reason: 'missing' };
   const { session, user } = found;
   const state = sessionState(session, at);
-  const ending = state === 'idle' || state === 'expired' ? state : state === 'active' && user.disabledAt ? 'disabled' : null;
+  const disabled = user.disabledAt !== null || !(await intactRow(q, 'users', user));
+  const ending = state === 'idle' || state === 'expired' ? state : state === 'active' && disabled ? 'disabled' : null;
   if (ending) {
     await endAndRecord(q, session, ending, at, { userId: user.id, ...options.client });
     return { valid: false, reason: ending, userId: user.id };
@@ -124,8 +132,12 @@ export async function checkSession(q: Queryable, sessionId: string, at = clockNo
   if (state !== 'active') return { valid: false, reason: state, userId: user.id };
   const touch = options.touch ?? 'throttled';
   if (touch === 'always' || (touch === 'throttled' && at.getTime() - session.lastSeenAt.getTime() >= sessionPolicy.touchIntervalMs)) {
-    await q.update(sessions).set({ lastSeenAt: at }).where(eq(sessions.id, session.id));
+    // Computed from the row just checked, and written only if the row is still that row: a
+    // revocation committed in between keeps its own MAC instead of being overwritten by this one.
+    const authMac = authorizationMac('sessions', { ...session, lastSeenAt: at });
+    await q.update(sessions).set({ lastSeenAt: at, authMac }).where(and(eq(sessions.id, session.id), eq(sessions.authMac, session.authMac!)));
     session.lastSeenAt = at;
+    session.authMac = authMac;
   }
   return { valid: true, session, user };
 }
@@ -142,11 +154,7 @@ export interface RevokeOptions {
 /** Ends one session and its live grants; true when this call ended it (false if it was already ended). */
 export async function revokeSession(q: Queryable, sessionId: string, reason: string, at = clockNow(), options: RevokeOptions = {}): Promise<boolean> {
   return q.transaction(async (tx) => {
-    const revoked = await tx
-      .update(sessions)
-      .set({ revokedAt: at, revokedReason: reason })
-      .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)))
-      .returning({ id: sessions.id });
+    const revoked = await updateWithMac(tx, 'sessions', and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)), { revokedAt: at, revokedReason: reason });
     await endGrantsOfSessions(tx, revoked.map((r) => r.id), reason, at, options.by);
     return revoked.length > 0;
   });
@@ -161,11 +169,12 @@ export async function revokeUserSessions(
   options: { except?: string } & RevokeOptions = {},
 ): Promise<number> {
   return q.transaction(async (tx) => {
-    const revoked = await tx
-      .update(sessions)
-      .set({ revokedAt: at, revokedReason: reason })
-      .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), options.except ? ne(sessions.id, options.except) : undefined))
-      .returning({ id: sessions.id });
+    const revoked = await updateWithMac(
+      tx,
+      'sessions',
+      and(eq(sessions.userId, userId), isNull(sessions.revokedAt), options.except ? ne(sessions.id, options.except) : undefined),
+      { revokedAt: at, revokedReason: reason },
+    );
     await endGrantsOfSessions(tx, revoked.map((r) => r.id), reason, at, options.by);
     return revoked.length;
   });
@@ -213,5 +222,5 @@ export async function listOpenSessions(q: Queryable, userId: string, at = clockN
     .from(sessions)
     .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, at)))
     .orderBy(desc(sessions.lastSeenAt));
-  return rows.filter((row) => sessionState(row, at) === 'active');
+  return (await intactRows(q, 'sessions', rows)).filter((row) => sessionState(row, at) === 'active');
 }

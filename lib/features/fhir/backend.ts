@@ -7,6 +7,7 @@ import { smartAssertions, users } from '@/db/schema';
 import { parseScopes, scopeString, withinRegistered } from '@/lib/domain/access/smart-scopes';
 import { auditActions } from '@/lib/domain/audit/actions';
 import { recordAudit } from '@/lib/platform/audit';
+import { intactRow, macColumns } from '@/lib/platform/integrity';
 import { createSession } from '@/lib/features/credentials/sessions';
 import { appFor } from '@/lib/features/fhir/apps';
 import { BACKEND_ALGORITHMS, FHIR_PATH } from '@/lib/features/fhir/capability';
@@ -87,8 +88,8 @@ export async function handleClientCredentials(raw: URLSearchParams, caller: OAut
 
   const db = await getDb();
   const issued = await db.transaction(async (tx) => {
-    const [account] = await tx.select({ disabledAt: users.disabledAt }).from(users).where(eq(users.id, serviceUserId)).limit(1);
-    if (!account || account.disabledAt) return { refused: 'service_account_disabled' } as const;
+    const [account] = await tx.select(macColumns.users).from(users).where(eq(users.id, serviceUserId)).limit(1);
+    if (!account || account.disabledAt || !(await intactRow(tx, 'users', account))) return { refused: 'service_account_disabled' } as const;
     // Old ids are cleared as new ones come in; the primary key is what refuses a replay.
     await tx.delete(smartAssertions).where(lt(smartAssertions.expiresAt, at));
     const fresh = await tx

@@ -12,6 +12,7 @@ import { fail, ok, type Result } from '@/lib/domain/result';
 import { operation, stepUpMessages } from '@/lib/pipeline/operation';
 import { adminMessages, adminOnly, adminPassword, adminStepUp, serialisedAdminChange } from '@/lib/features/admin/messages';
 import { revokeUserSessions } from '@/lib/features/credentials/sessions';
+import { unsetUserMacFields, updateWithMac, withMac } from '@/lib/platform/integrity';
 import { hashPassword } from '@/lib/features/credentials/passwords';
 import { findPatientByMrn } from '@/lib/features/records';
 import { activeApps, clientIdShape, environmentApps, redirectUriShape, type SmartApp } from '@/lib/features/fhir/apps';
@@ -179,11 +180,14 @@ export const registerBackendClient = operation({
     // The client's own account: its reads are audited and monitored under it. Nobody knows its password.
     const serviceUserId = crypto.randomUUID();
     await tx.insert(users).values({
-      id: serviceUserId,
-      email: `${input.clientId.toLowerCase()}@smart-backend.invalid`,
+      ...withMac('users', {
+        ...unsetUserMacFields,
+        id: serviceUserId,
+        email: `${input.clientId.toLowerCase()}@smart-backend.invalid`,
+        passwordHash: await hashPassword(randomBytes(32).toString('base64url')),
+        passwordChangedAt: at,
+      }),
       displayName: `Backend client: ${input.name}`,
-      passwordHash: await hashPassword(randomBytes(32).toString('base64url')),
-      passwordChangedAt: at,
       createdBy: viewer.userId,
       createdAt: at,
     });
@@ -227,7 +231,7 @@ export const revokeSmartApp = operation({
     await tx.update(smartApps).set({ revokedAt: at }).where(eq(smartApps.clientId, input.clientId));
     await revokeClientRefreshTokens(tx, input.clientId, at);
     if (row.serviceUserId) {
-      await tx.update(users).set({ disabledAt: at, disabledReason: 'SMART backend client revoked' }).where(eq(users.id, row.serviceUserId));
+      await updateWithMac(tx, 'users', eq(users.id, row.serviceUserId), { disabledAt: at, disabledReason: 'SMART backend client revoked' });
       await revokeUserSessions(tx, row.serviceUserId, 'app_revoked', at);
     }
     await audit({ resourceId: input.clientId, details: { before: { name: row.name, revoked: false }, after: { name: row.name, revoked: true } } });

@@ -3,6 +3,7 @@ import { and, eq, isNull, sql } from 'drizzle-orm';
 import type { Tx } from '@/db/client';
 import { incidents, users } from '@/db/schema';
 import { recordAudit } from '@/lib/platform/audit';
+import { updateWithMac } from '@/lib/platform/integrity';
 import { revokeUserSessions } from '@/lib/features/credentials/sessions';
 import { now as clockNow } from '@/lib/platform/clock';
 import { kickAlertDelivery, notifyPrivacyOfficers } from '@/lib/features/notify';
@@ -109,11 +110,10 @@ function deliverAfterCommit(): void {
  * request fails checkSession (`disabled`), whichever app instance it reaches.
  */
 async function containUser(tx: Tx, userId: string, incidentId: string, rule: string, at: Date): Promise<boolean> {
-  const disabled = await tx
-    .update(users)
-    .set({ disabledAt: at, disabledReason: `${MONITOR_DISABLE_PREFIX}${incidentId}: ${ruleLabel(rule)}` })
-    .where(and(eq(users.id, userId), isNull(users.disabledAt)))
-    .returning({ id: users.id });
+  const disabled = await updateWithMac(tx, 'users', and(eq(users.id, userId), isNull(users.disabledAt)), {
+    disabledAt: at,
+    disabledReason: `${MONITOR_DISABLE_PREFIX}${incidentId}: ${ruleLabel(rule)}`,
+  });
   const sessionsRevoked = await revokeUserSessions(tx, userId, 'incident', at);
   await recordAudit(tx, {
     actor: { userId: null },

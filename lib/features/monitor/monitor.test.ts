@@ -26,6 +26,7 @@ import { getIncidentQueue } from '@/lib/features/monitor/queue';
 import { resolveIncident } from '@/lib/features/monitor/resolution';
 import { getAdminDashboard } from '@/lib/features/monitor/dashboard';
 import { HOUR_MS } from '@/lib/domain/monitor/rules';
+import { withMac } from '@/lib/platform/integrity';
 
 let handle: TestDatabase;
 let db: Db;
@@ -247,15 +248,22 @@ describe('rules through the listener', () => {
     setClock(`${DAY}T16:05:00Z`);
     const viewer = await signIn(db, 'staff04@vigil.test', { at: now() });
     await db.insert(breakGlassGrants).values(
-      strangers.slice(0, 5).map((patientId) => ({
-        userId: viewer.userId,
-        patientId,
-        sessionId: viewer.sessionId,
-        reasonCode: 'emergency_treatment',
-        sealedJustification: 'sealed-for-test',
-        grantedAt: now(),
-        expiresAt: new Date(now().getTime() + HOUR_MS),
-      })),
+      strangers.slice(0, 5).map((patientId) =>
+        withMac('break_glass_grants', {
+          id: randomUUID(),
+          userId: viewer.userId,
+          patientId,
+          sessionId: viewer.sessionId,
+          reasonCode: 'emergency_treatment',
+          sealedJustification: 'sealed-for-test',
+          grantedAt: now(),
+          expiresAt: new Date(now().getTime() + HOUR_MS),
+          endedAt: null,
+          reviewStatus: 'pending',
+          reviewerId: null,
+          reviewedAt: null,
+        }),
+      ),
     );
     for (const patientId of strangers.slice(0, 4)) expect((await getChart(viewer, patientId)).ok).toBe(true);
     await getChart(viewer, strangers[0]!); // the same patient again is not breadth

@@ -6,6 +6,7 @@ import { incidents, users } from '@/db/schema';
 import { auditPermission } from '@/lib/domain/access/permission-names';
 import { auditActions } from '@/lib/domain/audit/actions';
 import { fail, ok, type Result } from '@/lib/domain/result';
+import { updateWithMac } from '@/lib/platform/integrity';
 import { caseTarget, deniedMessages } from '@/lib/features/monitor/case-rows';
 import { MONITOR_DISABLE_PREFIX } from '@/lib/features/monitor/incidents';
 import { resolutionCommentDigest, sealResolutionComment } from '@/lib/features/monitor/resolution-comment';
@@ -82,7 +83,7 @@ async function reEnableIfHeldOnlyByMonitor(tx: Tx, audit: (facts: AuditFacts) =>
     .where(and(eq(incidents.userId, userId), eq(incidents.status, 'open'), eq(incidents.severity, 'CRITICAL')))
     .limit(1);
   if (stillHeld) return false;
-  await tx.update(users).set({ disabledAt: null, disabledReason: null }).where(eq(users.id, userId));
+  await updateWithMac(tx, 'users', eq(users.id, userId), { disabledAt: null, disabledReason: null });
   await audit({
     action: auditActions.user.enable,
     resourceType: 'user',

@@ -1,6 +1,6 @@
 import 'server-only';
 import { eq, inArray, sql, type SQL } from 'drizzle-orm';
-import type { Queryable } from '@/db/client';
+import { inChunks, type Queryable } from '@/db/client';
 import { patientKeys, patients } from '@/db/schema';
 import type { Demographics } from '@/lib/domain/chart/sections';
 import { DecryptionError, getPatientCiphers } from '@/lib/platform/crypto';
@@ -24,8 +24,6 @@ export type ListCard = Pick<Demographics, 'familyName' | 'givenName' | 'dateOfBi
 const CARDS_MAX = 20_000;
 /** The tail of a sealed value: its GCM tag and a few ciphertext bytes, different for every sealing. */
 const TAG_CHARS = 24;
-/** Ids per query: far below PostgreSQL's parameter limit. */
-const CHUNK = 5_000;
 
 interface Held {
   tag: string;
@@ -52,14 +50,8 @@ export function forgetListCards(patientId?: string): void {
   else held.clear();
 }
 
-async function inChunks<T>(ids: string[], query: (chunk: string[]) => Promise<T[]>): Promise<T[]> {
-  const out: T[] = [];
-  for (let i = 0; i < ids.length; i += CHUNK) out.push(...(await query(ids.slice(i, i + CHUNK))));
-  return out;
-}
-
 /** The viewer's reachable patients as a subquery (lib/pipeline/relationship.ts). */
-type Reachable = ReturnType<typeof reachablePatients>;
+type Reachable = Awaited<ReturnType<typeof reachablePatients>>;
 
 export interface ListedCard {
   id: string;

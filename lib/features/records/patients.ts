@@ -116,7 +116,7 @@ export const listPatients = operation({
   run: async ({ tx, viewer, input, at, audit }): Promise<Result<PatientList>> => {
     const { q, page } = input;
     const kind = classifyQuery(q);
-    const { rows: found, unavailable } = await reachableMatches(tx, reachablePatients(tx, viewer, at), kind, q);
+    const { rows: found, unavailable } = await reachableMatches(tx, await reachablePatients(tx, viewer, at), kind, q);
     const total = found.length;
     const pageCount = Math.max(1, Math.ceil(total / PAGE_SIZE));
     const current = Math.min(page, pageCount);
@@ -158,7 +158,7 @@ async function recentlyViewed(tx: Queryable, viewer: Viewer, reachable: PatientL
 const byName = new Intl.Collator().compare;
 
 /** The reachable patients whose sealed demographics match the query, sorted by name. */
-async function reachableMatches(q: Queryable, reachable: ReturnType<typeof reachablePatients>, kind: SearchKind, query: string): Promise<{ rows: PatientListRow[]; unavailable: number }> {
+async function reachableMatches(q: Queryable, reachable: Awaited<ReturnType<typeof reachablePatients>>, kind: SearchKind, query: string): Promise<{ rows: PatientListRow[]; unavailable: number }> {
   const { listed, unavailable } = await listCards(q, reachable, candidateFilter(kind, query));
   const rows: PatientListRow[] = [];
   for (const { id, card, onTeam } of listed) {

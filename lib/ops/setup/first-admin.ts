@@ -8,6 +8,7 @@ import { defaultRoles, roleNames } from '@/lib/domain/access/roles';
 import { auditActions } from '@/lib/domain/audit/actions';
 import { fail, ok, type Result } from '@/lib/domain/result';
 import { recordAudit } from '@/lib/platform/audit';
+import { insertRoleRows, unsetUserMacFields, withMac } from '@/lib/platform/integrity';
 import { locks } from '@/lib/pipeline/locks';
 import { DEMO_ACCOUNT_DOMAIN } from '@/lib/platform/mode';
 import { hashPassword } from '@/lib/features/credentials/passwords';
@@ -54,8 +55,8 @@ export async function createFirstAdministrator(
     const [taken] = await tx.select({ id: users.id }).from(users).where(eq(users.email, email)).limit(1);
     if (taken) return fail('invalid', 'An account with this e-mail address already exists.');
     const id = randomUUID();
-    await tx.insert(users).values({ id, email, displayName: parsed.data.displayName, passwordHash, passwordChangedAt: null, createdAt: at });
-    await tx.insert(userRoles).values({ userId: id, roleName: 'admin', grantedAt: at });
+    await tx.insert(users).values(withMac('users', { ...unsetUserMacFields, id, email, displayName: parsed.data.displayName, passwordHash, createdAt: at }));
+    await insertRoleRows(tx, [{ userId: id, roleName: 'admin', grantedAt: at }]);
     await recordAudit(tx, {
       actor: { userId: null, ip: null, userAgent: 'npm run setup' },
       action: auditActions.user.firstAdmin,

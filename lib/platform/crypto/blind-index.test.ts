@@ -3,16 +3,17 @@
  * (case- and accent-insensitive) and a 3+ letter prefix find exactly the right patients, and
  * the stored index is a keyed, truncated MAC rather than a hash anyone could recompute.
  */
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rowsOf, type Db } from '@/db/client';
-import { patients } from '@/db/schema';
+import { careTeam, patients } from '@/db/schema';
 import { syntheticPatient } from '@/db/seed';
 import type { Viewer } from '@/lib/domain/access/viewer';
 import { listPatients, type PatientList } from '@/lib/features/records';
 import type { TestDatabase } from '@/test/db';
 import { testDatabase, viewer as signIn } from '@/test/fixtures';
+import { withMac } from '@/lib/platform/integrity';
 import { blindIndex, blindIndexBits, LAST_NAME_PREFIX_LENGTH, normaliseName, type BlindIndexKind } from '@/lib/platform/crypto/blind-index';
 
 const PATIENTS = 10_000;
@@ -30,9 +31,11 @@ beforeAll(async () => {
   console.info(`[blind-index] seeded ${PATIENTS} patients in ${((Date.now() - started) / 1000).toFixed(1)} s (${handle.kind})`);
   // physician2 is on no care team after seeding: put them on every patient's, so search spans all 10,000.
   viewer = await signIn(db, 'physician2@vigil.test');
-  await db.execute(
-    sql`INSERT INTO care_team (patient_id, user_id, relationship) SELECT id, ${viewer.userId}::uuid, 'attending' FROM patients`,
-  );
+  // With their MACs, as Vigil writes care-team rows: a bare INSERT would be a forged row, and count for nothing.
+  const ids = (await db.select({ id: patients.id }).from(patients)).map((p) => p.id);
+  for (let i = 0; i < ids.length; i += 1_000) {
+    await db.insert(careTeam).values(ids.slice(i, i + 1_000).map((patientId) => withMac('care_team', { id: randomUUID(), patientId, userId: viewer.userId, relationship: 'attending', untilAt: null })));
+  }
 }, 600_000);
 afterAll(async () => handle?.close());
 

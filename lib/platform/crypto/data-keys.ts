@@ -1,7 +1,7 @@
 import 'server-only';
 import { randomBytes } from 'node:crypto';
 import { and, eq, inArray, isNotNull, isNull, or } from 'drizzle-orm';
-import type { Queryable } from '@/db/client';
+import { inChunks, type Queryable } from '@/db/client';
 import { patientKeys } from '@/db/schema';
 import { DecryptionError, openBytes, openJson, sealBytes, sealContext, sealJson } from '@/lib/platform/crypto/envelope';
 import { noteKeyAccess } from '@/lib/platform/crypto/key-access-log';
@@ -152,15 +152,6 @@ export function onDataKeyUnwrap(listener: DataKeyUnwrapListener): () => void {
 
 /** The twin unwraps nothing: its cipher needs no key. */
 const TWIN_KEY = Buffer.alloc(0);
-
-/** Ids per query: far below PostgreSQL's parameter limit, for lookups over a whole caseload. */
-const LOOKUP_CHUNK = 5_000;
-
-async function inChunks<T>(ids: string[], query: (chunk: string[]) => Promise<T[]>): Promise<T[]> {
-  const out: T[] = [];
-  for (let i = 0; i < ids.length; i += LOOKUP_CHUNK) out.push(...(await query(ids.slice(i, i + LOOKUP_CHUNK))));
-  return out;
-}
 
 export async function getPatientCiphers(q: Queryable, patientIds: string[]): Promise<CipherLookup> {
   const now = Date.now();

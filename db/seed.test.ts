@@ -1,0 +1,175 @@
+/**
+ * The bulk seed, as `npm run db:seed` runs it (worker threads sealing, COPY writing, foreign-key
+ * checks skipped on PGlite), leaves data exactly as valid as the app's own writes: every
+ * patient is the one its seed number says, every chart opens against its head, every blind
+ * index finds its patient, every row references a patient that exists, the care teams are the
+ * demo ones, the trail verifies, and a second run adds nothing.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { count, eq, sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase, rowsOf, setDatabase, type DatabaseHandle } from '@/db/client';
+import { careTeam, chartPages, chartSectionHeads, chartSectionTables, patientKeys, patients, users } from '@/db/schema';
+import { demoCaseload, staffUsers, syntheticPatient } from '@/db/seed';
+import type { Demographics, Insurance } from '@/lib/domain/chart/sections';
+import { resetChainKey } from '@/lib/platform/audit/chain';
+import { verifyChain } from '@/lib/platform/audit/verify';
+import { blindIndex, evictDataKey, getPatientCiphers, setKeyProvider } from '@/lib/platform/crypto';
+import { generateKeyMaterial, StaticKeyProvider } from '@/lib/platform/crypto/key-provider';
+import { getChart } from '@/lib/features/records';
+import { loadSealedPages, openSealedSection } from '@/lib/features/records/pages';
+import { entrySections, type EntrySection } from '@/lib/features/records/tables';
+
+const sections = Object.keys(entrySections) as EntrySection[];
+import { viewer as signIn } from '@/test/fixtures';
+
+const run = promisify(execFile);
+const PATIENTS = 300;
+/** Three batches over two workers: batches come back out of order and must be written in order. */
+const SEED_ARGS = ['--patients', String(PATIENTS), '--workers', '2', '--batch', '100'];
+const FIRST_MRN = 40_000_000;
+
+let dir: string;
+let handle: DatabaseHandle;
+
+/** `npm run db:seed` in its own process, on a data directory and key file of this test's. */
+async function seed(args: string[]): Promise<string> {
+  // The test's own database, keys and mode stay out: the child seeds PGlite with the key file above.
+  const { DATABASE_URL: _url, VIGIL_MASTER_KEYS: _keys, VIGIL_KEY_PROVIDER: _provider, VIGIL_MODE: _mode, ...inherited } = process.env;
+  const childEnv: NodeJS.ProcessEnv = { ...inherited, VIGIL_DATA_DIR: dir, VIGIL_KEY_FILE: path.join(dir, 'keys.json') };
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', '--conditions=react-server', 'scripts/seed.ts', ...args], { env: childEnv, timeout: 240_000 });
+  return stdout;
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'vigil-seed-'));
+  const material = generateKeyMaterial();
+  writeFileSync(path.join(dir, 'keys.json'), JSON.stringify(material), { mode: 0o600 });
+  expect(await seed(SEED_ARGS)).toContain(`Seeded up to ${PATIENTS} patients`);
+  handle = await openDatabase({ dataDir: path.join(dir, 'pglite') });
+  setDatabase(handle);
+  setKeyProvider(new StaticKeyProvider(JSON.parse(readFileSync(path.join(dir, 'keys.json'), 'utf8'))));
+  resetChainKey();
+  evictDataKey();
+}, 300_000);
+
+afterAll(async () => {
+  setDatabase(undefined);
+  await handle?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Every seeded patient's id, by seed number. */
+async function patientsByIndex(): Promise<Map<number, { id: string; sealed: string; insurance: string; mrnIndex: string; dobIndex: string; lastNameIndex: string }>> {
+  const rows = await handle.db
+    .select({ id: patients.id, sealed: patients.sealedDemographics, insurance: patients.sealedInsurance, mrnIndex: patients.mrnIndex, dobIndex: patients.dobIndex, lastNameIndex: patients.lastNameIndex })
+    .from(patients);
+  const { ciphers } = await getPatientCiphers(handle.db, rows.map((r) => r.id));
+  const byIndex = new Map<number, (typeof rows)[number]>();
+  for (const row of rows) {
+    const d = ciphers.get(row.id)!.open<Demographics>('patients', 'sealed_demographics', row.id, row.sealed);
+    const index = Number(d.mrn) - FIRST_MRN;
+    expect(byIndex.has(index), `MRN ${d.mrn} seeded twice`).toBe(false);
+    byIndex.set(index, row);
+  }
+  return byIndex;
+}
+
+describe('npm run db:seed with worker threads and COPY', () => {
+  it('seeds each patient once, exactly as its seed number says, with blind indexes that find it', async () => {
+    const byIndex = await patientsByIndex();
+    expect([...byIndex.keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: PATIENTS }, (_, i) => i));
+    const { ciphers } = await getPatientCiphers(handle.db, [...byIndex.values()].map((r) => r.id));
+    for (const [index, row] of byIndex) {
+      const expected = syntheticPatient(index, 42);
+      const cipher = ciphers.get(row.id)!;
+      expect(cipher.open<Demographics>('patients', 'sealed_demographics', row.id, row.sealed)).toEqual(expected.demographics);
+      expect(cipher.open<Insurance>('patients', 'sealed_insurance', row.id, row.insurance)).toEqual(expected.insurance);
+      expect(row).toMatchObject({
+        mrnIndex: blindIndex('mrn', expected.demographics.mrn),
+        dobIndex: blindIndex('dob', expected.demographics.dateOfBirth),
+        lastNameIndex: blindIndex('last_name', expected.demographics.familyName),
+      });
+    }
+  });
+
+  it('seals every section onto pages that open against their head, one page entry per entry row', async () => {
+    const ids = (await handle.db.select({ id: patients.id }).from(patients)).map((r) => r.id);
+    const { ciphers } = await getPatientCiphers(handle.db, ids);
+    let entries = 0;
+    for (const id of ids) {
+      const wanted = new Map<EntrySection, number[]>();
+      const rowsBySection = new Map<EntrySection, Array<{ id: string; pageNo: number | null }>>();
+      for (const section of sections) {
+        const { table } = entrySections[section];
+        const rows = await handle.db.select({ id: table.id, pageNo: table.pageNo }).from(table).where(eq(table.patientId, id));
+        rowsBySection.set(section, rows);
+        wanted.set(section, [...new Set(rows.map((r) => r.pageNo!))]);
+      }
+      const sealed = await loadSealedPages(handle.db, id, wanted);
+      for (const section of sections) {
+        const rows = rowsBySection.get(section)!;
+        if (rows.length === 0) {
+          expect(sealed.get(section)?.head).toBeUndefined();
+          continue;
+        }
+        const { head, pages } = openSealedSection(ciphers.get(id)!, section, sealed.get(section));
+        expect(head.total).toBe(rows.length);
+        for (const row of rows) expect(pages.get(row.pageNo!)?.[row.id], `${section} entry on its page`).toBeDefined();
+        entries += rows.length;
+      }
+    }
+    expect(entries).toBeGreaterThan(PATIENTS * 20);
+  }, 120_000);
+
+  it('leaves no row that references a missing patient (the checks COPY skipped on PGlite)', async () => {
+    const tables = [patientKeys, chartPages, chartSectionHeads, careTeam, ...Object.values(chartSectionTables)];
+    for (const table of tables) {
+      const [orphans] = rowsOf<{ n: number }>(
+        await handle.db.execute(sql`SELECT count(*)::int AS n FROM ${table} t WHERE NOT EXISTS (SELECT 1 FROM ${patients} p WHERE p.id = t.patient_id)`),
+      );
+      expect(orphans!.n).toBe(0);
+    }
+    const [users404] = rowsOf<{ n: number }>(await handle.db.execute(sql`SELECT count(*)::int AS n FROM ${careTeam} c WHERE NOT EXISTS (SELECT 1 FROM ${users} u WHERE u.id = c.user_id)`));
+    expect(users404!.n).toBe(0);
+  });
+
+  it('puts the demo clinicians on the care teams of the first patients', async () => {
+    const byIndex = await patientsByIndex();
+    const teamOf = async (email: string) => {
+      const rows = await handle.db.select({ patientId: careTeam.patientId }).from(careTeam).innerJoin(users, eq(users.id, careTeam.userId)).where(eq(users.email, email));
+      return new Set(rows.map((r) => r.patientId));
+    };
+    const first = (n: number) => new Set(Array.from({ length: n }, (_, i) => byIndex.get(i)!.id));
+    expect(await teamOf('physician@vigil.test')).toEqual(first(demoCaseload.physician));
+    expect(await teamOf('nurse@vigil.test')).toEqual(first(demoCaseload.nurse));
+    expect(await teamOf('billing@vigil.test')).toEqual(first(demoCaseload.billing));
+    expect(await teamOf(staffUsers[0]!.email)).toEqual(first(demoCaseload.staff));
+  });
+
+  it('opens the physician’s charts through the app with nothing unavailable, and the trail verifies', async () => {
+    const physician = await signIn(handle.db, 'physician@vigil.test');
+    const team = await handle.db.select({ id: careTeam.patientId }).from(careTeam).where(eq(careTeam.userId, physician.userId));
+    expect(team).toHaveLength(demoCaseload.physician);
+    for (const { id } of team) {
+      const chart = await getChart(physician, id);
+      if (!chart.ok) throw new Error(chart.message);
+      expect(chart.value.demographics?.status).toBe('ok');
+      expect(Object.values(chart.value.sections).map((view) => view.status)).toEqual(Object.values(chart.value.sections).map(() => 'ok'));
+    }
+    expect((await verifyChain({ db: handle.db })).ok).toBe(true);
+  }, 120_000);
+
+  it('adds nothing when run again for the same number of patients', async () => {
+    // The data directory is one process's at a time.
+    await handle.close();
+    await seed(SEED_ARGS);
+    handle = await openDatabase({ dataDir: path.join(dir, 'pglite') });
+    const [row] = await handle.db.select({ n: count() }).from(patients);
+    expect(row!.n).toBe(PATIENTS);
+  }, 300_000);
+});
