@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { and, asc, desc, eq, gt, notExists, sql } from 'drizzle-orm';
 import { rowsOf, type Db } from '@/db/client';
-import { auditLog, careTeam, chartPages, chartSectionTables, patients, sessions, userRoles, users } from '@/db/schema';
+import { auditLog, careTeam, chartPages, chartSectionTables, patients, sessions, users } from '@/db/schema';
 import { DEMO_PASSWORD, demoCaseload, seedDatabase } from '@/db/seed';
 import type { Viewer } from '@/lib/domain/access/viewer';
 import { resetChainKey } from '@/lib/platform/audit/chain';

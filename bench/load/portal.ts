@@ -12,7 +12,7 @@ import path from 'node:path';
 import { eq, inArray } from 'drizzle-orm';
 import type { JWK } from 'jose';
 import { migrateHandle, openDatabase, setDatabase, type Db, type DatabaseHandle } from '@/db/client';
-import { careTeam, patients, userRoles, users } from '@/db/schema';
+import { careTeam, patients, users } from '@/db/schema';
 import { DEMO_PASSWORD, seedDatabase } from '@/db/seed';
 import type { Viewer } from '@/lib/domain/access/viewer';
 import { issueApiClient } from '@/lib/features/devices/api-clients';
