@@ -18,7 +18,8 @@ import { deviceKeyPair, issueDevice, mrnOf, sealed, type IssuedDevice } from '@/
 import { issueApiClient, portalPublicJwk, revokeApiClient, setApiClientPatients } from '@/lib/features/devices/api-clients';
 import { TAKEN_AT_MAX_AGE_MS } from '@/lib/features/devices/device-vitals';
 import { handleVitalsRequest, MAX_BODY_BYTES, type VitalsRequest } from '@/lib/features/devices/vitals-endpoint';
-import { flushRefusals } from '@/lib/platform/audit';
+import { flushRefusals, REFUSAL_INTERVAL_MS } from '@/lib/platform/audit';
+import { advanceClock, now } from '@/lib/platform/clock';
 
 let handle: TestDatabase;
 let admin: Viewer;
@@ -117,6 +118,9 @@ describe('POST /api/phi/vitals', () => {
   });
 
   it('refuses unknown, malformed and revoked credentials with 401, audited', async () => {
+    // All five refusals in one tally interval: start just after an interval boundary, so a slow
+    // machine crossing a minute mark cannot split them into two entries.
+    advanceClock(REFUSAL_INTERVAL_MS - (now().getTime() % REFUSAL_INTERVAL_MS) + 1_000);
     const body = await encrypt({ patientId, vitals: reading() });
     const since = await auditHead(handle.db);
     const read = bodiesRead;

@@ -54,6 +54,8 @@ export const phiMap = {
       // `grantedAt` in db/schema.ts is stored in a column named created_at.
       'id', 'user_id', 'patient_id', 'session_id', 'reason_code', 'created_at', 'expires_at', 'ended_at',
       'ended_reason', 'review_status', 'reviewer_id', 'reviewed_at',
+      // A keyed MAC over the grant's window and review (lib/platform/integrity): no PHI in it.
+      'auth_mac',
     ],
   },
   drafts: {
