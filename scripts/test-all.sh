@@ -81,7 +81,13 @@ fi
 
 # --- 2. typecheck ----------------------------------------------------------------------------
 stage "2/5 typecheck (tsc --noEmit)"
-if npx tsc --noEmit; then note "ok: typecheck"; else fail_stage "typecheck"; fi
+if npx tsc --noEmit; then
+  note "ok: typecheck"
+  # The builds below (e2e, server tests) need not type-check again (next.config.js).
+  export VIGIL_BUILD_TYPECHECKED=1
+else
+  fail_stage "typecheck"
+fi
 
 # --- 2b. static checks (ESLint security rules, npm audit, secretlint, layer boundaries) -------
 stage "2b/5 security checks (scripts/security-checks.sh)"

@@ -119,7 +119,7 @@ export async function startTestIdp({ port, portalUrls }) {
     if (ctx.path.startsWith('/interaction/')) return interaction(ctx);
     await next();
     const location = ctx.response.get('Location');
-    if (fault === 'tampered_state' && location.includes('/api/auth/callback/')) {
+    if (fault === 'tampered_state' && location?.includes('/api/auth/callback/')) {
       const back = new URL(location);
       back.searchParams.set('state', `${back.searchParams.get('state') ?? ''}x`);
       ctx.redirect(back.toString());

@@ -33,7 +33,7 @@ async function previousSessionId(): Promise<string | null> {
  */
 function recordAuthError(error: Error): void {
   const reason = ssoRefusalReason(error);
-  log.warn({ type: (error as { type?: string }).type, reason }, 'Auth.js refused a sign-in request');
+  log.warn({ authErrorType: (error as { type?: string }).type, reason }, 'Auth.js refused a sign-in request');
   if (!reason) return;
   clientInfo()
     .then((client) => tallyRefusal({ action: auditActions.auth.login, resourceType: 'session', source: client.ip, ip: client.ip, userAgent: client.userAgent, reason }))
