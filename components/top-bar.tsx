@@ -26,12 +26,13 @@ export function TopBar({ displayName, roles, links, unreadNotices = null }: {
     <header className="border-b border-slate-200 bg-white">
       <div className="mx-auto flex max-w-6xl items-center gap-6 px-4 py-3">
         <Link href="/" className="text-lg font-semibold text-calm">Vigil</Link>
-        <nav className="flex gap-4 text-sm">
+        {/* An administrator has a dozen links: they wrap as whole labels, never mid-label. */}
+        <nav className="flex flex-wrap gap-x-4 gap-y-1 text-sm">
           {links.map((link) => (
-            <Link key={link.href} href={link.href} className="text-slate-600 hover:text-calm">{link.label}</Link>
+            <Link key={link.href} href={link.href} className="whitespace-nowrap text-slate-600 hover:text-calm">{link.label}</Link>
           ))}
         </nav>
-        <div className="ml-auto flex items-center gap-4 text-sm">
+        <div className="ml-auto flex shrink-0 items-center gap-4 whitespace-nowrap text-sm">
           {unreadNotices !== null && (
             <Link href="/admin/break-glass/notifications" data-testid="notifications-link" className="text-slate-600 hover:text-calm">
               Notifications
