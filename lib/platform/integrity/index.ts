@@ -4,6 +4,7 @@ import 'server-only';
 export { reportTampering, type TamperReport } from '@/lib/platform/integrity/report';
 export {
   authorizationMac,
+  checkedRows,
   intactRow,
   insertRoleRows,
   intactRows,
