@@ -2,7 +2,7 @@ import 'server-only';
 import { and, asc, desc, eq, gt, inArray, isNull, or } from 'drizzle-orm';
 import { z } from 'zod';
 import { careTeam, patients, userRoles, users } from '@/db/schema';
-import { checkedRows, intactRow, intactRows, macColumns, updateWithMac, withMac } from '@/lib/platform/integrity';
+import { checkedRows, heldRoleNames, intactRow, intactRows, macColumns, updateWithMac, withMac } from '@/lib/platform/integrity';
 import { careTeamRelationships, mayHoldRelationship, relationshipRoles, type CareTeamRelationship } from '@/lib/domain/access/care-team';
 import { adminPermission } from '@/lib/domain/access/permission-names';
 import { auditActions } from '@/lib/domain/audit/actions';
@@ -183,7 +183,7 @@ export const assignToCareTeam = operation({
     const [user] = await tx.select().from(users).where(eq(users.id, userId)).limit(1);
     // An account or role row altered outside Vigil is treated as the sign-in treats it: disabled, not held.
     if (!user || user.disabledAt || !(await intactRow(tx, 'users', user))) return fail('invalid', adminMessages.invalid, { userId: 'Choose an active staff member from the list.' });
-    const held = (await intactRows(tx, 'user_roles', await tx.select(macColumns.user_roles).from(userRoles).where(eq(userRoles.userId, userId)))).map((r) => r.roleName);
+    const held = await heldRoleNames(tx, userId);
     if (!mayHoldRelationship(held, relationship)) {
       return fail('invalid', adminMessages.invalid, {
         relationship: `A ${relationship} assignment needs the ${relationshipRoles[relationship as CareTeamRelationship].join(' or ')} role, which ${user.email} does not hold.`,

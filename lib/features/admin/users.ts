@@ -13,7 +13,7 @@ import { fail, ok, type Result } from '@/lib/domain/result';
 import { hashPassword, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '@/lib/features/credentials/passwords';
 import { revokeUserSessions } from '@/lib/features/credentials/sessions';
 import { normaliseEmail } from '@/lib/features/credentials/users';
-import { insertRoleRows, intactRow, intactRows, macColumns, unsetUserMacFields, updateWithMac, withMac } from '@/lib/platform/integrity';
+import { heldRoleNames, insertRoleRows, intactRow, macColumns, unsetUserMacFields, updateWithMac, withMac } from '@/lib/platform/integrity';
 import { operation, stepUpMessages } from '@/lib/pipeline/operation';
 import { adminMessages, adminOnly, adminPassword, adminStepUp, serialisedAdminChange } from '@/lib/features/admin/messages';
 import { chainOf } from '@/lib/features/admin/chain';
@@ -303,11 +303,6 @@ interface RoleRow {
 async function userRow(tx: Tx, userId: string) {
   const [row] = await tx.select().from(users).where(eq(users.id, userId)).limit(1);
   return row;
-}
-
-/** The roles an account holds: a role row altered outside Vigil is not one (it is reported), so no rule counts it. */
-export async function heldRoleNames(tx: Tx, userId: string): Promise<string[]> {
-  return (await intactRows(tx, 'user_roles', await tx.select(macColumns.user_roles).from(userRoles).where(eq(userRoles.userId, userId)))).map((r) => r.roleName);
 }
 
 /** The named roles, or undefined when any name is not a role (a tampered form). */

@@ -168,6 +168,12 @@ export async function intactRows<T extends AuthorizationTable, R extends Stored<
   return (await checkedRows(q, table, rows)).filter((c) => c.intact).map((c) => c.row);
 }
 
+/** The roles a user holds, sorted: a role row that fails its MAC is no role (and is reported). */
+export async function heldRoleNames(q: Queryable, userId: string): Promise<string[]> {
+  const rows = await intactRows(q, 'user_roles', await q.select(macColumns.user_roles).from(userRoles).where(eq(userRoles.userId, userId)));
+  return rows.map((r) => r.roleName).sort();
+}
+
 /**
  * Every row of a read, each with whether it is intact, for the lists that must show every row —
  * a reviewer's queue, an administrator's directory — yet never present a tampered one as genuine.

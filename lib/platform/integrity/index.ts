@@ -5,6 +5,7 @@ export { reportTampering, type TamperReport } from '@/lib/platform/integrity/rep
 export {
   authorizationMac,
   checkedRows,
+  heldRoleNames,
   intactRow,
   insertRoleRows,
   intactRows,
