@@ -17,6 +17,9 @@ import { hashPassword } from '@/lib/features/credentials/passwords';
 import { createSession, revokeSession } from '@/lib/features/credentials/sessions';
 import { getChart, listPatients } from '@/lib/features/records';
 import { getGrantReview, listReviewQueue, reviewGrant } from '@/lib/features/break-glass';
+import { enabledAdministrators } from '@/lib/features/admin/users';
+import { getMonitorConfig } from '@/lib/features/monitor/config';
+import { loadUserProfile } from '@/lib/features/monitor/profile';
 import { assignableStaff, assignmentsOf, assignToCareTeam, careTeamOf as patientCareTeam, getUser, listUsers } from '@/lib/features/admin';
 import { loadRelationship } from '@/lib/pipeline/relationship';
 import { getPatientCipher } from '@/lib/platform/crypto';
@@ -290,6 +293,20 @@ describe('administration pages', () => {
     expect(await tamperCases('care_team', forgedTeam)).toHaveLength(1);
     const entries = await db.select().from(auditLog).where(and(eq(auditLog.actionType, 'integrity.tampered'), eq(auditLog.resourceId, `${staff.id}/physician`)));
     expect(entries).toHaveLength(1);
+  });
+
+  it('a forged role or re-enabled account is no administrator to fall back on, and moves no one into another role’s baseline', async () => {
+    const counted = async () => db.transaction((tx) => enabledAdministrators(tx));
+    const before = await counted();
+    const nurse = await createStaff(db, { roles: ['nurse'] });
+    await tamper(sql`INSERT INTO user_roles (user_id, role_name) VALUES (${nurse.id}, 'admin')`);
+    const formerAdmin = await createStaff(db, { roles: ['admin'] });
+    await updateWithMac(db, 'users', eq(users.id, formerAdmin.id), { disabledAt: new Date(), disabledReason: 'left' });
+    await tamper(sql`UPDATE users SET disabled_at = NULL, disabled_reason = NULL WHERE id = ${formerAdmin.id}`);
+    expect(await counted()).toBe(before);
+
+    const profile = await loadUserProfile(db, nurse.id, new Date(), await getMonitorConfig(db));
+    expect(profile.roles).toEqual(['nurse']);
   });
 
   it('an account re-enabled directly shows as tampered, not active', async () => {
