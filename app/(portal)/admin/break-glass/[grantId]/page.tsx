@@ -60,8 +60,9 @@ export default async function GrantReviewPage({ params }: { params: Promise<{ gr
         <dt className="text-slate-500">Patient</dt><dd><span className="font-mono text-xs">{g.patientId}</span></dd>
         <dt className="text-slate-500">Reason</dt><dd data-testid="grant-reason">{g.reasonLabel}</dd>
         <dt className="text-slate-500">Granted</dt><dd>{formatTime(g.grantedAt)}</dd>
-        <dt className="text-slate-500">Window ends</dt><dd>{formatTime(g.expiresAt)}</dd>
-        <dt className="text-slate-500">Ended early</dt><dd>{ended ?? 'No'}</dd>
+        {/* A tampered grant's stored window is what someone wrote into it: not shown as its window. */}
+        <dt className="text-slate-500">Window ends</dt><dd>{g.tampered ? stateLabels.tampered : formatTime(g.expiresAt)}</dd>
+        <dt className="text-slate-500">Ended early</dt><dd>{g.tampered ? stateLabels.tampered : (ended ?? 'No')}</dd>
         <dt className="text-slate-500">State</dt><dd>{stateLabels[g.state]}</dd>
         <dt className="text-slate-500">Review</dt>
         <dd data-testid="grant-verdict">
