@@ -37,10 +37,20 @@ const statusStyles: Record<string, string> = {
   active: 'bg-green-100 text-green-800',
   disabled: 'bg-slate-200 text-slate-700',
   locked: 'bg-amber-100 text-amber-900',
+  tampered: 'bg-red-100 text-red-800',
 };
 
 export function StatusBadge({ status }: { status: string }) {
   return <span className={`rounded px-2 py-0.5 text-xs font-medium capitalize ${statusStyles[status] ?? ''}`} data-status={status}>{status}</span>;
+}
+
+/** Role rows written outside Vigil: shown so the administrator sees them, apart from the roles held, and granting nothing. */
+export function TamperedRoles({ names }: { names: string[] }) {
+  return (
+    <span className="ml-2 text-xs text-red-700" data-testid="tampered-roles">
+      (altered outside Vigil, not held: {names.map(roleLabel).join(', ')})
+    </span>
+  );
 }
 
 /** Role names as people say them ("privacy_officer" → "Privacy officer"). */

@@ -1,10 +1,10 @@
 import 'server-only';
 import { and, eq, inArray } from 'drizzle-orm';
 import type { Queryable } from '@/db/client';
-import { roles, sessions, userRoles, users } from '@/db/schema';
+import { roles, sessions, users } from '@/db/schema';
 import { unionPermissions, type PermissionSet } from '@/lib/domain/access/permissions';
 import type { Viewer } from '@/lib/domain/access/viewer';
-import { intactRow, intactRows, macColumns } from '@/lib/platform/integrity';
+import { heldRoleNames, intactRow, macColumns } from '@/lib/platform/integrity';
 
 export interface Actor {
   roles: string[];
@@ -13,8 +13,7 @@ export interface Actor {
 
 /** A user's roles and the union of their permissions, as stored now: a role row that fails its MAC is no role. */
 export async function loadRolesAndPermissions(q: Queryable, userId: string): Promise<Actor> {
-  const held = await intactRows(q, 'user_roles', await q.select(macColumns.user_roles).from(userRoles).where(eq(userRoles.userId, userId)));
-  const names = held.map((r) => r.roleName).sort();
+  const names = await heldRoleNames(q, userId);
   if (names.length === 0) return { roles: [], permissions: {} };
   const rows = await q.select().from(roles).where(inArray(roles.name, names));
   return { roles: names, permissions: unionPermissions(rows.map((r) => r.permissions)) };

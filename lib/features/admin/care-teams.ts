@@ -2,7 +2,7 @@ import 'server-only';
 import { and, asc, desc, eq, gt, inArray, isNull, or } from 'drizzle-orm';
 import { z } from 'zod';
 import { careTeam, patients, userRoles, users } from '@/db/schema';
-import { updateWithMac, withMac } from '@/lib/platform/integrity';
+import { checkedRows, heldRoleNames, intactRow, intactRows, macColumns, updateWithMac, withMac } from '@/lib/platform/integrity';
 import { careTeamRelationships, mayHoldRelationship, relationshipRoles, type CareTeamRelationship } from '@/lib/domain/access/care-team';
 import { adminPermission } from '@/lib/domain/access/permission-names';
 import { auditActions } from '@/lib/domain/audit/actions';
@@ -21,6 +21,17 @@ export interface CareTeamMember {
   displayName: string;
   relationship: string;
   fromAt: string;
+  /** The row was altered outside Vigil: listed so the administrator sees it, but it opens no chart. */
+  tampered: boolean;
+}
+
+/** One of a user's current assignments; `tampered` as for a member. */
+export interface Assignment {
+  assignmentId: string;
+  patientId: string;
+  relationship: string;
+  fromAt: string;
+  tampered: boolean;
 }
 
 export interface Clinician {
@@ -70,19 +81,20 @@ export const careTeamOf = operation({
     const patient = await patientReference(tx, viewer, input);
     if (!patient) return notFound();
     const rows = await tx
-      .select({
-        assignmentId: careTeam.id,
-        userId: users.id,
-        email: users.email,
-        displayName: users.displayName,
-        relationship: careTeam.relationship,
-        fromAt: careTeam.fromAt,
-      })
+      .select({ ...macColumns.care_team, email: users.email, displayName: users.displayName, fromAt: careTeam.fromAt })
       .from(careTeam)
       .innerJoin(users, eq(users.id, careTeam.userId))
       .where(and(eq(careTeam.patientId, patient.patientId), activeAt(at)))
       .orderBy(asc(careTeam.relationship), asc(users.email));
-    const members: CareTeamMember[] = rows.map((r) => ({ ...r, fromAt: r.fromAt.toISOString() }));
+    const members: CareTeamMember[] = (await checkedRows(tx, 'care_team', rows)).map(({ row, intact }) => ({
+      assignmentId: row.id,
+      userId: row.userId,
+      email: row.email,
+      displayName: row.displayName,
+      relationship: row.relationship,
+      fromAt: row.fromAt.toISOString(),
+      tampered: !intact,
+    }));
     return ok({ patient, members });
   },
 });
@@ -95,16 +107,18 @@ export const assignableStaff = operation({
   run: async ({ tx }) => {
     const eligibleRoles = [...new Set(Object.values(relationshipRoles).flat())];
     const rows = await tx
-      .select({ id: users.id, email: users.email, displayName: users.displayName, role: userRoles.roleName })
+      .select({ user: macColumns.users, displayName: users.displayName, role: macColumns.user_roles })
       .from(users)
       .innerJoin(userRoles, eq(userRoles.userId, users.id))
       .where(and(isNull(users.disabledAt), inArray(userRoles.roleName, eligibleRoles)))
       .orderBy(asc(users.displayName), asc(users.email));
+    // Only accounts and roles Vigil wrote are offered: a forged row would be refused on assignment anyway.
     const byId = new Map<string, Clinician>();
     for (const row of rows) {
-      const entry = byId.get(row.id) ?? { id: row.id, email: row.email, displayName: row.displayName, roles: [] };
-      entry.roles.push(row.role);
-      byId.set(row.id, entry);
+      if (!(await intactRow(tx, 'users', row.user)) || !(await intactRow(tx, 'user_roles', row.role))) continue;
+      const entry = byId.get(row.user.id) ?? { id: row.user.id, email: row.user.email, displayName: row.displayName, roles: [] };
+      entry.roles.push(row.role.roleName);
+      byId.set(row.user.id, entry);
     }
     return ok([...byId.values()]);
   },
@@ -118,12 +132,20 @@ export const assignmentsOf = operation({
   invalid: notFound,
   run: async ({ tx, input, at }) => {
     const rows = await tx
-      .select({ assignmentId: careTeam.id, patientId: careTeam.patientId, relationship: careTeam.relationship, fromAt: careTeam.fromAt })
+      .select({ ...macColumns.care_team, fromAt: careTeam.fromAt })
       .from(careTeam)
       .where(and(eq(careTeam.userId, input), activeAt(at)))
       .orderBy(desc(careTeam.fromAt), asc(careTeam.patientId))
       .limit(200);
-    return ok(rows.map((r) => ({ ...r, fromAt: r.fromAt.toISOString() })));
+    return ok(
+      (await checkedRows(tx, 'care_team', rows)).map(({ row, intact }): Assignment => ({
+        assignmentId: row.id,
+        patientId: row.patientId,
+        relationship: row.relationship,
+        fromAt: row.fromAt.toISOString(),
+        tampered: !intact,
+      })),
+    );
   },
 });
 
@@ -159,18 +181,20 @@ export const assignToCareTeam = operation({
     const [patient] = await tx.select({ id: patients.id }).from(patients).where(eq(patients.id, patientId)).limit(1);
     if (!patient) return notFound();
     const [user] = await tx.select().from(users).where(eq(users.id, userId)).limit(1);
-    if (!user || user.disabledAt) return fail('invalid', adminMessages.invalid, { userId: 'Choose an active staff member from the list.' });
-    const held = (await tx.select({ name: userRoles.roleName }).from(userRoles).where(eq(userRoles.userId, userId))).map((r) => r.name);
+    // An account or role row altered outside Vigil is treated as the sign-in treats it: disabled, not held.
+    if (!user || user.disabledAt || !(await intactRow(tx, 'users', user))) return fail('invalid', adminMessages.invalid, { userId: 'Choose an active staff member from the list.' });
+    const held = await heldRoleNames(tx, userId);
     if (!mayHoldRelationship(held, relationship)) {
       return fail('invalid', adminMessages.invalid, {
         relationship: `A ${relationship} assignment needs the ${relationshipRoles[relationship as CareTeamRelationship].join(' or ')} role, which ${user.email} does not hold.`,
       });
     }
-    const [existing] = await tx
-      .select({ id: careTeam.id })
-      .from(careTeam)
-      .where(and(eq(careTeam.patientId, patientId), eq(careTeam.userId, userId), activeAt(at)))
-      .limit(1);
+    // A forged row does not count as being on the team, so it cannot stand in the way of a real assignment.
+    const [existing] = await intactRows(
+      tx,
+      'care_team',
+      await tx.select(macColumns.care_team).from(careTeam).where(and(eq(careTeam.patientId, patientId), eq(careTeam.userId, userId), activeAt(at))),
+    );
     if (existing) return fail('duplicate', `${user.email} is already on this care team.`, { userId: 'Already on this care team.' });
     const assignmentId = crypto.randomUUID();
     await tx.insert(careTeam).values(withMac('care_team', { id: assignmentId, patientId, userId, relationship, fromAt: at, untilAt: null, assignedBy: viewer.userId }));

@@ -4,7 +4,7 @@
  * removing the last way to administer is refused).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { and, eq, isNull, ne } from 'drizzle-orm';
+import { and, eq, isNull, ne, sql } from 'drizzle-orm';
 import { ssoRoleMappings, users } from '@/db/schema';
 import { DEMO_PASSWORD } from '@/db/seed';
 import { advanceClock, now, resetClock } from '@/lib/platform/clock';
@@ -89,6 +89,9 @@ describe('SSO group mappings', () => {
     const acting = await createStaff(handle.db, { email: actorEmail, roles: ['admin'] });
     await updateWithMac(handle.db, 'users', eq(users.id, acting.id), { oidcIssuer: 'https://login.hospital.example', oidcSubject: `acting-${Date.now()}`, oidcGroups: ['former-admins'] });
     await updateWithMac(handle.db, 'users', and(isNull(users.oidcSubject), ne(users.id, acting.id)), { disabledAt: now() });
+    // A role row forged in SQL makes no local administrator to fall back on.
+    const forger = await createStaff(handle.db, { roles: ['nurse'] });
+    await handle.db.execute(sql`INSERT INTO user_roles (user_id, role_name) VALUES (${forger.id}, 'admin')`);
     const admin = await viewer(handle.db, actorEmail);
     const since = await auditHead(handle.db);
     expect(await removeSsoMapping(admin, { claimValue: 'it-admins', roleName: 'admin' })).toMatchObject({ ok: false, error: 'last_admin' });

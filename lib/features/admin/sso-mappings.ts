@@ -10,6 +10,7 @@ import { auditActions } from '@/lib/domain/audit/actions';
 import { fail, ok, type Result } from '@/lib/domain/result';
 import { claimValueSchema, rolesForGroups, type RoleMapping } from '@/lib/domain/sso/claims';
 import { operation, stepUpMessages } from '@/lib/pipeline/operation';
+import { intactRow, macColumns } from '@/lib/platform/integrity';
 import { adminMessages, adminOnly, adminPassword, adminStepUp, serialisedAdminChange } from '@/lib/features/admin/messages';
 
 /*
@@ -129,11 +130,15 @@ async function administratorsAfter(tx: Tx, mappings: RoleMapping[]): Promise<num
     (await tx.select({ name: roles.name, permissions: roles.permissions }).from(roles)).filter((r) => canAdminister(r.permissions as PermissionSet)).map((r) => r.name),
   );
   if (adminRoles.size === 0) return 0;
-  const local = await tx
-    .selectDistinct({ id: userRoles.userId })
+  const holders = await tx
+    .select({ user: macColumns.users, role: macColumns.user_roles })
     .from(userRoles)
     .innerJoin(users, eq(users.id, userRoles.userId))
     .where(and(isNull(users.disabledAt), isNull(users.oidcSubject), inArray(userRoles.roleName, [...adminRoles])));
-  const linked = await tx.select({ groups: users.oidcGroups }).from(users).where(and(isNull(users.disabledAt), isNotNull(users.oidcSubject)));
-  return local.length + linked.filter((u) => rolesForGroups(mappings, u.groups ?? []).some((r) => adminRoles.has(r))).length;
+  const linked = await tx.select({ user: macColumns.users, groups: users.oidcGroups }).from(users).where(and(isNull(users.disabledAt), isNotNull(users.oidcSubject)));
+  // An account or role row forged in SQL is no administrator to fall back on.
+  const counted = new Set<string>();
+  for (const { user, role } of holders) if ((await intactRow(tx, 'users', user)) && (await intactRow(tx, 'user_roles', role))) counted.add(user.id);
+  for (const { user, groups } of linked) if (rolesForGroups(mappings, groups ?? []).some((r) => adminRoles.has(r)) && (await intactRow(tx, 'users', user))) counted.add(user.id);
+  return counted.size;
 }

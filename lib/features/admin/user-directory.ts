@@ -1,5 +1,5 @@
 import 'server-only';
-import { and, asc, count, eq, gt, inArray, isNull, max, or } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, isNull, max, or } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Queryable } from '@/db/client';
 import { careTeam, sessions, userRoles, users } from '@/db/schema';
@@ -8,19 +8,30 @@ import { auditActions } from '@/lib/domain/audit/actions';
 import { fail, ok } from '@/lib/domain/result';
 import { operation } from '@/lib/pipeline/operation';
 import { adminMessages, adminOnly } from '@/lib/features/admin/messages';
+import { checkedRows, macColumns } from '@/lib/platform/integrity';
 
-/** The user administration pages' view of accounts: no PHI, only who holds which access. */
-export type UserStatus = 'active' | 'disabled' | 'locked';
+/**
+ * The user administration pages' view of accounts: no PHI, only who holds which access. A row
+ * altered outside Vigil is shown as what it is, never as access the person has: an account whose
+ * own row fails is `tampered` (sign-in treats it as disabled), a role or care-team row that fails
+ * is listed apart from the real ones. Each is reported as any read's is.
+ */
+export type UserStatus = 'active' | 'disabled' | 'locked' | 'tampered';
 
 export interface UserSummary {
   id: string;
   email: string;
   displayName: string;
+  /** Roles whose rows are intact: what the person holds. */
   roles: string[];
+  /** Role rows that fail their check: written outside Vigil, granting nothing. */
+  tamperedRoles: string[];
   status: UserStatus;
   disabledAt: string | null;
   lastSignInAt: string | null;
   careTeamAssignments: number;
+  /** Current care-team rows that fail their check, opening no chart. */
+  tamperedAssignments: number;
 }
 
 export interface UserDetail extends UserSummary {
@@ -53,41 +64,48 @@ export const getUser = operation({
   run: async ({ tx, input, at }) => {
     const [row] = await tx.select().from(users).where(eq(users.id, input)).limit(1);
     if (!row) return fail('not_found', adminMessages.not_found);
-    const [summary] = await summarise(tx, [row], at);
+    const summary = (await summarise(tx, [row], at))[0]!;
     return ok<UserDetail>({
-      ...summary!,
+      ...summary,
       disabledReason: row.disabledReason,
       createdAt: row.createdAt.toISOString(),
-      mfaEnrolled: Boolean(row.totpEnabledAt),
+      // A tampered row's enrolment is not believed either.
+      mfaEnrolled: summary.status !== 'tampered' && Boolean(row.totpEnabledAt),
     });
   },
 });
 
-/** Roles, last sign-in and active care-team count for each user, in three grouped queries. */
+/** Roles, last sign-in and active care-team rows of each user, in three queries, each role and care-team row checked. */
 async function summarise(db: Queryable, rows: Array<typeof users.$inferSelect>, at: Date): Promise<UserSummary[]> {
   if (rows.length === 0) return [];
   const ids = rows.map((r) => r.id);
-  const held = await db.select().from(userRoles).where(inArray(userRoles.userId, ids)).orderBy(asc(userRoles.roleName));
+  const accounts = await checkedRows(db, 'users', rows);
+  const held = await checkedRows(db, 'user_roles', await db.select().from(userRoles).where(inArray(userRoles.userId, ids)).orderBy(asc(userRoles.roleName)));
   const signIns = await db
     .select({ userId: sessions.userId, last: max(sessions.createdAt) })
     .from(sessions)
     .where(inArray(sessions.userId, ids))
     .groupBy(sessions.userId);
-  const teams = await db
-    .select({ userId: careTeam.userId, n: count() })
-    .from(careTeam)
-    .where(and(inArray(careTeam.userId, ids), or(isNull(careTeam.untilAt), gt(careTeam.untilAt, at))))
-    .groupBy(careTeam.userId);
+  const teams = await checkedRows(
+    db,
+    'care_team',
+    await db
+      .select(macColumns.care_team)
+      .from(careTeam)
+      .where(and(inArray(careTeam.userId, ids), or(isNull(careTeam.untilAt), gt(careTeam.untilAt, at)))),
+  );
   const lastSignIn = new Map(signIns.map((s) => [s.userId, s.last]));
-  const teamCount = new Map(teams.map((t) => [t.userId, Number(t.n)]));
-  return rows.map((row) => ({
+  const teamCount = (userId: string, intact: boolean) => teams.filter((t) => t.row.userId === userId && t.intact === intact).length;
+  return accounts.map(({ row, intact }) => ({
     id: row.id,
     email: row.email,
     displayName: row.displayName,
-    roles: held.filter((h) => h.userId === row.id).map((h) => h.roleName),
-    status: row.disabledAt ? 'disabled' : row.lockedUntil && row.lockedUntil > at ? 'locked' : 'active',
+    roles: held.filter((h) => h.row.userId === row.id && h.intact).map((h) => h.row.roleName),
+    tamperedRoles: held.filter((h) => h.row.userId === row.id && !h.intact).map((h) => h.row.roleName),
+    status: !intact ? 'tampered' : row.disabledAt ? 'disabled' : row.lockedUntil && row.lockedUntil > at ? 'locked' : 'active',
     disabledAt: row.disabledAt?.toISOString() ?? null,
     lastSignInAt: lastSignIn.get(row.id)?.toISOString() ?? null,
-    careTeamAssignments: teamCount.get(row.id) ?? 0,
+    careTeamAssignments: teamCount(row.id, true),
+    tamperedAssignments: teamCount(row.id, false),
   }));
 }

@@ -1,5 +1,5 @@
 import 'server-only';
-import { and, count, eq, inArray, isNull, ne } from 'drizzle-orm';
+import { and, eq, inArray, isNull, ne } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Tx } from '@/db/client';
 import { roles, userRoles, users } from '@/db/schema';
@@ -13,7 +13,7 @@ import { fail, ok, type Result } from '@/lib/domain/result';
 import { hashPassword, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '@/lib/features/credentials/passwords';
 import { revokeUserSessions } from '@/lib/features/credentials/sessions';
 import { normaliseEmail } from '@/lib/features/credentials/users';
-import { insertRoleRows, unsetUserMacFields, updateWithMac, withMac } from '@/lib/platform/integrity';
+import { heldRoleNames, insertRoleRows, intactRow, macColumns, unsetUserMacFields, updateWithMac, withMac } from '@/lib/platform/integrity';
 import { operation, stepUpMessages } from '@/lib/pipeline/operation';
 import { adminMessages, adminOnly, adminPassword, adminStepUp, serialisedAdminChange } from '@/lib/features/admin/messages';
 import { chainOf } from '@/lib/features/admin/chain';
@@ -305,10 +305,6 @@ async function userRow(tx: Tx, userId: string) {
   return row;
 }
 
-export async function heldRoleNames(tx: Tx, userId: string): Promise<string[]> {
-  return (await tx.select({ name: userRoles.roleName }).from(userRoles).where(eq(userRoles.userId, userId))).map((r) => r.name);
-}
-
 /** The named roles, or undefined when any name is not a role (a tampered form). */
 export async function knownRoles(tx: Tx, names: string[]): Promise<RoleRow[] | undefined> {
   const unique = [...new Set(names)];
@@ -330,15 +326,13 @@ export async function enabledAdministrators(tx: Tx, options: { except?: string; 
     .filter((r) => canAdminister(r.permissions))
     .map((r) => r.name);
   if (adminRoles.length === 0) return 0;
-  const [row] = await tx
-    .select({ n: count(users.id) })
-    .from(users)
-    .where(
-      and(
-        isNull(users.disabledAt),
-        options.except ? ne(users.id, options.except) : undefined,
-        inArray(users.id, tx.select({ id: userRoles.userId }).from(userRoles).where(inArray(userRoles.roleName, adminRoles))),
-      ),
-    );
-  return Number(row?.n ?? 0);
+  const holders = await tx
+    .select({ user: macColumns.users, role: macColumns.user_roles })
+    .from(userRoles)
+    .innerJoin(users, eq(users.id, userRoles.userId))
+    .where(and(inArray(userRoles.roleName, adminRoles), isNull(users.disabledAt), options.except ? ne(users.id, options.except) : undefined));
+  // A forged role row, or an account re-enabled by SQL, is no administrator to fall back on.
+  const counted = new Set<string>();
+  for (const { user, role } of holders) if ((await intactRow(tx, 'users', user)) && (await intactRow(tx, 'user_roles', role))) counted.add(user.id);
+  return counted.size;
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditLog, breakGlassGrants, patients, sessions } from '@/db/schema';
@@ -7,6 +8,7 @@ import { listReviewQueue } from '@/lib/features/break-glass';
 import { checkSession, revokeUserSessions } from '@/lib/features/credentials/sessions';
 import { sessionPolicy } from '@/lib/features/credentials/config';
 import { now } from '@/lib/platform/clock';
+import { withMac } from '@/lib/platform/integrity';
 import { later, minutes, sessionRow, testDatabase, viewer as signIn } from '@/test/fixtures';
 import type { TestDatabase } from '@/test/db';
 
@@ -31,7 +33,22 @@ afterAll(async () => {
 async function grantIn(session: { userId: string; sessionId: string }, at: Date) {
   const [grant] = await handle.db
     .insert(breakGlassGrants)
-    .values({ userId: session.userId, patientId, sessionId: session.sessionId, reasonCode: 'emergency_treatment', sealedJustification: 'sealed', grantedAt: at, expiresAt: later(at, minutes(60)) })
+    .values(
+      withMac('break_glass_grants', {
+        id: randomUUID(),
+        userId: session.userId,
+        patientId,
+        sessionId: session.sessionId,
+        reasonCode: 'emergency_treatment',
+        sealedJustification: 'sealed',
+        grantedAt: at,
+        expiresAt: later(at, minutes(60)),
+        endedAt: null,
+        reviewStatus: 'pending',
+        reviewerId: null,
+        reviewedAt: null,
+      }),
+    )
     .returning();
   return grant!;
 }

@@ -5,7 +5,7 @@
  * IdP's groups, MFA from the IdP or the account's own code, and a session row like any other.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { and, eq } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { generate } from 'otplib';
 import { ssoRoleMappings, userRoles, users } from '@/db/schema';
 import { MFA_DEMO_ACCOUNT } from '@/db/demo-mfa';
@@ -14,6 +14,7 @@ import { updateWithMac } from '@/lib/platform/integrity';
 import { sessionPolicy } from '@/lib/features/credentials/config';
 import { resolveViewerState } from '@/lib/features/auth/viewer-state';
 import { finishSsoWithCode, signInWithSso, type SsoIdentity } from '@/lib/features/auth/sso';
+import { loadRolesAndPermissions } from '@/lib/pipeline/actor';
 import { auditHead, auditOfActionSince, createStaff, sessionRow, TEST_CLIENT, testDatabase, userRow } from '@/test/fixtures';
 import type { TestDatabase } from '@/test/db';
 
@@ -155,6 +156,19 @@ describe('roles and the session', () => {
       { via: 'identity_provider', before: { roles: ['nurse', 'physician'] }, after: { roles: ['nurse'] } },
     ]);
     expect((await userRow(handle.db, who.email!)).oidcGroups).toEqual(['vigil-nurses']);
+  });
+
+  it('writes afresh a role its groups grant that was only a row forged in SQL, and removes a forged one they do not', async () => {
+    const who = person({ groups: ['vigil-physicians', 'vigil-nurses'] });
+    const staff = await createStaff(handle.db, { email: who.email!, roles: ['nurse'] });
+    await handle.db.execute(sql`INSERT INTO user_roles (user_id, role_name) VALUES (${staff.id}, 'physician'), (${staff.id}, 'admin')`);
+    const since = await auditHead(handle.db);
+    expect(await signInWithSso(who, TEST_CLIENT)).toMatchObject({ ok: true });
+    expect(await rolesOf(staff.id)).toEqual(['nurse', 'physician']);
+    expect((await loadRolesAndPermissions(handle.db, staff.id)).roles).toEqual(['nurse', 'physician']);
+    expect((await auditOfActionSince(handle.db, since, 'user.roles')).map((e) => e.details)).toEqual([
+      { via: 'identity_provider', before: { roles: ['nurse'] }, after: { roles: ['nurse', 'physician'] } },
+    ]);
   });
 
   it('starts an ordinary session row: the same lifetime, idle limit and revocation as a password sign-in', async () => {

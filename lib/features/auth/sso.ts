@@ -8,7 +8,7 @@ import { rolesForGroups } from '@/lib/domain/sso/claims';
 import { recordAudit, type AuditActor } from '@/lib/platform/audit';
 import { now as clockNow } from '@/lib/platform/clock';
 import { env } from '@/lib/platform/env';
-import { insertRoleRows, intactRow, unsetUserMacFields, updateWithMac, withMac } from '@/lib/platform/integrity';
+import { heldRoleNames, insertRoleRows, intactRow, unsetUserMacFields, updateWithMac, withMac } from '@/lib/platform/integrity';
 import { verifySecondFactor } from '@/lib/features/credentials/mfa';
 import { hashPassword } from '@/lib/features/credentials/passwords';
 import { createSession, isSessionId, revokeSession } from '@/lib/features/credentials/sessions';
@@ -162,9 +162,11 @@ async function accountFor(tx: Tx, identity: SsoIdentity, at: Date): Promise<Foun
 
 /** The IdP's groups decide an SSO account's roles: a group removed there is access removed here. */
 async function syncRoles(tx: Tx, user: UserRow, roles: string[], identity: SsoIdentity, client: Client, at: Date): Promise<void> {
-  const held = (await tx.select({ name: userRoles.roleName }).from(userRoles).where(eq(userRoles.userId, user.id))).map((r) => r.name).sort();
+  // A role row forged in SQL is not held, so a group that grants the role writes it afresh; every row the groups no longer name goes.
+  const held = await heldRoleNames(tx, user.id);
+  const stored = (await tx.select({ name: userRoles.roleName }).from(userRoles).where(eq(userRoles.userId, user.id))).map((r) => r.name);
   await tx.update(users).set({ oidcGroups: identity.groups }).where(eq(users.id, user.id));
-  const removed = held.filter((r) => !roles.includes(r));
+  const removed = stored.filter((r) => !roles.includes(r));
   const added = roles.filter((r) => !held.includes(r));
   if (removed.length === 0 && added.length === 0) return;
   if (removed.length) await tx.delete(userRoles).where(and(eq(userRoles.userId, user.id), inArray(userRoles.roleName, removed)));

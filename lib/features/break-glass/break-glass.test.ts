@@ -15,7 +15,7 @@ import { verifyChain } from '@/lib/platform/audit/verify';
 import { endSession } from '@/lib/features/auth/sign-out';
 import { advanceClock, now, resetClock } from '@/lib/platform/clock';
 import { DecryptionError, getPatientCipher } from '@/lib/platform/crypto';
-import { insertRoleRows } from '@/lib/platform/integrity';
+import { insertRoleRows, withMac } from '@/lib/platform/integrity';
 import { shredPatient } from '@/lib/ops/keys/shred';
 import { addEntry, getChart } from '@/lib/features/records';
 import { dumpEverything, testDatabase, viewer as signIn } from '@/test/fixtures';
@@ -499,7 +499,21 @@ describe('the review comment of a crypto-shredded patient', () => {
     const sealedJustification = cipher
       ? cipher.seal('break_glass_grants', 'sealed_justification', id, JUSTIFICATION)
       : 'unreadable-after-shredding';
-    await db.insert(breakGlassGrants).values({ id, userId: physician2.userId, patientId: patient(), reasonCode: 'other', sealedJustification, expiresAt: now() });
+    await db.insert(breakGlassGrants).values(
+      withMac('break_glass_grants', {
+        id,
+        userId: physician2.userId,
+        patientId: patient(),
+        sessionId: null,
+        reasonCode: 'other',
+        sealedJustification,
+        expiresAt: now(),
+        endedAt: null,
+        reviewStatus: 'pending',
+        reviewerId: null,
+        reviewedAt: null,
+      }),
+    );
     return id;
   }
 

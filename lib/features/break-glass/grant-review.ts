@@ -11,6 +11,7 @@ import { openReviewComment, type ReviewComment } from '@/lib/features/break-glas
 import { grantRow, grantTarget, reviewMessages, reviewPermission, staffColumns, toItem, type ReviewQueueItem, type StaffRef } from '@/lib/features/break-glass/review-rows';
 import { operation } from '@/lib/pipeline/operation';
 import { DecryptionError, getPatientCipher } from '@/lib/platform/crypto';
+import { intactRow, macColumns } from '@/lib/platform/integrity';
 
 export interface GrantActivity {
   seq: number;
@@ -59,6 +60,8 @@ export const getGrantReview = operation({
       .limit(1);
     if (!row) return fail('not_found', reviewMessages.not_found);
     const g = row.grant;
+    // A grant altered outside Vigil is still shown (it is evidence), but as tampered, never with the verdict or window written into it.
+    const intact = await intactRow(tx, 'break_glass_grants', g);
 
     const entries = await tx.select().from(auditLog).where(eq(auditLog.breakGlassGrantId, grantId)).orderBy(asc(auditLog.seq));
     const activity: GrantActivity[] = entries.map((e) => ({
@@ -77,18 +80,20 @@ export const getGrantReview = operation({
       g.sealedReviewComment === null && g.reviewStatus === 'pending' ? null : openReviewComment((await getPatientCipher(tx, g.patientId)).cipher, g);
 
     const [session] = g.sessionId
-      ? await tx.select({ revokedAt: sessions.revokedAt, revokedReason: sessions.revokedReason }).from(sessions).where(eq(sessions.id, g.sessionId)).limit(1)
+      ? await tx.select({ ...macColumns.sessions, revokedReason: sessions.revokedReason }).from(sessions).where(eq(sessions.id, g.sessionId)).limit(1)
       : [];
+    // An end time from a session row altered outside Vigil is not shown as how the grant ended.
+    const sessionTrusted = session !== undefined && (await intactRow(tx, 'sessions', session));
     const sessionEnded =
-      session?.revokedAt && session.revokedAt.getTime() < g.expiresAt.getTime()
+      sessionTrusted && session.revokedAt && session.revokedAt.getTime() < g.expiresAt.getTime()
         ? { at: session.revokedAt.toISOString(), reason: session.revokedReason }
         : null;
-    const reviewer = g.reviewerId ? ((await tx.select(staffColumns).from(users).where(eq(users.id, g.reviewerId)).limit(1))[0] ?? null) : null;
+    const reviewer = intact && g.reviewerId ? ((await tx.select(staffColumns).from(users).where(eq(users.id, g.reviewerId)).limit(1))[0] ?? null) : null;
 
     // No patient id: nothing of the patient's is shown, so it is no disclosure (the comment is the reviewer's own).
     await audit({ resourceId: g.id, details: { fields: reviewComment?.status === 'shown' ? ['review_comment'] : [] } });
 
-    const item = toItem(row, activity.length, at);
+    const item = toItem(row, activity.length, at, intact);
     // A session that ended before the window did ends the grant too (lib/domain/access binds grants to sessions).
     if (item.state === 'active' && sessionEnded) item.state = 'ended';
     return ok({
@@ -98,7 +103,7 @@ export const getGrantReview = operation({
       activity,
       reviewer,
       reviewComment,
-      canReview: g.reviewStatus === 'pending' && g.userId !== viewer.userId,
+      canReview: intact && g.reviewStatus === 'pending' && g.userId !== viewer.userId,
     });
   },
 });

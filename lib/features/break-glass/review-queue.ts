@@ -8,6 +8,7 @@ import { ok, type Result } from '@/lib/domain/result';
 import { grantRow, reviewMessages, reviewPermission, staffColumns, toItem, type ReviewQueueItem, type StaffRef } from '@/lib/features/break-glass/review-rows';
 import { operation } from '@/lib/pipeline/operation';
 import { endLapsedGrantSessions } from '@/lib/features/credentials/sessions';
+import { checkedRows } from '@/lib/platform/integrity';
 
 export interface RefusedRequest {
   seq: number;
@@ -35,8 +36,9 @@ async function activityCounts(q: Queryable, grantIds: string[]): Promise<Map<str
 }
 
 /**
- * The privacy officers' queue: grants awaiting a verdict first (oldest first, so nothing waits
- * forever), then reviewed ones, newest first. No PHI, so only a refusal is audited.
+ * The privacy officers' queue: grants whose stored row was altered outside Vigil first, then
+ * grants awaiting a verdict (oldest first, so nothing waits forever), then reviewed ones, newest
+ * first. No PHI, so only a refusal is audited.
  */
 export const listReviewQueue = operation({
   name: 'break-glass.review-queue',
@@ -61,7 +63,9 @@ export const listReviewQueue = operation({
       )
       .limit(limit);
     const counts = await activityCounts(tx, rows.map((r) => r.grant.id));
-    return ok(rows.map((r) => toItem(r, counts.get(r.grant.id) ?? 0, at)));
+    const tampered = new Set((await checkedRows(tx, 'break_glass_grants', rows.map((r) => r.grant))).filter((c) => !c.intact).map((c) => c.row.id));
+    const items = rows.map((r) => toItem(r, counts.get(r.grant.id) ?? 0, at, !tampered.has(r.grant.id)));
+    return ok([...items.filter((item) => item.tampered), ...items.filter((item) => !item.tampered)]);
   },
 });
 

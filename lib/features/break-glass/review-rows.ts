@@ -13,10 +13,11 @@ export const reviewPermission = { category: 'audit', name: auditPermission.revie
 
 export const reviewVerdicts = ['appropriate', 'referred'] as const;
 export type ReviewVerdict = (typeof reviewVerdicts)[number];
-export const verdictLabels: Record<ReviewVerdict | 'pending', string> = {
+export const verdictLabels: Record<ReviewVerdict | 'pending' | 'tampered', string> = {
   pending: 'Pending review',
   appropriate: 'Appropriate',
   referred: 'Referred for investigation',
+  tampered: 'Record altered outside Vigil (reported)',
 };
 
 export const reviewMessages = {
@@ -26,9 +27,11 @@ export const reviewMessages = {
   own_grant: 'You cannot review your own emergency access.',
   key_unavailable: 'The verdict could not be recorded: the patient’s key cannot be opened to protect the comment. Try again later.',
   reveal_reason: 'Choose why you are opening the justification and MRN.',
+  tampered: 'This grant’s record was altered outside Vigil, so no verdict can be recorded on it. It has been reported as a case for privacy officers.',
 } as const;
 
-export type GrantState = 'active' | 'expired' | 'ended';
+/** `tampered`: the stored row fails its MAC, so neither its window nor its verdict can be believed. */
+export type GrantState = 'active' | 'expired' | 'ended' | 'tampered';
 
 export interface StaffRef {
   id: string;
@@ -49,6 +52,8 @@ export interface ReviewQueueItem {
   state: GrantState;
   reviewStatus: string;
   reviewedAt: string | null;
+  /** The stored row failed its integrity check: its state and verdict read `tampered`, never what it claims. */
+  tampered: boolean;
   /** Audit entries made under the grant (views, changes, its creation and end). */
   activityCount: number;
 }
@@ -69,9 +74,13 @@ function stateOf(grant: typeof breakGlassGrants.$inferSelect, at: Date): GrantSt
   return grant.expiresAt.getTime() > at.getTime() ? 'active' : 'expired';
 }
 
-export function toItem(row: { grant: typeof breakGlassGrants.$inferSelect; user: StaffRef }, activityCount: number, at: Date): ReviewQueueItem {
+/**
+ * A grant as a queue line. A tampered grant stays on the list (hiding it would hide the emergency
+ * access itself) but shows as tampered: a verdict or window written into it by SQL is not shown.
+ */
+export function toItem(row: { grant: typeof breakGlassGrants.$inferSelect; user: StaffRef }, activityCount: number, at: Date, intact: boolean): ReviewQueueItem {
   const g = row.grant;
-  return {
+  const item: ReviewQueueItem = {
     grantId: g.id,
     user: row.user,
     patientId: g.patientId,
@@ -84,6 +93,8 @@ export function toItem(row: { grant: typeof breakGlassGrants.$inferSelect; user:
     state: stateOf(g, at),
     reviewStatus: g.reviewStatus,
     reviewedAt: g.reviewedAt?.toISOString() ?? null,
+    tampered: false,
     activityCount,
   };
+  return intact ? item : { ...item, state: 'tampered', reviewStatus: 'tampered', reviewedAt: null, tampered: true };
 }

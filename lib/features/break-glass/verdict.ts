@@ -8,7 +8,7 @@ import { sealReviewComment } from '@/lib/features/break-glass/review-comment';
 import { grantTarget, reviewMessages, reviewPermission, reviewVerdicts, type ReviewVerdict } from '@/lib/features/break-glass/review-rows';
 import { operation } from '@/lib/pipeline/operation';
 import { getPatientCipher } from '@/lib/platform/crypto';
-import { updateWithMac } from '@/lib/platform/integrity';
+import { intactRow, updateWithMac } from '@/lib/platform/integrity';
 
 const reviewSchema = z.object({
   grantId: z.uuid(),
@@ -34,7 +34,7 @@ function invalidVerdict(error: z.ZodError) {
   return fail('invalid', issue?.message ?? 'Check the form and try again.');
 }
 
-type VerdictRefusal = 'not_found' | 'already_reviewed' | 'own_grant' | 'key_unavailable';
+type VerdictRefusal = 'not_found' | 'already_reviewed' | 'own_grant' | 'tampered' | 'key_unavailable';
 
 /**
  * A verdict with a comment, once per grant, never on one's own grant; audited either way. The
@@ -59,6 +59,9 @@ export const reviewGrant = operation({
       answer: fail(reason, reviewMessages[reason]),
     });
     if (!grant) return refuse('not_found');
+    // Checked first: a "reviewed" mark written by SQL must not pass for a verdict, nor a forged
+    // user or status decide who may review. The grant keeps its bad MAC, so the case stays open.
+    if (!(await intactRow(tx, 'break_glass_grants', grant))) return refuse('tampered');
     if (grant.userId === viewer.userId) return refuse('own_grant');
     if (grant.reviewStatus !== 'pending') return refuse('already_reviewed');
     return { allowed: true, facts: grant };

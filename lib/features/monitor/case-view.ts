@@ -2,7 +2,8 @@ import 'server-only';
 import { and, desc, eq, ne } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Queryable } from '@/db/client';
-import { incidents, userRoles, users } from '@/db/schema';
+import { incidents, users } from '@/db/schema';
+import { heldRoleNames } from '@/lib/platform/integrity';
 import { auditPermission } from '@/lib/domain/access/permission-names';
 import { auditActions } from '@/lib/domain/audit/actions';
 import { HOUR_MS, hourStart, volumeThreshold } from '@/lib/domain/monitor/rules';
@@ -59,7 +60,7 @@ export const getIncidentCase = operation({
     const windowStart = incident.windowStart;
 
     const history = await loadHourCounts(tx, incident.userId, new Date(windowStart.getTime() - config.lookbackDays * 24 * HOUR_MS), windowStart);
-    const roles = (await tx.select({ role: userRoles.roleName }).from(userRoles).where(eq(userRoles.userId, incident.userId))).map((r) => r.role);
+    const roles = await heldRoleNames(tx, incident.userId);
     const baseline = computeBaseline(history, roles, config);
     const details = incident.details;
     const threshold = typeof details.threshold === 'number' && incident.rule === 'volume' ? details.threshold : volumeThreshold(baseline.value, config);

@@ -1,7 +1,8 @@
 import 'server-only';
 import { and, eq, gte, lt } from 'drizzle-orm';
 import type { Queryable } from '@/db/client';
-import { accessCounters, patients, userRoles, users } from '@/db/schema';
+import { accessCounters, patients, users } from '@/db/schema';
+import { heldRoleNames } from '@/lib/platform/integrity';
 import { blindIndex, blindIndexBits, normaliseName } from '@/lib/platform/crypto';
 import type { MonitorConfig } from '@/lib/features/monitor/config';
 import { HOUR_MS, isNightHour, localHour, nightStart, type SurnameIndex } from '@/lib/domain/monitor/rules';
@@ -116,9 +117,9 @@ export async function getUserProfile(q: Queryable, userId: string, hour: Date, c
 export async function loadUserProfile(q: Queryable, userId: string, hour: Date, config: MonitorConfig): Promise<UserProfile> {
   const since = new Date(hour.getTime() - config.lookbackDays * 24 * HOUR_MS);
   const history = await loadHourCounts(q, userId, since, hour);
-  const roleRows = await q.select({ role: userRoles.roleName }).from(userRoles).where(eq(userRoles.userId, userId));
+  // A role row written outside Vigil must not move the person into another role's baseline.
+  const roles = await heldRoleNames(q, userId);
   const [user] = await q.select({ displayName: users.displayName }).from(users).where(eq(users.id, userId)).limit(1);
-  const roles = roleRows.map((r) => r.role);
   const previousStart = hour.getTime() - HOUR_MS;
   const surname = user ? surnameOf(user.displayName) : null;
   return {

@@ -3,6 +3,7 @@ import { and, eq, isNull } from 'drizzle-orm';
 import { getDb } from '@/db/client';
 import { userRoles, users } from '@/db/schema';
 import { env, parseEnv, type EnvSource } from '@/lib/platform/env';
+import { intactRow, macColumns } from '@/lib/platform/integrity';
 import { retryPolicy } from './retry-policy';
 
 /** Where alerts go: a webhook (JSON POST) and/or e-mail (SMTP), as configured. */
@@ -98,14 +99,17 @@ export function smtpChannel(config: DeliveryConfig & { smtpUrl: string }): Chann
   };
 }
 
+/** Holders of the role, by rows Vigil wrote: a role row or re-enabled account forged in SQL must not receive the alerts. */
 async function audienceEmails(role: string): Promise<string[]> {
   const db = await getDb();
   const rows = await db
-    .select({ email: users.email })
+    .select({ user: macColumns.users, role: macColumns.user_roles })
     .from(users)
     .innerJoin(userRoles, eq(userRoles.userId, users.id))
     .where(and(eq(userRoles.roleName, role), isNull(users.disabledAt)));
-  return rows.map((r) => r.email);
+  const emails: string[] = [];
+  for (const row of rows) if ((await intactRow(db, 'users', row.user)) && (await intactRow(db, 'user_roles', row.role))) emails.push(row.user.email);
+  return emails;
 }
 
 export function channelsFor(config: DeliveryConfig): Channel[] {

@@ -5,7 +5,7 @@
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Db } from '@/db/client';
 import { alertOutbox, patients } from '@/db/schema';
@@ -18,6 +18,7 @@ import { deliverDueAlerts } from '@/lib/features/notify/deliver';
 import { backoffMs, retryPolicy } from '@/lib/features/notify/retry-policy';
 import { stopAlertDelivery } from '@/lib/features/notify/worker';
 import { notifyPrivacyOfficers } from '@/lib/features/notify';
+import { loadRolesAndPermissions } from '@/lib/pipeline/actor';
 import { register } from '@/instrumentation';
 import { now as clockNow } from '@/lib/platform/clock';
 
@@ -150,7 +151,11 @@ describe('alert delivery', () => {
     });
     await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
     const smtpUrl = `smtp://127.0.0.1:${(smtp.address() as AddressInfo).port}`;
-    // No VIGIL_ALERT_EMAIL_TO: mail goes to the enabled privacy officers.
+    // No VIGIL_ALERT_EMAIL_TO: mail goes to the enabled privacy officers — by role rows Vigil wrote, not one forged in SQL.
+    await db.execute(sql`INSERT INTO user_roles (user_id, role_name) SELECT id, 'privacy_officer' FROM users WHERE email = 'nurse@vigil.test'`);
+    // Its first read reports it, and the tampering case raises an alert of its own: cleared, so this test follows its one alert.
+    await loadRolesAndPermissions(db, (await signIn(db, 'nurse@vigil.test')).userId);
+    await db.delete(alertOutbox);
     const channels = [smtpChannel({ ...deliveryConfigFromEnv({}), smtpUrl, publicUrl: 'https://vigil.example.org' })];
     await notifyPrivacyOfficers(db, { kind: 'break_glass.granted', message: 'Dr. Ben Okafor used emergency access.', link: '/admin/break-glass/abc' });
     const t0 = new Date();
@@ -161,6 +166,7 @@ describe('alert delivery', () => {
     expect(messages).toHaveLength(1);
     const [row] = await rows();
     expect(messages[0]).toContain('To: privacy@vigil.test');
+    expect(messages[0]).not.toContain('nurse@vigil.test');
     expect(messages[0]).toMatch(new RegExp(`^X-Vigil-Alert-Id: ${row!.id}$`, 'im'));
     expect(messages[0]).toContain('Dr. Ben Okafor used emergency access.');
     expect(messages[0]).toContain('https://vigil.example.org/admin/break-glass/abc');

@@ -14,6 +14,7 @@ import { breakGlassGrants, incidents, patientKeys, patients } from '@/db/schema'
 import type { Viewer } from '@/lib/domain/access/viewer';
 import { getGrantReview } from '@/lib/features/break-glass';
 import { evictDataKey, getPatientCipher } from '@/lib/platform/crypto';
+import { withMac } from '@/lib/platform/integrity';
 import { shredPatient } from '@/lib/ops/keys/shred';
 import { getIncidentCase, resolveIncident } from '@/lib/features/monitor';
 import { dumpEverything, testDatabase, viewer } from '@/test/fixtures';
@@ -41,15 +42,19 @@ afterAll(async () => handle?.close());
 async function insertGrant(patientId: string, reviewed: boolean): Promise<string> {
   const id = randomUUID();
   const { cipher } = await getPatientCipher(db, patientId);
-  await db.insert(breakGlassGrants).values({
-    id,
-    userId: physician2.userId,
-    patientId,
-    reasonCode: 'covering_clinician',
-    sealedJustification: cipher!.seal('break_glass_grants', 'sealed_justification', id, 'Covering the ward overnight for the treating team.'),
-    expiresAt: new Date(Date.now() + 3_600_000),
-    ...(reviewed ? { reviewStatus: 'appropriate', reviewerId: privacy.userId, reviewedAt: new Date() } : {}),
-  });
+  await db.insert(breakGlassGrants).values(
+    withMac('break_glass_grants', {
+      id,
+      userId: physician2.userId,
+      patientId,
+      sessionId: null,
+      reasonCode: 'covering_clinician',
+      sealedJustification: cipher!.seal('break_glass_grants', 'sealed_justification', id, 'Covering the ward overnight for the treating team.'),
+      expiresAt: new Date(Date.now() + 3_600_000),
+      endedAt: null,
+      ...(reviewed ? { reviewStatus: 'appropriate', reviewerId: privacy.userId, reviewedAt: new Date() } : { reviewStatus: 'pending', reviewerId: null, reviewedAt: null }),
+    }),
+  );
   return id;
 }
 

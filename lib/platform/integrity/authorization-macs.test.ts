@@ -1,7 +1,9 @@
 /**
  * Direct writes to the authorization tables, made as the app's own database role (on PostgreSQL;
  * PGlite has one role), are refused on the next request and open a HIGH case naming the table and
- * the row, while the rows Vigil wrote keep working.
+ * the row, while the rows Vigil wrote keep working. The lists that show every row — the privacy
+ * officers' review queue, the administrators' user and care-team pages — show a tampered row as
+ * tampered, never as the access or verdict it claims.
  */
 import { randomUUID } from 'node:crypto';
 import { and, eq, sql, type SQL } from 'drizzle-orm';
@@ -14,6 +16,11 @@ import { resolveViewerState } from '@/lib/features/auth/viewer-state';
 import { hashPassword } from '@/lib/features/credentials/passwords';
 import { createSession, revokeSession } from '@/lib/features/credentials/sessions';
 import { getChart, listPatients } from '@/lib/features/records';
+import { getGrantReview, listReviewQueue, reviewGrant } from '@/lib/features/break-glass';
+import { enabledAdministrators } from '@/lib/features/admin/users';
+import { getMonitorConfig } from '@/lib/features/monitor/config';
+import { loadUserProfile } from '@/lib/features/monitor/profile';
+import { assignableStaff, assignmentsOf, assignToCareTeam, careTeamOf as patientCareTeam, getUser, listUsers } from '@/lib/features/admin';
 import { loadRelationship } from '@/lib/pipeline/relationship';
 import { getPatientCipher } from '@/lib/platform/crypto';
 import { unsetUserMacFields, updateWithMac, withMac } from '@/lib/platform/integrity';
@@ -208,5 +215,111 @@ describe('break_glass_grants', () => {
     expect(await tamperCases('break_glass_grants', live)).toHaveLength(1);
     const [stored] = await db.select().from(breakGlassGrants).where(and(eq(breakGlassGrants.id, live)));
     expect(stored!.reviewStatus).toBe('appropriate');
+  });
+
+  it('a grant marked reviewed or extended directly shows in the review queue as tampered, first, and takes no verdict', async () => {
+    const privacy = await viewer(db, 'privacy@vigil.test');
+    const { id: userId } = await createStaff(db, { roles: ['physician'] });
+    const subject = { userId, sessionId: (await createSession(db, userId, client)).id };
+    const [a, b, c] = (await db.select({ id: patients.id }).from(patients).orderBy(patients.id).limit(3)).map((p) => p.id);
+    const marked = await grantFor(subject, a!, new Date(Date.now() + minutes(30)));
+    const extended = await grantFor(subject, b!, new Date(Date.now() - 1000));
+    const untouched = await grantFor(subject, c!, new Date(Date.now() + minutes(30)));
+    const before = await listReviewQueue(privacy);
+    expect(before.ok && before.value.find((g) => g.grantId === marked)).toMatchObject({ reviewStatus: 'pending', state: 'active', tampered: false });
+
+    await tamper(sql`UPDATE break_glass_grants SET review_status = 'appropriate', reviewer_id = ${privacy.userId}, reviewed_at = now() WHERE id = ${marked}`);
+    await tamper(sql`UPDATE break_glass_grants SET expires_at = now() + interval '1 day' WHERE id = ${extended}`);
+
+    const queue = await listReviewQueue(privacy);
+    expect(queue.ok).toBe(true);
+    if (!queue.ok) return;
+    const shown = queue.value.filter((g) => g.grantId === marked || g.grantId === extended);
+    expect(shown).toHaveLength(2);
+    for (const g of shown) expect(g).toMatchObject({ tampered: true, reviewStatus: 'tampered', state: 'tampered', reviewedAt: null });
+    expect(queue.value.find((g) => g.grantId === untouched)).toMatchObject({ tampered: false, reviewStatus: 'pending', state: 'active' });
+    // Tampered grants (these and any an earlier test left) come before every intact one.
+    const flags = queue.value.map((g) => g.tampered);
+    expect(flags.lastIndexOf(true)).toBeLessThan(flags.indexOf(false));
+
+    const review = await getGrantReview(privacy, marked);
+    expect(review).toMatchObject({ ok: true, value: { tampered: true, reviewStatus: 'tampered', reviewer: null, canReview: false } });
+    expect(await reviewGrant(privacy, { grantId: extended, verdict: 'appropriate', comment: 'Covering clinician, as stated.' })).toMatchObject({ ok: false, error: 'tampered' });
+    const [still] = await db.select().from(breakGlassGrants).where(eq(breakGlassGrants.id, extended));
+    expect(still!.reviewStatus).toBe('pending');
+
+    expect(await tamperCases('break_glass_grants', marked)).toHaveLength(1);
+    const entries = await db.select().from(auditLog).where(and(eq(auditLog.actionType, 'integrity.tampered'), eq(auditLog.resourceType, 'break_glass_grants')));
+    expect(entries.map((e) => e.resourceId)).toEqual(expect.arrayContaining([marked, extended]));
+  });
+});
+
+describe('administration pages', () => {
+  it('a role or care-team row inserted directly is listed apart, holds nothing and counts for no rule', async () => {
+    const admin = await viewer(db, 'admin@vigil.test');
+    const [patient, other] = (await db.select({ id: patients.id }).from(patients).orderBy(patients.id).limit(2)).map((p) => p.id);
+    const staff = await createStaff(db, { roles: ['nurse'], careTeam: [{ patientId: patient!, relationship: 'nursing' }] });
+    const forgedTeam = randomUUID();
+    await tamper(sql`INSERT INTO user_roles (user_id, role_name) VALUES (${staff.id}, 'physician')`);
+    await tamper(sql`INSERT INTO care_team (id, patient_id, user_id, relationship) VALUES (${forgedTeam}, ${other!}, ${staff.id}, 'nursing')`);
+
+    const list = await listUsers(admin);
+    expect(list.ok && list.value.find((u) => u.id === staff.id)).toMatchObject({
+      roles: ['nurse'],
+      tamperedRoles: ['physician'],
+      careTeamAssignments: 1,
+      tamperedAssignments: 1,
+      status: 'active',
+    });
+    expect(await getUser(admin, staff.id)).toMatchObject({ ok: true, value: { roles: ['nurse'], tamperedRoles: ['physician'] } });
+    const assignments = await assignmentsOf(admin, staff.id);
+    expect(assignments.ok && assignments.value.map((a) => ({ patientId: a.patientId, tampered: a.tampered, forged: a.assignmentId === forgedTeam }))).toEqual(
+      expect.arrayContaining([
+        { patientId: other!, tampered: true, forged: true },
+        { patientId: patient!, tampered: false, forged: false },
+      ]),
+    );
+    expect(assignments.ok && assignments.value).toHaveLength(2);
+    const team = await patientCareTeam(admin, other!);
+    expect(team.ok && team.value.members.find((m) => m.assignmentId === forgedTeam)).toMatchObject({ tampered: true });
+
+    // The forged physician row neither offers nor allows an attending assignment; the forged care-team row is no duplicate.
+    const offered = await assignableStaff(admin);
+    expect(offered.ok && offered.value.find((c) => c.id === staff.id)?.roles).toEqual(['nurse']);
+    const attending = await assignToCareTeam(admin, { patientId: other!, userId: staff.id, relationship: 'attending' });
+    expect(attending).toMatchObject({ ok: false, error: 'invalid', fieldErrors: { relationship: expect.stringMatching(/needs the physician role/) } });
+    expect(await assignToCareTeam(admin, { patientId: other!, userId: staff.id, relationship: 'nursing' })).toMatchObject({ ok: true });
+
+    expect(await tamperCases('care_team', forgedTeam)).toHaveLength(1);
+    const entries = await db.select().from(auditLog).where(and(eq(auditLog.actionType, 'integrity.tampered'), eq(auditLog.resourceId, `${staff.id}/physician`)));
+    expect(entries).toHaveLength(1);
+  });
+
+  it('a forged role or re-enabled account is no administrator to fall back on, and moves no one into another role’s baseline', async () => {
+    const counted = async () => db.transaction((tx) => enabledAdministrators(tx));
+    const before = await counted();
+    const nurse = await createStaff(db, { roles: ['nurse'] });
+    await tamper(sql`INSERT INTO user_roles (user_id, role_name) VALUES (${nurse.id}, 'admin')`);
+    const formerAdmin = await createStaff(db, { roles: ['admin'] });
+    await updateWithMac(db, 'users', eq(users.id, formerAdmin.id), { disabledAt: new Date(), disabledReason: 'left' });
+    await tamper(sql`UPDATE users SET disabled_at = NULL, disabled_reason = NULL WHERE id = ${formerAdmin.id}`);
+    expect(await counted()).toBe(before);
+
+    const profile = await loadUserProfile(db, nurse.id, new Date(), await getMonitorConfig(db));
+    expect(profile.roles).toEqual(['nurse']);
+  });
+
+  it('an account re-enabled directly shows as tampered, not active', async () => {
+    const admin = await viewer(db, 'admin@vigil.test');
+    const staff = await createStaff(db, { roles: ['nurse'] });
+    await updateWithMac(db, 'users', eq(users.id, staff.id), { disabledAt: new Date(), disabledReason: 'left' });
+    await tamper(sql`UPDATE users SET disabled_at = NULL, disabled_reason = NULL WHERE id = ${staff.id}`);
+
+    const list = await listUsers(admin);
+    expect(list.ok && list.value.find((u) => u.id === staff.id)?.status).toBe('tampered');
+    expect(await getUser(admin, staff.id)).toMatchObject({ ok: true, value: { status: 'tampered', mfaEnrolled: false } });
+    const offered = await assignableStaff(admin);
+    expect(offered.ok && offered.value.map((c) => c.id)).not.toContain(staff.id);
+    expect(await tamperCases('users', staff.id)).toHaveLength(1);
   });
 });

@@ -165,9 +165,24 @@ export async function intactRow<T extends AuthorizationTable>(q: Queryable, tabl
 
 /** The intact rows of a read, in order; the others are reported and left out. */
 export async function intactRows<T extends AuthorizationTable, R extends Stored<T>>(q: Queryable, table: T, rows: R[]): Promise<R[]> {
-  const kept: R[] = [];
-  for (const row of rows) if (await intactRow(q, table, row)) kept.push(row);
-  return kept;
+  return (await checkedRows(q, table, rows)).filter((c) => c.intact).map((c) => c.row);
+}
+
+/** The roles a user holds, sorted: a role row that fails its MAC is no role (and is reported). */
+export async function heldRoleNames(q: Queryable, userId: string): Promise<string[]> {
+  const rows = await intactRows(q, 'user_roles', await q.select(macColumns.user_roles).from(userRoles).where(eq(userRoles.userId, userId)));
+  return rows.map((r) => r.roleName).sort();
+}
+
+/**
+ * Every row of a read, each with whether it is intact, for the lists that must show every row —
+ * a reviewer's queue, an administrator's directory — yet never present a tampered one as genuine.
+ * The ones that fail are reported as any read's are; what to show in their place is the caller's.
+ */
+export async function checkedRows<T extends AuthorizationTable, R extends Stored<T>>(q: Queryable, table: T, rows: R[]): Promise<Array<{ row: R; intact: boolean }>> {
+  const checked: Array<{ row: R; intact: boolean }> = [];
+  for (const row of rows) checked.push({ row, intact: await intactRow(q, table, row) });
+  return checked;
 }
 
 const updatable = { users, sessions, care_team: careTeam, break_glass_grants: breakGlassGrants } as const;

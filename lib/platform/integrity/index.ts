@@ -4,6 +4,8 @@ import 'server-only';
 export { reportTampering, type TamperReport } from '@/lib/platform/integrity/report';
 export {
   authorizationMac,
+  checkedRows,
+  heldRoleNames,
   intactRow,
   insertRoleRows,
   intactRows,

@@ -13,6 +13,7 @@ import { breakGlassGrants, patients, users } from '@/db/schema';
 import { syntheticPatient } from '@/db/seed';
 import { reviewGrant } from '@/lib/features/break-glass';
 import { getPatientCipher, normaliseName, sealUserSecret } from '@/lib/platform/crypto';
+import { withMac } from '@/lib/platform/integrity';
 import { openIncident } from '@/lib/features/monitor';
 import { resolveIncident } from '@/lib/features/monitor';
 import { addEntry, getChart, listPatients } from '@/lib/features/records';
@@ -85,14 +86,21 @@ beforeAll(async () => {
   const stranger = await viewer(db, 'physician2@vigil.test');
   const grantId = randomUUID();
   const { cipher } = await getPatientCipher(db, ids[1]!);
-  await db.insert(breakGlassGrants).values({
-    id: grantId,
-    userId: stranger.userId,
-    patientId: ids[1]!,
-    reasonCode: 'patient_unconscious',
-    sealedJustification: cipher!.seal('break_glass_grants', 'sealed_justification', grantId, justification),
-    expiresAt: new Date(Date.now() + 3_600_000),
-  });
+  await db.insert(breakGlassGrants).values(
+    withMac('break_glass_grants', {
+      id: grantId,
+      userId: stranger.userId,
+      patientId: ids[1]!,
+      sessionId: null,
+      reasonCode: 'patient_unconscious',
+      sealedJustification: cipher!.seal('break_glass_grants', 'sealed_justification', grantId, justification),
+      expiresAt: new Date(Date.now() + 3_600_000),
+      endedAt: null,
+      reviewStatus: 'pending',
+      reviewerId: null,
+      reviewedAt: null,
+    }),
+  );
   await getChart(stranger, ids[1]!);
   const privacy = await viewer(db, 'privacy@vigil.test');
   expect((await reviewGrant(privacy, { grantId, verdict: 'referred', comment: reviewComment })).ok).toBe(true);

@@ -7,6 +7,7 @@ export const stateLabels: Record<string, string> = {
   active: 'Active',
   expired: 'Expired',
   ended: 'Ended early',
+  tampered: 'Unknown: record altered outside Vigil',
 };
 
 export const endedReasonLabels: Record<string, string> = {

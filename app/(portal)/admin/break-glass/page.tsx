@@ -22,6 +22,7 @@ export default async function BreakGlassQueuePage() {
   const refused = queue.ok ? await listRefusedRequests(viewer) : queue;
   if (!queue.ok || !refused.ok) return <p role="alert" className="text-sm text-red-700">{refused.ok ? queue.message : refused.message}</p>;
   const pending = queue.value.filter((g) => g.reviewStatus === 'pending').length;
+  const tampered = queue.value.filter((g) => g.tampered).length;
   return (
     <div className="space-y-6">
       <div className="flex items-baseline justify-between">
@@ -32,16 +33,21 @@ export default async function BreakGlassQueuePage() {
         </div>
       </div>
       <p className="text-sm text-slate-600">{pending} grant{pending === 1 ? '' : 's'} awaiting review. Pending grants come first, oldest first.</p>
+      {tampered > 0 && (
+        <p role="alert" className="text-sm text-red-700" data-testid="tampered-grants">
+          {tampered} grant{tampered === 1 ? ' was' : 's were'} altered outside Vigil and reported as a case: listed first, with neither window nor verdict trusted.
+        </p>
+      )}
       <table className="w-full rounded-lg border border-slate-200 bg-white text-sm" data-testid="break-glass-queue">
         <thead className="text-left text-slate-500">
           <tr>{['Status', 'Clinician', 'Patient', 'Reason', 'Granted', 'Access', 'Entries', ''].map((h) => <th key={h} className="px-3 py-2 font-medium">{h}</th>)}</tr>
         </thead>
         <tbody>
           {queue.value.map((g) => (
-            <tr key={g.grantId} data-grant-id={g.grantId} className="border-t border-slate-100 align-top">
+            <tr key={g.grantId} data-grant-id={g.grantId} data-tampered={g.tampered || undefined} className="border-t border-slate-100 align-top">
               <td className="px-3 py-2">
-                <span className={g.reviewStatus === 'pending' ? 'font-medium text-amber-800' : g.reviewStatus === 'referred' ? 'text-red-700' : 'text-green-700'}>
-                  {verdictLabels[g.reviewStatus as ReviewVerdict | 'pending'] ?? g.reviewStatus}
+                <span className={g.tampered ? 'font-medium text-red-800' : g.reviewStatus === 'pending' ? 'font-medium text-amber-800' : g.reviewStatus === 'referred' ? 'text-red-700' : 'text-green-700'}>
+                  {verdictLabels[g.reviewStatus as ReviewVerdict | 'pending' | 'tampered'] ?? g.reviewStatus}
                 </span>
               </td>
               <td className="px-3 py-2">{g.user.displayName}<br /><span className="text-xs text-slate-500">{g.user.email}</span></td>

@@ -47,7 +47,7 @@ export default async function CareTeamsPage({ searchParams }: { searchParams: Pr
                 {team.value.members.map((m) => (
                   <tr key={m.assignmentId} className="border-t border-slate-100" data-email={m.email}>
                     <td className="py-1 pr-3"><Link href={`/admin/users/${m.userId}`} className="text-calm hover:underline">{m.displayName}</Link> <span className="text-slate-500">{m.email}</span></td>
-                    <td className="py-1 pr-3 capitalize">{m.relationship}</td>
+                    <td className="py-1 pr-3 capitalize">{m.relationship}{m.tampered && <span className="ml-2 text-xs normal-case text-red-700" data-testid="tampered-assignment">(altered outside Vigil: opens no chart)</span>}</td>
                     <td className="py-1 pr-3"><When iso={m.fromAt} /></td>
                     <td className="py-1 text-right">
                       {m.userId !== viewer.userId && <AdminForm action={removeAssignmentAction} hidden={{ assignmentId: m.assignmentId }} submitLabel="Remove" tone="quiet" className="inline-flex items-center gap-2" />}

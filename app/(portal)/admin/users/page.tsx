@@ -1,5 +1,5 @@
 import Link from 'next/link';
-import { AdminDenied, PageHeader, roleLabel, StatusBadge, When } from '@/components/admin/page-parts';
+import { AdminDenied, PageHeader, roleLabel, StatusBadge, TamperedRoles, When } from '@/components/admin/page-parts';
 import { listUsers } from '@/lib/features/admin';
 import { requireViewer } from '@/lib/features/auth/current';
 
@@ -34,10 +34,16 @@ export default async function UsersPage() {
                   {user.id === viewer.userId && <span className="ml-2 text-xs text-slate-500">(you)</span>}
                 </td>
                 <td className="px-4 py-2">{user.displayName}</td>
-                <td className="px-4 py-2">{user.roles.length ? user.roles.map(roleLabel).join(', ') : <span className="text-slate-500">No role</span>}</td>
+                <td className="px-4 py-2">
+                  {user.roles.length ? user.roles.map(roleLabel).join(', ') : <span className="text-slate-500">No role</span>}
+                  {user.tamperedRoles.length > 0 && <TamperedRoles names={user.tamperedRoles} />}
+                </td>
                 <td className="px-4 py-2"><StatusBadge status={user.status} /></td>
                 <td className="px-4 py-2"><When iso={user.lastSignInAt} /></td>
-                <td className="px-4 py-2 text-right tabular-nums">{user.careTeamAssignments}</td>
+                <td className="px-4 py-2 text-right tabular-nums">
+                  {user.careTeamAssignments}
+                  {user.tamperedAssignments > 0 && <span className="ml-1 text-xs text-red-700" data-testid="tampered-assignments">(+{user.tamperedAssignments} altered outside Vigil, not counted)</span>}
+                </td>
               </tr>
             ))}
           </tbody>

@@ -2,7 +2,7 @@ import Link from 'next/link';
 import { ActionForm } from '@/components/chart/action-form';
 import { requireViewer } from '@/lib/features/auth/current';
 import { revealReasons } from '@/lib/domain/audit/reveal-reasons';
-import { getGrantReview, verdictLabels, type ReviewComment, type ReviewVerdict } from '@/lib/features/break-glass';
+import { getGrantReview, reviewMessages, verdictLabels, type ReviewComment, type ReviewVerdict } from '@/lib/features/break-glass';
 import { endedReasonLabels, formatTime, stateLabels } from '../format';
 import { reviewGrantAction } from './actions';
 import { RevealGrantForm } from './reveal-form';
@@ -60,12 +60,13 @@ export default async function GrantReviewPage({ params }: { params: Promise<{ gr
         <dt className="text-slate-500">Patient</dt><dd><span className="font-mono text-xs">{g.patientId}</span></dd>
         <dt className="text-slate-500">Reason</dt><dd data-testid="grant-reason">{g.reasonLabel}</dd>
         <dt className="text-slate-500">Granted</dt><dd>{formatTime(g.grantedAt)}</dd>
-        <dt className="text-slate-500">Window ends</dt><dd>{formatTime(g.expiresAt)}</dd>
-        <dt className="text-slate-500">Ended early</dt><dd>{ended ?? 'No'}</dd>
+        {/* A tampered grant's stored window is what someone wrote into it: not shown as its window. */}
+        <dt className="text-slate-500">Window ends</dt><dd>{g.tampered ? stateLabels.tampered : formatTime(g.expiresAt)}</dd>
+        <dt className="text-slate-500">Ended early</dt><dd>{g.tampered ? stateLabels.tampered : (ended ?? 'No')}</dd>
         <dt className="text-slate-500">State</dt><dd>{stateLabels[g.state]}</dd>
         <dt className="text-slate-500">Review</dt>
         <dd data-testid="grant-verdict">
-          {verdictLabels[g.reviewStatus as ReviewVerdict | 'pending'] ?? g.reviewStatus}
+          {verdictLabels[g.reviewStatus as ReviewVerdict | 'pending' | 'tampered'] ?? g.reviewStatus}
           {g.reviewer && <> · by {g.reviewer.displayName}, {formatTime(g.reviewedAt)}</>}
         </dd>
       </dl>
@@ -126,6 +127,8 @@ export default async function GrantReviewPage({ params }: { params: Promise<{ gr
               <textarea name="comment" rows={3} maxLength={2000} className="mt-1 block w-full rounded border border-slate-300 px-2 py-1 text-sm" />
             </label>
           </ActionForm>
+        ) : g.tampered ? (
+          <p role="alert" className="text-sm text-red-700" data-testid="grant-tampered">{reviewMessages.tampered}</p>
         ) : (
           g.reviewStatus === 'pending' && <p className="text-sm text-slate-600">You cannot review your own emergency access.</p>
         )}

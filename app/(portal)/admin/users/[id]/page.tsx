@@ -1,7 +1,7 @@
 import Link from 'next/link';
 import { notFound } from 'next/navigation';
 import { AdminForm, CheckboxGroup, SelectField, TextField } from '@/components/admin/admin-form';
-import { AdminDenied, PageHeader, Panel, roleLabel, StatusBadge, When } from '@/components/admin/page-parts';
+import { AdminDenied, PageHeader, Panel, roleLabel, StatusBadge, TamperedRoles, When } from '@/components/admin/page-parts';
 import { assignmentsOf, disableReasons, getUser, listRoles } from '@/lib/features/admin';
 import { PASSWORD_MIN_LENGTH } from '@/lib/features/credentials/passwords';
 import { requireViewer } from '@/lib/features/auth/current';
@@ -30,7 +30,7 @@ export default async function UserPage({ params }: { params: Promise<{ id: strin
       <Panel title="Account">
         <dl className="grid grid-cols-2 gap-x-6 gap-y-1 text-sm md:grid-cols-4">
           <dt className="text-slate-500">Status</dt><dd><StatusBadge status={u.status} /></dd>
-          <dt className="text-slate-500">Roles</dt><dd data-testid="user-roles">{u.roles.map(roleLabel).join(', ') || 'No role'}</dd>
+          <dt className="text-slate-500">Roles</dt><dd data-testid="user-roles">{u.roles.map(roleLabel).join(', ') || 'No role'}{u.tamperedRoles.length > 0 && <TamperedRoles names={u.tamperedRoles} />}</dd>
           <dt className="text-slate-500">Last sign-in</dt><dd><When iso={u.lastSignInAt} /></dd>
           <dt className="text-slate-500">Created</dt><dd><When iso={u.createdAt} /></dd>
           <dt className="text-slate-500">Authenticator app</dt><dd>{u.mfaEnrolled ? 'Enrolled' : 'Not enrolled'}</dd>
@@ -98,7 +98,7 @@ export default async function UserPage({ params }: { params: Promise<{ id: strin
                 {assignments.value.map((a) => (
                   <tr key={a.assignmentId} className="border-t border-slate-100">
                     <td className="py-1 pr-3 font-mono text-xs"><Link href={`/admin/care-teams?patient=${a.patientId}`} className="text-calm hover:underline">{a.patientId}</Link></td>
-                    <td className="py-1 pr-3 capitalize">{a.relationship}</td>
+                    <td className="py-1 pr-3 capitalize">{a.relationship}{a.tampered && <span className="ml-2 text-xs normal-case text-red-700" data-testid="tampered-assignment">(altered outside Vigil: opens no chart)</span>}</td>
                     <td className="py-1 pr-3"><When iso={a.fromAt} /></td>
                     <td className="py-1 text-right">
                       {!self && <AdminForm action={removeAssignmentAction} hidden={{ assignmentId: a.assignmentId }} submitLabel="Remove" tone="quiet" className="inline-flex items-center gap-2" />}
