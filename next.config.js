@@ -15,7 +15,8 @@ const baselineHeaders = [
 const nextConfig = {
   // PGlite ships WASM and must be loaded by Node at run time, never bundled.
   // pkcs11js is a native addon (the PKCS#11 key provider): loaded by Node, never bundled.
-  serverExternalPackages: ['@electric-sql/pglite', '@node-rs/argon2', 'pino', 'pkcs11js'],
+  // oidc-provider (the SMART authorization server) and light-my-request are Node http code, loaded as they ship.
+  serverExternalPackages: ['@electric-sql/pglite', '@node-rs/argon2', 'pino', 'pkcs11js', 'oidc-provider', 'light-my-request'],
   // End-to-end runs build into their own directory so they never disturb a developer's .next.
   distDir: process.env.NEXT_DIST_DIR ?? '.next',
   poweredByHeader: false,

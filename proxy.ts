@@ -12,8 +12,9 @@ import { env } from '@/lib/platform/env';
  *    its own bootstrap scripts, so the policy is set on the forwarded request and the response.
  */
 const SESSION_COOKIES = ['authjs.session-token', '__Secure-authjs.session-token', '__Host-authjs.session-token'];
-// The FHIR API and the token endpoint authenticate with bearer tokens and PKCE, not the cookie.
-const PUBLIC_PATHS = ['/login', '/api/auth', '/api/health', '/api/test', '/fhir', '/oauth/token', '/visit'];
+// The FHIR API and the authorization server's endpoints authenticate with bearer tokens, PKCE and
+// their own signed cookies, not the portal's; the consent page among them asks for the sign-in itself.
+const PUBLIC_PATHS = ['/login', '/api/auth', '/api/health', '/api/test', '/fhir', '/oauth/authorize', '/oauth/token', '/oauth/revoke', '/oauth/jwks', '/visit'];
 // The two screens of a video visit (the clinician's and the patient's join screen) are the only
 // pages that may ask for the camera and microphone; every other page keeps them off.
 const MEDIA_PAGES = [/^\/patients\/[^/]+\/visits\/[^/]+$/, /^\/visit\/join$/];

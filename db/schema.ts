@@ -524,36 +524,29 @@ export const smartApps = pgTable('smart_apps', {
   revokedAt: at('revoked_at'),
 });
 
-/** Backend-services assertion ids seen, kept until the assertion would have expired: a reused `jti` is refused. */
-export const smartAssertions = pgTable(
-  'smart_assertions',
-  {
-    clientId: text('client_id').notNull(),
-    jti: text('jti').notNull(),
-    expiresAt: at('expires_at').notNull(),
-  },
-  (t) => [primaryKey({ columns: [t.clientId, t.jti] }), index('smart_assertions_expires_idx').on(t.expiresAt)],
-);
-
 /**
- * SMART refresh tokens (only with `offline_access`), stored as a SHA-256 hash. Each is bound to the
- * Vigil session that approved the app and used once: a refresh rotates it.
+ * What the SMART authorization server (oidc-provider) keeps between requests, one row per stored
+ * object: interactions, grants, authorization codes, refresh tokens, client assertion ids seen.
+ * Shared by every instance; `grant_id` lets a grant's tokens be ended together, `uid` finds a
+ * sign-in's interaction, and `consumed_at` marks a code or refresh token used once.
  */
-export const smartRefreshTokens = pgTable(
-  'smart_refresh_tokens',
+export const oidcRecords = pgTable(
+  'oidc_records',
   {
-    id: id(),
-    tokenHash: text('token_hash').notNull(),
-    clientId: text('client_id').notNull(),
-    userId: uuid('user_id').notNull().references(() => users.id),
-    sessionId: uuid('session_id').notNull(),
-    /** The access token claims a refresh issues again (scopes, launch patient): no PHI. */
-    claims: jsonb('claims').$type<Record<string, unknown>>().notNull(),
-    createdAt: createdAt(),
-    usedAt: at('used_at'),
-    revokedAt: at('revoked_at'),
+    model: text('model').notNull(),
+    id: text('id').notNull(),
+    payload: jsonb('payload').$type<Record<string, unknown>>().notNull(),
+    grantId: text('grant_id'),
+    uid: text('uid'),
+    expiresAt: at('expires_at'),
+    consumedAt: at('consumed_at'),
   },
-  (t) => [uniqueIndex('smart_refresh_tokens_hash_idx').on(t.tokenHash), index('smart_refresh_tokens_session_idx').on(t.sessionId)],
+  (t) => [
+    primaryKey({ columns: [t.model, t.id] }),
+    index('oidc_records_grant_idx').on(t.grantId),
+    index('oidc_records_uid_idx').on(t.uid),
+    index('oidc_records_expires_idx').on(t.expiresAt),
+  ],
 );
 
 export const chartSectionTables = {

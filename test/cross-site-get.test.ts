@@ -29,6 +29,7 @@ const harmlessGets: Record<string, string> = {
   'app/fhir/R4/[...path]/route.ts': 'bearer tokens only: a cross-site navigation carries no Authorization header',
   'app/fhir/R4/metadata/route.ts': 'the CapabilityStatement',
   'app/fhir/R4/.well-known/smart-configuration/route.ts': 'the SMART configuration',
+  'app/oauth/[...path]/route.ts': 'the authorization server: a request only leads to the consent page, whose Allow is a POST; the resume finishes the browser’s own consented request; the key set is public',
   'app/api/visits/media/route.ts': 'the bytes of a playback opened (and recorded) by a POST, named by its unguessable view id',
   'app/api/visits/signal/route.ts': 'the event stream of a call set-up the viewer joined by a POST',
   'app/visit/api/signal/route.ts': 'the patient side of a call set-up, authorised by the visit link itself',

@@ -36,10 +36,9 @@ const expectedPublicEntries = [
   'app/fhir/R4/[...path]/route.ts OPTIONS',
   'app/fhir/R4/metadata/route.ts GET',
   'app/fhir/R4/metadata/route.ts OPTIONS',
-  'app/oauth/revoke/route.ts OPTIONS',
-  'app/oauth/revoke/route.ts POST',
-  'app/oauth/token/route.ts OPTIONS',
-  'app/oauth/token/route.ts POST',
+  'app/oauth/[...path]/route.ts GET',
+  'app/oauth/[...path]/route.ts OPTIONS',
+  'app/oauth/[...path]/route.ts POST',
   // The patient of a video visit has no account: the one-time join link, then the visit secret it gave the browser, is their credential.
   'app/visit/api/consent/route.ts POST',
   'app/visit/api/join/route.ts POST',

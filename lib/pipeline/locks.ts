@@ -7,8 +7,6 @@ export const locks = {
   adminChange: 0x76_61_64_6d,
   /** One emergency-access request at a time per user: two tabs posting at once cannot stack two grants. */
   breakGlassRequest: (userId: string) => keyOf(`break_glass:${userId}`),
-  /** One exchange of a SMART authorization code at a time: a replayed code finds the first use recorded. */
-  smartCode: (codeId: string) => keyOf(`smart_code:${codeId}`),
 } as const;
 
 /** A 32-bit key for one named resource (FNV-1a): stable across processes, so every instance takes the same lock. */

@@ -13,7 +13,7 @@ import type { Viewer } from '@/lib/domain/access/viewer';
 import { auditTrailDenied } from '@/lib/features/audit-review/query';
 import { capabilityStatement } from '@/lib/features/fhir/capability';
 import { appendOne, syntheticEvent } from '@/test/audit-fixtures';
-import { auditHead, auditOfActionSince, testDatabase, viewer as signIn } from '@/test/fixtures';
+import { auditHead, auditOfActionSince, createStaff, patientOnTeamOf, testDatabase, viewer as signIn } from '@/test/fixtures';
 import type { TestDatabase } from '@/test/db';
 import { APP, BASE, expectValid, get, tokenFor } from '@/test/fhir';
 
@@ -49,7 +49,8 @@ async function pageThrough(token: string, path: string, between: () => Promise<v
 }
 
 beforeAll(async () => {
-  handle = await testDatabase();
+  // A few patients, so an officer can be put on a care team (a launch patient must be theirs).
+  handle = await testDatabase({ patients: 4 });
   privacy = await signIn(handle.db, 'privacy@vigil.test');
   physician = await signIn(handle.db, 'physician@vigil.test');
   // Twelve hours of entries for the patient and, at the same instants, for another patient.
@@ -157,13 +158,17 @@ describe('everyone else gets the portal’s answer', () => {
   });
 
   it('a privacy officer’s token without an AuditEvent scope is refused and the attempt recorded', async () => {
+    // A launch patient must be one the officer is tied to when the app is authorized: an officer who is also on a care team.
+    const charted = await patientOnTeamOf(handle.db, physician.userId);
+    const staff = await createStaff(handle.db, { roles: ['privacy_officer', 'physician'], careTeam: [{ patientId: charted, relationship: 'attending' }] });
+    const officer = await signIn(handle.db, staff.email);
     for (const scope of ['user/Patient.rs', 'patient/*.rs launch/patient']) {
-      const token = await tokenFor(privacy, scope, { patient });
+      const token = await tokenFor(officer, scope, { patient: charted });
       const since = await auditHead(handle.db);
       const refused = await get(token, `AuditEvent?patient=${patient}`);
       expect(refused, scope).toMatchObject({ status: 403, body: { resourceType: 'OperationOutcome', issue: [{ code: 'forbidden' }] } });
       const [entry] = await auditOfActionSince(handle.db, since, 'audit.search');
-      expect(entry, scope).toMatchObject({ userId: privacy.userId, outcome: 'denied', details: { reason: 'no_permission' } });
+      expect(entry, scope).toMatchObject({ userId: officer.userId, outcome: 'denied', details: { reason: 'no_permission' } });
     }
   });
 

@@ -12,15 +12,14 @@ import { auditLog, incidents, smartApps, users } from '@/db/schema';
 import { syntheticPatient } from '@/db/seed';
 import type { Viewer } from '@/lib/domain/access/viewer';
 import { findPatient } from '@/lib/features/admin/care-teams';
-import { handleTokenRequest } from '@/lib/features/fhir/authorize';
-import { ASSERTION_TYPE, tokenEndpointFor } from '@/lib/features/fhir/backend';
 import { registerBackendClient, revokeSmartApp } from '@/lib/features/fhir/registry';
 import { auditHead, later, minutes, testDatabase, viewer as signIn } from '@/test/fixtures';
 import type { TestDatabase } from '@/test/db';
-import { BASE, expectValid, get } from '@/test/fhir';
+import { BASE, expectValid, get, tokenRequest as postToken } from '@/test/fhir';
 
-const AUDIENCE = tokenEndpointFor(BASE);
-const caller = { ip: '127.0.0.1', userAgent: 'vitest' };
+const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+/** The token endpoint's own URL, the audience SMART Backend Services names. */
+const AUDIENCE = `${BASE.slice(0, -'/fhir/R4'.length)}/oauth/token`;
 const mrn = (index: number) => syntheticPatient(index, 42).demographics.mrn;
 
 let handle: TestDatabase;
@@ -50,8 +49,8 @@ function assertion(clientId: string, key: CryptoKey, alg: string, kid: string, {
     .sign(key);
 }
 
-const tokenRequest = (signed: string, scope = 'system/*.read', at = new Date()) =>
-  handleTokenRequest(new URLSearchParams({ grant_type: 'client_credentials', scope, client_assertion_type: ASSERTION_TYPE, client_assertion: signed }), caller, BASE, at);
+const tokenRequest = (signed: string, scope = 'system/*.read') =>
+  postToken(new URLSearchParams({ grant_type: 'client_credentials', scope, client_assertion_type: ASSERTION_TYPE, client_assertion: signed }));
 
 const refusals = async (since: number) =>
   (await handle.db.select().from(auditLog).where(and(gt(auditLog.seq, since), eq(auditLog.actionType, 'smart.backend_token'), eq(auditLog.outcome, 'denied')))).map((e) => (e.details as { reason: string }).reason);

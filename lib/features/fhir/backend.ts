@@ -1,26 +1,23 @@
 import 'server-only';
-import { eq, lt } from 'drizzle-orm';
-import { createLocalJWKSet, decodeJwt, errors, jwtVerify, type JSONWebKeySet } from 'jose';
-import { z } from 'zod';
+import { eq } from 'drizzle-orm';
+import { errors } from 'oidc-provider';
 import { getDb } from '@/db/client';
-import { smartAssertions, users } from '@/db/schema';
-import { parseScopes, scopeString, withinRegistered } from '@/lib/domain/access/smart-scopes';
+import { users } from '@/db/schema';
+import { parseScopes, scopeString } from '@/lib/domain/access/smart-scopes';
 import { auditActions } from '@/lib/domain/audit/actions';
 import { recordAudit } from '@/lib/platform/audit';
 import { intactRow, macColumns } from '@/lib/platform/integrity';
 import { createSession } from '@/lib/features/credentials/sessions';
 import { appFor } from '@/lib/features/fhir/apps';
-import { BACKEND_ALGORITHMS, FHIR_PATH } from '@/lib/features/fhir/capability';
-import { refuseOAuth, tokenError, type OAuthCaller, type TokenResponse } from '@/lib/features/fhir/oauth-answers';
-import { ACCESS_TOKEN_SECONDS, issueAccessToken } from '@/lib/features/fhir/tokens';
+import type { OAuthRequestScope } from '@/lib/features/fhir/oauth-request';
 
 /**
- * SMART Backend Services: `grant_type=client_credentials` with a `private_key_jwt` client
- * assertion (RS384 or ES384), verified with `jose` against the public JWK Set an admin registered
- * for the client. The assertion's issuer and subject are the client id, its audience this token
- * endpoint, it expires at most five minutes ahead (SMART Backend Services §4.1) and its `jti` is
- * accepted once: the id is kept until the assertion would have expired, so a replay inside its
- * lifetime finds it.
+ * SMART Backend Services on oidc-provider: `grant_type=client_credentials` with a
+ * `private_key_jwt` client assertion (RS384 or ES384) that the provider verifies against the
+ * public JWK Set an admin registered for the client, with its issuer and subject the client id,
+ * its audience this server, and its `jti` accepted once (the provider's replay store, in the app
+ * database). Vigil adds what SMART asks beyond that: the assertion expires at most five minutes
+ * ahead (SMART Backend Services §4.1), and at least one `system/*` scope is asked for.
  *
  * Whose identity the reads carry: each backend client reads as its own service account (a
  * `users` row the registration created, no roles, no password anyone knows), and each token
@@ -28,93 +25,49 @@ import { ACCESS_TOKEN_SECONDS, issueAccessToken } from '@/lib/features/fhir/toke
  * monitoring counts and judges it like a person, and containment works unchanged: the monitor
  * disabling the account ends the client's tokens and refuses new ones, as does revoking the client.
  */
-export const MAX_ASSERTION_SECONDS = 300;
-export const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+const MAX_ASSERTION_SECONDS = 300;
 
-const form = z.object({
-  grant_type: z.literal('client_credentials'),
-  scope: z.string().max(1000),
-  client_assertion_type: z.literal(ASSERTION_TYPE),
-  client_assertion: z.string().max(8192),
-});
-
-const invalidClient = tokenError('invalid_client', 'The client could not be authenticated.', 401);
-
-/** The token endpoint's own URL: the audience a client's assertion must name. */
-export const tokenEndpointFor = (fhirBase: string) => `${fhirBase.slice(0, -FHIR_PATH.length)}/oauth/token`;
-
-export async function handleClientCredentials(raw: URLSearchParams, caller: OAuthCaller, fhirBase: string, at: Date): Promise<TokenResponse> {
-  const refuse = (reason: string, clientId: string | null, answer = invalidClient, userId: string | null = null) =>
-    refuseOAuth(auditActions.smart.backendToken, caller, { reason, clientId, userId }, answer);
-  const parsed = form.safeParse(Object.fromEntries(raw));
-  if (!parsed.success) return refuse('malformed', null, tokenError('invalid_request', 'A backend token request needs a scope and a signed client assertion.'));
-  let claimed: string | null = null;
-  try {
-    const unverified = decodeJwt(parsed.data.client_assertion);
-    claimed = typeof unverified.iss === 'string' ? unverified.iss : null;
-  } catch {
-    return refuse('malformed_assertion', null);
+/** oidc-provider's `assertJwtClientAuthClaimsAndHeader`: no assertion may live longer than five minutes. */
+export function checkAssertionLifetime(claims: { exp?: unknown }, scope: OAuthRequestScope): void {
+  if (typeof claims.exp === 'number' && claims.exp - Math.floor(Date.now() / 1000) > MAX_ASSERTION_SECONDS) {
+    scope.refusal = 'assertion_too_far_ahead';
+    throw new errors.InvalidClientAuth('client assertion expires more than five minutes ahead');
   }
-  const app = await appFor(claimed);
-  if (!app || app.kind !== 'backend' || !app.jwks || !app.serviceUserId) return refuse('unknown_client', claimed);
-  const clientId = app.clientId;
-  const serviceUserId = app.serviceUserId;
+}
 
-  let payload;
-  try {
-    ({ payload } = await jwtVerify(parsed.data.client_assertion, createLocalJWKSet(app.jwks as unknown as JSONWebKeySet), {
-      algorithms: BACKEND_ALGORITHMS,
-      issuer: clientId,
-      subject: clientId,
-      audience: tokenEndpointFor(fhirBase),
-      currentDate: at,
-      requiredClaims: ['exp', 'jti'],
-    }));
-  } catch (error) {
-    const reason =
-      error instanceof errors.JWTExpired ? 'assertion_expired'
-      : error instanceof errors.JWTClaimValidationFailed ? `assertion_${error.claim}`
-      : error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWSSignatureVerificationFailed ? 'wrong_key'
-      : 'bad_assertion';
-    return refuse(reason, clientId);
+/**
+ * The Vigil claims of a backend client's token: a fresh session of its service account, which
+ * must be enabled and intact, and the token recorded in the same transaction.
+ */
+export async function backendTokenClaims(clientId: string, scopeValue: string, scope: OAuthRequestScope) {
+  const app = await appFor(clientId);
+  const serviceUserId = app?.kind === 'backend' ? app.serviceUserId : null;
+  if (!serviceUserId) {
+    scope.refusal = 'unknown_client';
+    throw new errors.InvalidClientAuth('client is not a backend client');
   }
-  const jti = typeof payload.jti === 'string' && payload.jti.length <= 200 ? payload.jti : null;
-  if (!jti) return refuse('assertion_jti', clientId);
-  if (payload.exp! - Math.floor(at.getTime() / 1000) > MAX_ASSERTION_SECONDS) return refuse('assertion_too_far_ahead', clientId);
-
-  const grant = withinRegistered(parseScopes(parsed.data.scope), parseScopes(app.scopes.join(' ')));
-  const granted = { ...grant, user: [], patient: [], launch: false, launchPatient: false, offlineAccess: false };
-  if (granted.system.length === 0) return refuse('no_system_scope', clientId, tokenError('invalid_scope', 'Ask for system/*.read (or system/<Type>.rs) scopes this client is registered for.'));
-
+  if (parseScopes(scopeValue).system.length === 0) {
+    scope.refusal = 'no_system_scope';
+    throw new errors.InvalidScope('Ask for system/*.read (or system/<Type>.rs) scopes this client is registered for.', scopeValue);
+  }
   const db = await getDb();
-  const issued = await db.transaction(async (tx) => {
+  const sessionId = await db.transaction(async (tx) => {
     const [account] = await tx.select(macColumns.users).from(users).where(eq(users.id, serviceUserId)).limit(1);
-    if (!account || account.disabledAt || !(await intactRow(tx, 'users', account))) return { refused: 'service_account_disabled' } as const;
-    // Old ids are cleared as new ones come in; the primary key is what refuses a replay.
-    await tx.delete(smartAssertions).where(lt(smartAssertions.expiresAt, at));
-    const fresh = await tx
-      .insert(smartAssertions)
-      .values({ clientId, jti, expiresAt: new Date(payload.exp! * 1000) })
-      .onConflictDoNothing()
-      .returning({ jti: smartAssertions.jti });
-    if (fresh.length === 0) return { refused: 'jti_replayed' } as const;
-    const session = await createSession(tx, serviceUserId, caller, at);
-    const scope = scopeString(granted);
+    if (!account || account.disabledAt || !(await intactRow(tx, 'users', account))) return null;
+    const session = await createSession(tx, serviceUserId, scope.caller);
     await recordAudit(tx, {
-      actor: { userId: serviceUserId, ...caller },
+      actor: { userId: serviceUserId, ...scope.caller },
       action: auditActions.smart.backendToken,
       resourceType: 'smart_app',
       resourceId: clientId,
       outcome: 'allowed',
-      details: { client: clientId, scope, assertion: jti },
+      details: { client: clientId, scope: scopeString(parseScopes(scopeValue)) },
     });
-    return { refused: null, sessionId: session.id, scope } as const;
+    return session.id;
   });
-  if (issued.refused) return refuse(issued.refused, clientId, issued.refused === 'jti_replayed' ? invalidClient : tokenError('invalid_client', 'This client is disabled.', 401), serviceUserId);
-  const accessToken = await issueAccessToken(
-    { sub: serviceUserId, sid: issued.sessionId, client_id: clientId, scope: issued.scope, user_types: [], patient_types: [], system_types: granted.system, patient: null },
-    fhirBase,
-    at,
-  );
-  return { status: 200, body: { access_token: accessToken, token_type: 'Bearer', expires_in: ACCESS_TOKEN_SECONDS, scope: issued.scope } };
+  if (!sessionId) {
+    scope.refusal = 'service_account_disabled';
+    throw new errors.InvalidClientAuth('the client’s service account is disabled');
+  }
+  return { sid: sessionId, user: serviceUserId };
 }

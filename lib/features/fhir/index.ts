@@ -1,8 +1,8 @@
 import 'server-only';
 
 export { handleFhirRequest, type FhirRequest, type FhirResponse } from '@/lib/features/fhir/api';
-export { approveApp, authorizeMessages, checkAuthorizeRequest, grantOnOffer, handleTokenRequest, type AuthorizeRequest } from '@/lib/features/fhir/authorize';
-export { handleRevocation } from '@/lib/features/fhir/refresh';
+export { approveApp, authorizeMessages, consentRequest, grantOnOffer, type AuthorizeRequest } from '@/lib/features/fhir/authorize';
+export { handleOAuthRequest, resumeAuthorization } from '@/lib/features/fhir/oauth-endpoint';
 export { capabilityStatement, fhirBaseFor, smartConfiguration, FHIR_PATH } from '@/lib/features/fhir/capability';
 export { corsHeadersFor } from '@/lib/features/fhir/apps';
 export { launchableApps, launchApp, type LaunchableApp } from '@/lib/features/fhir/launch';

@@ -17,7 +17,7 @@ import { hashPassword } from '@/lib/features/credentials/passwords';
 import { findPatientByMrn } from '@/lib/features/records';
 import { activeApps, clientIdShape, environmentApps, redirectUriShape, type SmartApp } from '@/lib/features/fhir/apps';
 import { BACKEND_ALGORITHMS } from '@/lib/features/fhir/capability';
-import { revokeClientRefreshTokens } from '@/lib/features/fhir/refresh';
+import { endClientGrants } from '@/lib/features/fhir/oidc-store';
 
 /**
  * Registering SMART clients in the admin UI, alongside VIGIL_SMART_APPS. Every change is an admin
@@ -29,7 +29,7 @@ import { revokeClientRefreshTokens } from '@/lib/features/fhir/refresh';
  *   MRN) and chart sections it may read, and its own service account: the identity its reads
  *   carry in the trail and in monitoring (lib/features/fhir/backend.ts).
  *
- * Revoking ends it at once: the row stops matching, its refresh tokens are revoked, and a backend
+ * Revoking ends it at once: the row stops matching, its grants, codes and refresh tokens are ended, and a backend
  * client's service account is disabled with its sessions ended.
  */
 export const appScopeChoices = ['launch', 'launch/patient', 'patient/*.rs', 'user/*.rs', 'user/AuditEvent.rs', 'offline_access'] as const;
@@ -229,7 +229,7 @@ export const revokeSmartApp = operation({
       return ok(null, `${row.name} was already revoked.`);
     }
     await tx.update(smartApps).set({ revokedAt: at }).where(eq(smartApps.clientId, input.clientId));
-    await revokeClientRefreshTokens(tx, input.clientId, at);
+    await endClientGrants(tx, input.clientId);
     if (row.serviceUserId) {
       await updateWithMac(tx, 'users', eq(users.id, row.serviceUserId), { disabledAt: at, disabledReason: 'SMART backend client revoked' });
       await revokeUserSessions(tx, row.serviceUserId, 'app_revoked', at);

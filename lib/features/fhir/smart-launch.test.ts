@@ -3,43 +3,39 @@
  * patient), refresh tokens only with `offline_access`, rotated, revocable and ending with the
  * Vigil session, and registration itself (audited, scopes cut to the registration).
  */
-import { createHash, randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { and, eq, gt } from 'drizzle-orm';
 import { auditLog, careTeam } from '@/db/schema';
 import type { Viewer } from '@/lib/domain/access/viewer';
 import { endSession } from '@/lib/features/auth/sign-out';
-import { approveApp, handleTokenRequest } from '@/lib/features/fhir/authorize';
 import { launchableApps, launchApp } from '@/lib/features/fhir/launch';
-import { handleRevocation } from '@/lib/features/fhir/refresh';
 import { registerSmartApp, revokeSmartApp } from '@/lib/features/fhir/registry';
 import { auditHead, PATIENTS_WITH_STRANGERS, patientOnTeamOf, strangerPatients, testDatabase, viewer as signIn } from '@/test/fixtures';
 import type { TestDatabase } from '@/test/db';
-import { BASE, get } from '@/test/fhir';
+import { authorizeApp, BASE, codeForm, get, oauth, pkce, tokenRequest } from '@/test/fhir';
 
 const CLIENT = 'chart-launch-app';
 const REDIRECT = 'https://apps.test/growth/callback';
-const caller = { ip: '127.0.0.1', userAgent: 'vitest' };
 let handle: TestDatabase;
 let admin: Viewer;
 let physician: Viewer;
 let patientA: string;
 let patientB: string;
 
-const pkce = () => {
-  const verifier = randomBytes(32).toString('base64url');
-  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
-};
-
 async function connect(viewer: Viewer, scope: string, { launch, patient = null }: { launch?: string; patient?: string | null } = {}) {
   const { verifier, challenge } = pkce();
-  const approved = await approveApp(viewer, { response_type: 'code', client_id: CLIENT, redirect_uri: REDIRECT, scope, state: 's1', aud: BASE, code_challenge: challenge, code_challenge_method: 'S256', fhirBase: BASE, patient, ...(launch ? { launch } : {}) });
+  const approved = await authorizeApp(viewer, { clientId: CLIENT, redirectUri: REDIRECT, scope, state: 's1', challenge, patient, launch });
   if (!approved.ok) return approved;
   const code = new URL(approved.value.redirectTo).searchParams.get('code')!;
-  return { ok: true as const, token: await handleTokenRequest(new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, client_id: CLIENT, code_verifier: verifier }), caller, BASE, new Date()) };
+  return { ok: true as const, token: await tokenRequest(codeForm(code, verifier, CLIENT, REDIRECT)) };
 }
 
-const refresh = (token: unknown) => handleTokenRequest(new URLSearchParams({ grant_type: 'refresh_token', refresh_token: String(token), client_id: CLIENT }), caller, BASE, new Date());
+const refresh = (token: unknown) => tokenRequest(new URLSearchParams({ grant_type: 'refresh_token', refresh_token: String(token), client_id: CLIENT }));
+/** RFC 7009 revocation, as the app posts it. */
+const revoke = async (token: string) => {
+  const answer = await oauth('POST', '/oauth/revoke', { form: new URLSearchParams({ token, client_id: CLIENT }) });
+  return { status: answer.status, body: await answer.json().catch(() => ({})) };
+};
 const reasons = async (since: number, action: string) =>
   (await handle.db.select().from(auditLog).where(and(gt(auditLog.seq, since), eq(auditLog.actionType, action), eq(auditLog.outcome, 'denied')))).map((e) => (e.details as { reason: string }).reason);
 
@@ -131,8 +127,8 @@ describe('refresh tokens', () => {
 
     const kept = await connect(physician, 'launch/patient patient/*.rs offline_access', { patient: patientA });
     const revocable = kept.ok ? String(kept.token.body.refresh_token) : '';
-    expect(await handleRevocation(new URLSearchParams({ token: revocable, client_id: CLIENT }), caller, new Date())).toEqual({ status: 200, body: {} });
-    expect(await handleRevocation(new URLSearchParams({ token: 'x'.repeat(43), client_id: CLIENT }), caller, new Date())).toEqual({ status: 200, body: {} });
+    expect(await revoke(revocable)).toEqual({ status: 200, body: {} });
+    expect(await revoke('x'.repeat(43))).toEqual({ status: 200, body: {} });
     expect((await refresh(revocable)).status).toBe(400);
   });
 
@@ -141,7 +137,10 @@ describe('refresh tokens', () => {
     const body = connected.ok ? connected.token.body : {};
     expect(await revokeSmartApp(await signIn(handle.db, 'admin@vigil.test'), { clientId: CLIENT })).toMatchObject({ ok: true });
     expect((await get(String(body.access_token), `Patient/${patientA}`)).status).toBe(401);
-    expect((await refresh(body.refresh_token)).status).toBe(400);
+    // The app itself is gone: its refresh token is refused as from an unknown client (RFC 6749 §5.2), and audited.
+    const since = await auditHead(handle.db);
+    expect(await refresh(body.refresh_token)).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
+    expect(await reasons(since, 'smart.refresh')).toEqual(['app_revoked']);
     expect(await launchableApps()).not.toContainEqual({ clientId: CLIENT, name: 'Growth chart' });
   });
 });

@@ -3,7 +3,6 @@
  * way a token must stop working — each refused with an OperationOutcome (or an OAuth error at the
  * token endpoint) and audited. Last, a bulk pull through the API trips monitoring as in the portal.
  */
-import { createHash, randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { and, eq, gt } from 'drizzle-orm';
 import { auditLog, careTeam, incidents, users } from '@/db/schema';
@@ -14,10 +13,8 @@ import { auditHead, createStaff, later, minutes, patientOnTeamOf, testDatabase, 
 import { demoCaseload } from '@/db/seed';
 import type { TestDatabase } from '@/test/db';
 import { corsHeadersFor } from '@/lib/features/fhir/apps';
-import { approveApp, handleTokenRequest } from '@/lib/features/fhir/authorize';
-import { APP, BASE, expectValid, get, tokenFor } from '@/test/fhir';
+import { APP_REDIRECT, authorizeApp, codeForm, expectValid, get, oauth, pkce, tokenFor, tokenRequest } from '@/test/fhir';
 
-const REDIRECT = 'http://app.test/callback';
 let handle: TestDatabase;
 let physician: Viewer;
 let patientA: string;
@@ -34,29 +31,7 @@ beforeAll(async () => {
   patientB = team.map((t) => t.patientId).find((id) => id !== patientA)!;
 });
 
-function pkce() {
-  const verifier = randomBytes(32).toString('base64url');
-  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
-}
-
-async function authorize(viewer: Viewer, scope: string, patient: string | null, challenge: string) {
-  return approveApp(viewer, {
-    response_type: 'code',
-    client_id: APP,
-    redirect_uri: REDIRECT,
-    scope,
-    state: 'state-123',
-    aud: BASE,
-    code_challenge: challenge,
-    code_challenge_method: 'S256',
-    fhirBase: BASE,
-    patient,
-  });
-}
-
-const tokenForm = (code: string, verifier: string) =>
-  new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, client_id: APP, code_verifier: verifier });
-const client = { ip: '127.0.0.1', userAgent: 'vitest' };
+const authorize = (viewer: Viewer, scope: string, patient: string | null, challenge: string) => authorizeApp(viewer, { scope, patient, challenge });
 
 describe('authorization code with PKCE', () => {
   it('launch/patient: the token reads the chosen patient only; the code works once', async () => {
@@ -64,11 +39,11 @@ describe('authorization code with PKCE', () => {
     const approved = await authorize(physician, 'launch/patient patient/*.rs', patientA, challenge);
     expect(approved.ok).toBe(true);
     const redirect = new URL(approved.ok ? approved.value.redirectTo : '');
-    expect(redirect.origin + redirect.pathname).toBe(REDIRECT);
+    expect(redirect.origin + redirect.pathname).toBe(APP_REDIRECT);
     expect(redirect.searchParams.get('state')).toBe('state-123');
     const code = redirect.searchParams.get('code')!;
 
-    const issued = await handleTokenRequest(tokenForm(code, verifier), client, BASE, new Date());
+    const issued = await tokenRequest(codeForm(code, verifier));
     expect(issued).toMatchObject({ status: 200, body: { token_type: 'Bearer', patient: patientA, scope: 'launch/patient patient/*.rs' } });
     const token = String(issued.body.access_token);
     const own = await get(token, `Patient/${patientA}`);
@@ -80,7 +55,7 @@ describe('authorization code with PKCE', () => {
     expect(await refusalSince(since, 'fhir.read')).toMatchObject([{ outcome: 'denied', details: { reason: 'outside_scope' } }]);
 
     const replaySince = await auditHead(handle.db);
-    const replay = await handleTokenRequest(tokenForm(code, verifier), client, BASE, new Date());
+    const replay = await tokenRequest(codeForm(code, verifier));
     expect(replay).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
     expect(await refusalSince(replaySince, 'smart.token')).toMatchObject([{ outcome: 'denied', details: { reason: 'code_replayed' } }]);
   });
@@ -90,17 +65,18 @@ describe('authorization code with PKCE', () => {
     const approved = await authorize(physician, 'user/*.rs', null, challenge);
     const code = new URL(approved.ok ? approved.value.redirectTo : '').searchParams.get('code')!;
     const since = await auditHead(handle.db);
-    expect(await handleTokenRequest(tokenForm(code, pkce().verifier), client, BASE, new Date())).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
-    expect(await handleTokenRequest(tokenForm(code, 'x'.repeat(43)), client, BASE, later(new Date(), minutes(2)))).toMatchObject({ status: 400 });
+    expect(await tokenRequest(codeForm(code, pkce().verifier))).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    expect(await tokenRequest(codeForm(code, 'x'.repeat(43)), later(new Date(), minutes(2)))).toMatchObject({ status: 400 });
     expect((await refusalSince(since, 'smart.token')).map((e) => (e.details as { reason: string }).reason).sort()).toEqual(['bad_code', 'pkce_failed']);
-    const elsewhere = await approveApp(physician, { ...(await authorizeInput(challenge)), redirect_uri: 'http://evil.test/callback' });
+    // Another server as `aud`, or an unregistered redirect URI, never reaches the consent page: the provider refuses them.
+    const query = new URLSearchParams({ response_type: 'code', client_id: 'test-app', redirect_uri: APP_REDIRECT, scope: 'user/*.rs', state: 's', aud: 'http://elsewhere.test/fhir/R4', code_challenge: challenge, code_challenge_method: 'S256' });
+    const otherAudience = await oauth('GET', `/oauth/authorize?${query}`);
+    expect(otherAudience.headers.get('location') ?? '').not.toMatch(/\/consent$/);
+    expect(new URL(otherAudience.headers.get('location') ?? 'http://x').searchParams.get('error')).toBe('invalid_request');
+    const elsewhere = await authorizeApp(physician, { scope: 'user/*.rs', challenge, redirectUri: 'http://evil.test/callback' });
     expect(elsewhere.ok).toBe(false);
   });
 });
-
-async function authorizeInput(challenge: string) {
-  return { response_type: 'code', client_id: APP, redirect_uri: REDIRECT, scope: 'user/*.rs', state: 's', aud: BASE, code_challenge: challenge, code_challenge_method: 'S256', fhirBase: BASE, patient: null };
-}
 
 describe('tokens that must stop working', () => {
   /** Since is read before the request is made. */
@@ -150,8 +126,8 @@ describe('tokens that must stop working', () => {
 
     const idle = await signIn(handle.db, 'physician@vigil.test');
     const idleAt = later(new Date(), sessionPolicy.idleTimeoutMs + minutes(1));
-    // A fresh token at that instant: only the session's idleness can refuse it. API calls never count as activity.
-    const idleToken = await tokenFor(idle, 'user/*.rs', {}, idleAt);
+    // A token issued while the session was still alive and unexpired at that instant: only the session's idleness can refuse it. API calls never count as activity.
+    const idleToken = await tokenFor(idle, 'user/*.rs', {}, later(idleAt, -minutes(3)));
     await expectRefused(() => get(idleToken, `Patient/${patientA}`, idleAt), 'session_idle');
 
     const staff = await createStaff(handle.db, { roles: ['physician'], careTeam: [{ patientId: patientA, relationship: 'attending' }] });

@@ -1,76 +1,69 @@
 import 'server-only';
-import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
-import { EncryptJWT, jwtDecrypt, jwtVerify, SignJWT, errors } from 'jose';
+import { EncryptJWT, importJWK, jwtDecrypt, jwtVerify, errors } from 'jose';
 import { z } from 'zod';
-import { fhirResourceTypes, userResourceTypes } from '@/lib/domain/access/smart-scopes';
+import { parseScopes, type FhirResourceType, type UserResourceType } from '@/lib/domain/access/smart-scopes';
 import { systemSubkey } from '@/lib/platform/crypto';
+import { signingKey } from '@/lib/features/fhir/oidc-provider';
 
 /**
- * SMART tokens, made and checked with `jose`. The access token is a short-lived HS256 JWT whose
- * `sid` binds it to the Vigil session that authorized the app: every API request re-checks that
- * session (signed out, idle, expired, user disabled → refused), so a token never outlives the
- * sign-in behind it. The authorization code is an encrypted JWT (A256GCM), single-use through the
- * trail (lib/features/fhir/authorize.ts), valid for one minute, and bound to its PKCE challenge,
- * client and redirect URI; an EHR launch's `launch` value is sealed the same way. The keys derive
- * from the system key and are never stored. Refresh tokens are random and stored hashed
- * (lib/features/fhir/refresh.ts).
+ * What the FHIR API reads from an access token oidc-provider issued (RFC 9068 JWT, ES256 under
+ * the derived key of lib/features/fhir/oidc-provider.ts): its user (a backend client's: its
+ * service account), the Vigil session behind it, the app, the granted scopes and the launch
+ * patient. The `sid` binds it to that session: every API request re-checks it (signed out, idle,
+ * expired, user disabled → refused), so a token never outlives the sign-in behind it.
+ *
+ * An EHR launch's `launch` value is Vigil's own: sealed (A256GCM, key derived from the system
+ * key), five minutes, bound to the user, the sign-in, the app and the chart's patient.
  */
-export const ACCESS_TOKEN_SECONDS = 300;
-export const CODE_SECONDS = 60;
-
-const accessKey = () => systemSubkey('smart-access-token');
-const codeKey = () => systemSubkey('smart-authorization-code');
-const types = z.array(z.enum(fhirResourceTypes));
-
-export const tokenClaims = z.object({
-  sub: z.uuid(),
+const accessClaims = z.object({
+  sub: z.string(),
   sid: z.string().min(1),
   client_id: z.string(),
-  scope: z.string(),
-  user_types: z.array(z.enum(userResourceTypes)),
-  patient_types: types,
-  /** Backend clients only: the `system/*` types; their patients and sections are the client's grant. */
-  system_types: types.default([]),
-  patient: z.string().nullable(),
+  scope: z.string().default(''),
+  /** Backend clients: the service account (their `sub` is the client id). */
+  user: z.uuid().optional(),
+  patient: z.uuid().optional(),
 });
-export type TokenClaims = z.infer<typeof tokenClaims>;
 
-export const codeClaims = tokenClaims.extend({
-  jti: z.string(),
-  redirect_uri: z.string(),
-  code_challenge: z.string(),
-  aud: z.string(),
-  /** `offline_access` was granted: the exchange also issues a refresh token. */
-  offline: z.boolean().default(false),
-});
-export type CodeClaims = z.infer<typeof codeClaims>;
-
-/** An EHR launch from the chart: this user, in this sign-in, opened this app on this patient. */
-export const launchClaims = z.object({ sub: z.uuid(), sid: z.string().min(1), client_id: z.string(), patient: z.uuid() });
-export type LaunchClaims = z.infer<typeof launchClaims>;
-export const LAUNCH_SECONDS = 300;
-const launchKey = () => systemSubkey('smart-launch-context');
-
-const seconds = (at: Date) => Math.floor(at.getTime() / 1000);
-
-export async function issueAccessToken(claims: TokenClaims, audience: string, at: Date): Promise<string> {
-  return new SignJWT({ ...claims })
-    .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt' })
-    .setIssuer(audience)
-    .setAudience(audience)
-    .setIssuedAt(seconds(at))
-    .setExpirationTime(seconds(at) + ACCESS_TOKEN_SECONDS)
-    .setJti(randomUUID())
-    .sign(accessKey());
+export interface TokenClaims {
+  sub: string;
+  sid: string;
+  client_id: string;
+  scope: string;
+  user_types: UserResourceType[];
+  patient_types: FhirResourceType[];
+  system_types: FhirResourceType[];
+  patient: string | null;
 }
 
 export type TokenProblem = 'malformed' | 'expired' | 'wrong_audience' | 'bad_signature';
 
+/** The public half of the provider's signing key, derived afresh (a key change applies at once). */
+const publicKey = () => {
+  const { kty, crv, x, y } = signingKey();
+  return importJWK({ kty, crv, x, y }, 'ES256');
+};
+
 export async function verifyAccessToken(token: string, audience: string, at: Date): Promise<{ ok: true; claims: TokenClaims } | { ok: false; problem: TokenProblem }> {
   try {
-    const { payload } = await jwtVerify(token, accessKey(), { algorithms: ['HS256'], issuer: audience, audience, currentDate: at, typ: 'at+jwt' });
-    const parsed = tokenClaims.safeParse(payload);
-    return parsed.success ? { ok: true, claims: parsed.data } : { ok: false, problem: 'malformed' };
+    const { payload } = await jwtVerify(token, await publicKey(), { algorithms: ['ES256'], issuer: audience, audience, currentDate: at, typ: 'at+jwt' });
+    const parsed = accessClaims.safeParse(payload);
+    if (!parsed.success) return { ok: false, problem: 'malformed' };
+    const claims = parsed.data;
+    const grant = parseScopes(claims.scope);
+    return {
+      ok: true,
+      claims: {
+        sub: claims.user ?? claims.sub,
+        sid: claims.sid,
+        client_id: claims.client_id,
+        scope: claims.scope,
+        user_types: grant.user,
+        patient_types: claims.patient ? grant.patient : [],
+        system_types: grant.system,
+        patient: claims.patient ?? null,
+      },
+    };
   } catch (error) {
     if (error instanceof errors.JWTExpired) return { ok: false, problem: 'expired' };
     if (error instanceof errors.JWTClaimValidationFailed && (error.claim === 'aud' || error.claim === 'iss')) return { ok: false, problem: 'wrong_audience' };
@@ -79,35 +72,23 @@ export async function verifyAccessToken(token: string, audience: string, at: Dat
   }
 }
 
-/** An opaque value only this server can read: an encrypted JWT, valid `lifetime` seconds. */
-const seal = (claims: Record<string, unknown>, key: Uint8Array, at: Date, lifetime: number) =>
-  new EncryptJWT(claims).setProtectedHeader({ alg: 'dir', enc: 'A256GCM' }).setIssuedAt(seconds(at)).setExpirationTime(seconds(at) + lifetime).encrypt(key);
+/** An EHR launch from the chart: this user, in this sign-in, opened this app on this patient. */
+const launchClaims = z.object({ sub: z.uuid(), sid: z.string().min(1), client_id: z.string(), patient: z.uuid() });
+export type LaunchClaims = z.infer<typeof launchClaims>;
+const LAUNCH_SECONDS = 300;
+const launchKey = () => systemSubkey('smart-launch-context');
+const seconds = (at: Date) => Math.floor(at.getTime() / 1000);
 
-async function unseal<T>(value: string, key: Uint8Array, schema: z.ZodType<T>, at: Date): Promise<T | null> {
+/** The `launch` parameter an EHR launch hands the app: opaque to it, five minutes, bound to the sign-in. */
+export const issueLaunch = (claims: LaunchClaims, at: Date): Promise<string> =>
+  new EncryptJWT({ ...claims }).setProtectedHeader({ alg: 'dir', enc: 'A256GCM' }).setIssuedAt(seconds(at)).setExpirationTime(seconds(at) + LAUNCH_SECONDS).encrypt(launchKey());
+
+export async function openLaunch(launch: string, at: Date): Promise<LaunchClaims | null> {
   try {
-    const { payload } = await jwtDecrypt(value, key, { currentDate: at, keyManagementAlgorithms: ['dir'], contentEncryptionAlgorithms: ['A256GCM'] });
-    const parsed = schema.safeParse(payload);
+    const { payload } = await jwtDecrypt(launch, launchKey(), { currentDate: at, keyManagementAlgorithms: ['dir'], contentEncryptionAlgorithms: ['A256GCM'] });
+    const parsed = launchClaims.safeParse(payload);
     return parsed.success ? parsed.data : null;
   } catch {
     return null;
   }
-}
-
-export async function issueCode(claims: Omit<CodeClaims, 'jti'>, at: Date): Promise<{ code: string; jti: string }> {
-  const jti = randomUUID();
-  return { code: await seal({ ...claims, jti }, codeKey(), at, CODE_SECONDS), jti };
-}
-
-export const openCode = (code: string, at: Date): Promise<CodeClaims | null> => unseal(code, codeKey(), codeClaims, at);
-
-/** The `launch` parameter an EHR launch hands the app: opaque to it, five minutes, bound to the sign-in. */
-export const issueLaunch = (claims: LaunchClaims, at: Date): Promise<string> => seal({ ...claims }, launchKey(), at, LAUNCH_SECONDS);
-export const openLaunch = (launch: string, at: Date): Promise<LaunchClaims | null> => unseal(launch, launchKey(), launchClaims, at);
-
-/** PKCE S256: the verifier hashes to the challenge the app sent when it asked for the code. */
-export function pkceMatches(verifier: string, challenge: string): boolean {
-  if (!/^[A-Za-z0-9._~-]{43,128}$/.test(verifier)) return false;
-  const hashed = Buffer.from(createHash('sha256').update(verifier, 'ascii').digest('base64url'));
-  const expected = Buffer.from(challenge);
-  return hashed.length === expected.length && timingSafeEqual(hashed, expected);
 }

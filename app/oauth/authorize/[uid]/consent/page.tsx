@@ -2,7 +2,7 @@ import Link from 'next/link';
 import { headers } from 'next/headers';
 import type { UserResourceType } from '@/lib/domain/access/smart-scopes';
 import { getViewer } from '@/lib/features/auth/current';
-import { authorizeMessages, checkAuthorizeRequest, fhirBaseFor, grantOnOffer } from '@/lib/features/fhir';
+import { authorizeMessages, consentRequest, fhirBaseFor, grantOnOffer } from '@/lib/features/fhir';
 import { listPatients } from '@/lib/features/records';
 import { approveAppAction } from './actions';
 
@@ -20,13 +20,18 @@ const words: Record<UserResourceType, string> = {
   AuditEvent: 'the audit trail (if your role reviews it)',
 };
 
-/** The SMART consent page: which app, what it may read (within your role), and for which patient. */
-export default async function AuthorizePage({ searchParams }: { searchParams: Promise<Record<string, string | undefined>> }) {
-  const params = await searchParams;
+/** The provider's interaction cookies, and only them: the form carries them back to bind the answer to this browser. */
+const interactionCookies = (cookie: string | null) =>
+  (cookie ?? '').split(/;\s*/).filter((c) => c.startsWith('_interaction=') || c.startsWith('_interaction.sig=')).join('; ');
+
+/** The SMART consent page (oidc-provider's interaction): which app, what it may read (within your role), and for which patient. */
+export default async function ConsentPage({ params: route, searchParams }: { params: Promise<{ uid: string }>; searchParams: Promise<Record<string, string | undefined>> }) {
+  const [{ uid }, params] = await Promise.all([route, searchParams]);
   const h = await headers();
   // The consent form's own address: the same Host rule the API and token endpoint apply.
   const fhirBase = fhirBaseFor({ url: `http://${h.get('host') ?? 'localhost'}/oauth/authorize`, headers: h });
-  const checked = await checkAuthorizeRequest(params, fhirBase);
+  const cookie = interactionCookies(h.get('cookie'));
+  const checked = await consentRequest(uid, cookie, fhirBase);
   const viewer = await getViewer();
   const frame = (body: React.ReactNode) => (
     <main className="flex min-h-screen items-center justify-center px-4">
@@ -49,17 +54,17 @@ export default async function AuthorizePage({ searchParams }: { searchParams: Pr
   const types = [...new Set([...grant.user, ...grant.patient])];
   // An EHR launch names its patient (the chart it was opened from); a standalone launch asks.
   const patients = grant.patient.length && !request.launch ? await listPatients(viewer, { q: '', page: 1 }) : null;
-  const refusal = { invalid: authorizeMessages.patientNeeded, launch: authorizeMessages.launchInvalid }[params.refused ?? ''] ?? authorizeMessages.unknownApp;
+  const refusal = { invalid: authorizeMessages.patientNeeded, launch: authorizeMessages.launchInvalid, expired: authorizeMessages.expired }[params.refused ?? ''] ?? authorizeMessages.unknownApp;
   return frame(
     <form action={approveAppAction} className="space-y-4 text-sm text-slate-700">
       <p>
-        <strong>{request.client_id}</strong> asks to read, as you and only within what your role may see:{' '}
+        <strong>{request.clientId}</strong> asks to read, as you and only within what your role may see:{' '}
         {types.length ? types.map((t) => words[t]).join(', ') : 'nothing'}.
       </p>
       {request.launch && grant.patient.length ? <p>For the patient whose chart you opened it from.</p> : null}
       {grant.offlineAccess ? <p>It may stay connected while you remain signed in, without asking again.</p> : null}
       {params.refused ? <p role="alert" className="text-red-700">{refusal}</p> : null}
-      {Object.entries({ ...request, fhirBase }).filter((entry): entry is [string, string] => typeof entry[1] === 'string').map(([name, value]) => (
+      {Object.entries({ interaction: uid, cookie, fhirBase, ...(request.launch ? { launch: '1' } : {}) }).map(([name, value]) => (
         <input key={name} type="hidden" name={name} value={value} />
       ))}
       {patients ? (
