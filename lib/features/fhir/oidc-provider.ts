@@ -9,6 +9,7 @@ import { backendTokenClaims, checkAssertionLifetime } from '@/lib/features/fhir/
 import { BACKEND_ALGORITHMS } from '@/lib/features/fhir/capability';
 import { auditRefusal, auditRevocation } from '@/lib/features/fhir/oauth-answers';
 import { OidcStore } from '@/lib/features/fhir/oidc-store';
+import { CLOCK_TOLERANCE_SECONDS } from '@/lib/features/fhir/refusal-reasons';
 import { currentRequest as scoped, requestScope } from '@/lib/features/fhir/oauth-request';
 import { accountFor, userTokenClaims } from '@/lib/features/fhir/smart-grants';
 
@@ -111,6 +112,7 @@ function configuration(fhirBase: string): Configuration {
     routes: OAUTH_PATHS,
     scopes: ['openid', 'offline_access'],
     claims: { openid: ['sub'] },
+    clockTolerance: CLOCK_TOLERANCE_SECONDS,
     responseTypes: ['code'],
     clientAuthMethods: ['none', 'private_key_jwt'],
     enabledJWA: { clientAuthSigningAlgValues: [...BACKEND_ALGORITHMS] as never },
@@ -177,7 +179,7 @@ function configuration(fhirBase: string): Configuration {
 }
 
 /** The error the provider answered, kept for the trail: its event fires before the answer is written. */
-const failures = new WeakMap<object, Error & { error_detail?: string; cause?: unknown }>();
+const failures = new WeakMap<object, Error & { error?: string }>();
 
 const providers = new Map<string, Provider>();
 /** Without VIGIL_PUBLIC_URL the base follows the Host header: a few names, never one per request. */
