@@ -6,7 +6,8 @@ import { loginAs, logout } from './helpers';
 /**
  * SMART's own JavaScript client (`fhirclient`) completes a standalone launch against Vigil in
  * Chromium: discovery, authorization code with PKCE through Vigil's sign-in and consent page, the
- * token, then reads of the chosen patient's resources. The app's two pages are served by request
+ * token and its ID token, the signed-in user as the Practitioner it names, then reads of the
+ * chosen patient's resources. The app's two pages are served by request
  * interception on the portal's origin (registered in playwright.config.ts's VIGIL_SMART_APPS).
  */
 const require = createRequire(import.meta.url);
@@ -14,7 +15,7 @@ const fhirClientJs = readFileSync(require.resolve('fhirclient/build/fhir-client.
 
 const launchPage = (iss: string) => `<!doctype html><html><body>launching…
 <script src="/e2e-smart-app/fhir-client.js"></script>
-<script>FHIR.oauth2.authorize({ clientId: 'e2e-smart-app', scope: 'launch/patient patient/*.rs', redirectUri: 'callback.html', iss: ${JSON.stringify(iss)}, pkceMode: 'required' });</script>
+<script>FHIR.oauth2.authorize({ clientId: 'e2e-smart-app', scope: 'openid fhirUser launch/patient patient/*.rs', redirectUri: 'callback.html', iss: ${JSON.stringify(iss)}, pkceMode: 'required' });</script>
 </body></html>`;
 
 const callbackPage = `<!doctype html><html><body><output id="result">waiting</output>
@@ -22,15 +23,17 @@ const callbackPage = `<!doctype html><html><body><output id="result">waiting</ou
 <script>
 FHIR.oauth2.ready().then(async (client) => {
   const patient = await client.patient.read();
+  const user = await client.user.read();
   const vitals = await client.request('Observation?patient=' + client.patient.id + '&category=vital-signs&_count=5');
   const notes = await client.request('DocumentReference?patient=' + client.patient.id).catch(() => null);
   document.getElementById('result').textContent = JSON.stringify({
     patient: patient.id, family: patient.name[0].family, vitals: vitals.total, vitalsType: vitals.resourceType, notes: notes && notes.total,
+    fhirUser: client.getFhirUser(), userType: user.resourceType, userName: user.name[0].text,
   });
 }).catch((e) => { document.getElementById('result').textContent = 'error: ' + e.message; });
 </script></body></html>`;
 
-test('fhirclient standalone launch: PKCE, consent, token, and the patient’s resources', async ({ page, baseURL }) => {
+test('fhirclient standalone launch: PKCE, consent, token, ID token, the user, and the patient’s resources', async ({ page, baseURL }) => {
   const iss = `${baseURL}/fhir/R4`;
   await page.route('**/e2e-smart-app/**', (route) => {
     const path = new URL(route.request().url()).pathname;
@@ -54,7 +57,8 @@ test('fhirclient standalone launch: PKCE, consent, token, and the patient’s re
 
   await expect(page.locator('#result')).not.toHaveText('waiting', { timeout: 20_000 });
   const result = JSON.parse((await page.locator('#result').textContent()) ?? '{}');
-  expect(result).toMatchObject({ patient: patientId, vitalsType: 'Bundle' });
+  expect(result).toMatchObject({ patient: patientId, vitalsType: 'Bundle', fhirUser: expect.stringMatching(/^Practitioner\/[0-9a-f-]{36}$/), userType: 'Practitioner' });
+  expect(result.userName).toBeTruthy();
   expect(result.vitals).toBeGreaterThan(0);
   expect(result.notes).toBeGreaterThan(0);
 

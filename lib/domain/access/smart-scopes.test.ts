@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { narrowPermissions, parseScopes, scopeString, typesFor } from '@/lib/domain/access/smart-scopes';
+import { narrowPermissions, parseScopes, scopeString, typesFor, withinRegistered } from '@/lib/domain/access/smart-scopes';
 import { defaultRoles } from '@/lib/domain/access/roles';
 
 describe('SMART scopes onto role lenses', () => {
@@ -9,6 +9,13 @@ describe('SMART scopes onto role lenses', () => {
     expect(parseScopes('user/Observation.cud user/Medication.rs patient/*.write').user).toEqual([]);
     expect(parseScopes('system/*.read').user).toEqual([]);
     expect(scopeString(parseScopes('launch/patient patient/Patient.rs'))).toBe('launch/patient patient/Patient.rs');
+  });
+
+  it('openid and fhirUser only as registered, and fhirUser only with openid (the ID token carries it)', () => {
+    const registered = parseScopes('openid fhirUser user/*.rs');
+    expect(scopeString(withinRegistered(parseScopes('openid fhirUser user/*.rs'), registered))).toBe('openid fhirUser user/*.rs');
+    expect(scopeString(withinRegistered(parseScopes('fhirUser user/*.rs'), registered))).toBe('user/*.rs');
+    expect(scopeString(withinRegistered(parseScopes('openid fhirUser user/*.rs'), parseScopes('user/*.rs')))).toBe('user/*.rs');
   });
 
   it('patient-level scopes reach the launch patient only', () => {

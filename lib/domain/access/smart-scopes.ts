@@ -55,10 +55,12 @@ export interface ScopeGrant {
 
 /**
  * The scopes this server grants (per-type forms such as `user/Observation.rs` too); anything else
- * in a request is dropped, never honoured. No id tokens (`openid fhirUser`): there is no public
- * signing key to verify them with.
+ * in a request is dropped, never honoured. `openid fhirUser` brings an ID token naming the user's
+ * own Practitioner resource.
  */
 export const supportedScopes = [
+  'openid',
+  'fhirUser',
   'launch',
   'launch/patient',
   'offline_access',
@@ -136,8 +138,9 @@ export function withinRegistered(requested: ScopeGrant, registered: ScopeGrant):
     patient: keep(requested.patient, registered.patient),
     system: keep(requested.system, registered.system),
     launch: requested.launch && registered.launch,
-    openid: false,
-    fhirUser: false,
+    openid: requested.openid && registered.openid,
+    // `fhirUser` is a claim of the ID token: without `openid` there is none to carry it.
+    fhirUser: requested.openid && registered.openid && requested.fhirUser && registered.fhirUser,
     launchPatient: requested.launchPatient && registered.launchPatient,
     offlineAccess: requested.offlineAccess && registered.offlineAccess,
   };

@@ -156,6 +156,8 @@ const definitions = {
   fhir: {
     read: action('fhir.read', true, 'Read a patient’s FHIR resources through the API'),
     search: action('fhir.search', true, 'Saw a page of FHIR Patient search results through the API'),
+    // The user's own Practitioner (name and roles), which an ID token's fhirUser names: no patient's data.
+    readSelf: action('fhir.self_read', false, 'Read their own Practitioner resource through the API'),
     // A request refused before there was a viewer (bad, expired or unbound token): no PHI shown.
     refused: action('fhir.refused', false, 'A FHIR API request was refused'),
   },

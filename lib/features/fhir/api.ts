@@ -13,11 +13,14 @@ import { keysetSearchset, outcome, pageOf, searchset, type OutcomeCode } from '@
 import { fhirNotFound, readCompartment, searchPatients, type TokenGrant } from '@/lib/features/fhir/read';
 import { patientResource } from '@/lib/features/fhir/resources';
 import { parseSearch } from '@/lib/features/fhir/search';
+import { PRACTITIONER, readOwnPractitioner } from '@/lib/features/fhir/practitioner';
+import { grantStanding } from '@/lib/features/fhir/smart-grants';
 import { verifyAccessToken } from '@/lib/features/fhir/tokens';
 
 /**
  * `GET /fhir/R4/...`, framework-free so tests drive it directly. In order: a bearer token that
- * verifies (signature, expiry, audience), an app still registered, the Vigil session behind it
+ * verifies (signature, expiry, audience), an app still registered, a user app's grant still
+ * standing (a replayed code or a revocation ends it), the Vigil session behind it
  * (a backend client's: its service account's) still alive (checked like a page request, without counting as activity, so the idle timeout
  * ends the token too), then the guarded operation with the user's permissions narrowed to the
  * token's scopes. Every refusal is an OperationOutcome with a fixed sentence, and audited.
@@ -58,8 +61,8 @@ async function refuseToken(request: FhirRequest, reason: string, userId: string 
   return answer(401, 'login', 'A valid access token is required.', { 'WWW-Authenticate': 'Bearer error="invalid_token"' });
 }
 
-/** The viewer a token acts as, or the refusal already audited. */
-async function tokenViewer(request: FhirRequest): Promise<{ viewer: Viewer; grant: TokenGrant } | { refused: FhirResponse }> {
+/** The viewer a token acts as (and the user it may name as `fhirUser`), or the refusal already audited. */
+async function tokenViewer(request: FhirRequest): Promise<{ viewer: Viewer; grant: TokenGrant; fhirUser: string | null } | { refused: FhirResponse }> {
   const bearer = /^Bearer ([A-Za-z0-9._-]{10,4096})$/.exec(request.authorization ?? '')?.[1];
   if (!bearer) return { refused: await refuseToken(request, 'no_token', null) };
   const verified = await verifyAccessToken(bearer, request.fhirBase, request.at);
@@ -70,6 +73,10 @@ async function tokenViewer(request: FhirRequest): Promise<{ viewer: Viewer; gran
   // A backend client's token acts as its service account only; a user app's never carries system scopes.
   const backend = app.kind === 'backend';
   if (backend ? claims.sub !== app.serviceUserId : claims.system_types.length > 0) return { refused: await refuseToken(request, 'client_mismatch', claims.sub) };
+  if (!backend) {
+    const standing = claims.grant_id ? await grantStanding(claims.grant_id) : 'unknown';
+    if (standing !== 'standing') return { refused: await refuseToken(request, `grant_${standing}`, claims.sub) };
+  }
   const state = await resolveViewerState(await getDb(), claims.sid, { ip: request.ip, userAgent: request.userAgent }, { at: request.at, touch: 'never' });
   if (!state.viewer || state.viewer.userId !== claims.sub || state.mfaEnrolmentPending) {
     return { refused: await refuseToken(request, `session_${state.viewer ? 'mismatch' : state.reason}`, claims.sub) };
@@ -84,7 +91,7 @@ async function tokenViewer(request: FhirRequest): Promise<{ viewer: Viewer; gran
     backend: backend ? { patients: app.grantedPatients, sections: app.grantedSections } : null,
   };
   const permissions = backend ? backendPermissions(app.grantedSections, grant.system) : narrowPermissions(state.viewer.permissions, [...new Set([...grant.user, ...grant.patient])]);
-  return { viewer: { ...state.viewer, permissions }, grant };
+  return { viewer: { ...state.viewer, permissions }, grant, fhirUser: claims.fhirUser };
 }
 
 /** The refusal of an operation that is not the viewer's to run, or that could not run now. */
@@ -107,6 +114,15 @@ async function auditEvents(request: FhirRequest, viewer: Viewer, client: string,
   return { status: 200, body: keysetSearchset(request.fhirBase, request.url, resources, found.value.next) };
 }
 
+/** `Practitioner/[id]`: the user themself, the resource an ID token's `fhirUser` names (./practitioner.ts). */
+async function ownPractitioner(request: FhirRequest, id: string): Promise<FhirResponse> {
+  const who = await tokenViewer(request);
+  if ('refused' in who) return who.refused;
+  const read = await readOwnPractitioner(who.viewer, { id, fhirUser: who.fhirUser, client: who.grant.client }, request.at);
+  if (!read.ok) return read.error === 'not_found' ? answer(404, 'not-found', fhirNotFound) : refusal(read, fhirNotFound);
+  return { status: 200, body: read.value };
+}
+
 export async function handleFhirRequest(request: FhirRequest): Promise<FhirResponse> {
   const path = request.url.pathname.replace(/^.*?\/fhir\/R4\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
   const [type, id, op] = path;
@@ -114,6 +130,7 @@ export async function handleFhirRequest(request: FhirRequest): Promise<FhirRespo
     const who = await tokenViewer(request);
     return 'refused' in who ? who.refused : auditEvents(request, who.viewer, who.grant.client, id);
   }
+  if (type === PRACTITIONER && path.length === 2 && id !== undefined && idShape.test(id)) return ownPractitioner(request, id);
   if (!type || !isFhirResourceType(type) || path.length > 3 || (id !== undefined && !idShape.test(id)) || (op !== undefined && (op !== '$everything' || type !== 'Patient'))) {
     return answer(404, 'not-supported', 'This server does not support that request.');
   }

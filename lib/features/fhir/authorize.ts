@@ -9,7 +9,7 @@ import { fail, ok, type Result } from '@/lib/domain/result';
 import { operation } from '@/lib/pipeline/operation';
 import { loadRelationship } from '@/lib/pipeline/relationship';
 import { appFor } from '@/lib/features/fhir/apps';
-import { consentPath, providerFor } from '@/lib/features/fhir/oidc-provider';
+import { consentPath, isOidcScope, oidcScopes, providerFor } from '@/lib/features/fhir/oidc-provider';
 import { inTransaction } from '@/lib/features/fhir/oidc-store';
 import { saveGrantContext } from '@/lib/features/fhir/smart-grants';
 import { openLaunch } from '@/lib/features/fhir/tokens';
@@ -106,24 +106,25 @@ export const approveApp = operation({
     return { allowed: true, facts: { request, grant, patient: grant.patient.length > 0 ? chosen : null } };
   },
   run: async ({ tx, viewer, input, facts: { request, grant, patient }, audit }): Promise<Result<{ redirectTo: string }>> => {
-    // No ID tokens are issued (the API's tokens carry the user): openid and fhirUser are not granted.
-    const granted = { ...grant, system: [], openid: false, fhirUser: false, launch: grant.launch && Boolean(request.launch), launchPatient: Boolean(patient) };
+    const granted = { ...grant, system: [], launch: grant.launch && Boolean(request.launch), launchPatient: Boolean(patient) };
     const provider = providerFor(input.fhirBase);
     const providerGrant = new provider.Grant({ accountId: viewer.userId, clientId: request.clientId });
-    const api = scopeString({ ...granted, offlineAccess: false });
+    // The API's scopes are the FHIR server's; the OpenID Connect ones (an ID token, a refresh token) the provider's own.
+    const api = scopeString({ ...granted, openid: false, fhirUser: false, offlineAccess: false });
     if (api) providerGrant.addResourceScope(input.fhirBase, api);
-    if (granted.offlineAccess) providerGrant.addOIDCScope('offline_access');
+    const oidc = oidcScopes.filter((w) => granted[w === 'offline_access' ? 'offlineAccess' : w]);
+    if (oidc.length) providerGrant.addOIDCScope(oidc.join(' '));
     // What was asked and not granted is refused by name, so the provider does not ask again.
     const asked = request.scope.split(' ').filter(Boolean);
     const apiWords = new Set(api.split(' '));
-    const refusedApi = asked.filter((w) => !['openid', 'offline_access'].includes(w) && !apiWords.has(w));
+    const refusedApi = asked.filter((w) => !isOidcScope(w) && !apiWords.has(w));
     if (refusedApi.length) providerGrant.rejectResourceScope(input.fhirBase, refusedApi.join(' '));
-    const refusedOidc = asked.filter((w) => w === 'openid' || (w === 'offline_access' && !granted.offlineAccess));
+    const refusedOidc = asked.filter((w) => isOidcScope(w) && !oidc.includes(w));
     if (refusedOidc.length) providerGrant.rejectOIDCScope(refusedOidc.join(' '));
     const { req, res } = consentExchange(request.uid, input.cookie);
     const returnTo = await inTransaction(tx, async () => {
       const grantId = await providerGrant.save();
-      await saveGrantContext({ grantId, sessionId: viewer.sessionId, patient });
+      await saveGrantContext({ grantId, clientId: request.clientId, sessionId: viewer.sessionId, patient });
       return provider.interactionResult(req, res, { login: { accountId: viewer.userId }, consent: { grantId } }, { mergeWithLastSubmission: false });
     });
     await audit({ resourceId: request.clientId, patientId: patient, details: { client: request.clientId, scope: scopeString(granted) } });

@@ -4,6 +4,7 @@ import { fhirResourceTypes, supportedScopes } from '@/lib/domain/access/smart-sc
 import { env } from '@/lib/platform/env';
 import { AUDIT_EVENT } from '@/lib/domain/access/smart-scopes';
 import { auditEventParameters } from '@/lib/features/fhir/audit-events';
+import { PRACTITIONER } from '@/lib/features/fhir/practitioner';
 import { allowedParameters } from '@/lib/features/fhir/search';
 
 /** The assertion algorithms backend clients may sign with (SMART Backend Services: RS384, ES384). */
@@ -13,7 +14,8 @@ export const BACKEND_ALGORITHMS = ['RS384', 'ES384'];
  * What the API says about itself, kept true by construction: the resource types, interactions and
  * search parameters come from the same lists the server enforces, and the SMART configuration
  * names only the flows it implements (authorization code with PKCE S256 for public clients,
- * standalone and EHR launch, refresh tokens, client credentials with private_key_jwt).
+ * standalone and EHR launch, ID tokens naming the user's Practitioner, refresh tokens, client
+ * credentials with private_key_jwt).
  */
 export const FHIR_PATH = '/fhir/R4';
 
@@ -81,6 +83,11 @@ export function capabilityStatement(base: string, at: Date): CapabilityStatement
             ...(type === 'Patient' ? { operation: [{ name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' }] } : {}),
           })),
           {
+            type: PRACTITIONER,
+            documentation: 'Only the user themself: the resource the ID token’s fhirUser claim names (granted openid fhirUser), with their name and roles. Any other id is not found.',
+            interaction: [{ code: 'read' as const }],
+          },
+          {
             type: AUDIT_EVENT,
             documentation:
               'The audit trail, newest first, paged by cursor (no total). Only for users whose role may search the audit trail, with user/AuditEvent.rs (or user/*); every search and read is itself recorded.',
@@ -100,6 +107,9 @@ export function smartConfiguration(base: string): Record<string, unknown> {
     authorization_endpoint: `${origin}/oauth/authorize`,
     token_endpoint: `${origin}/oauth/token`,
     revocation_endpoint: `${origin}/oauth/revoke`,
+    // SMART's OpenID Connect profile: ID tokens are signed ES256 with the key published here.
+    jwks_uri: `${origin}/oauth/jwks`,
+    id_token_signing_alg_values_supported: ['ES256'],
     grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials'],
     response_types_supported: ['code'],
     token_endpoint_auth_methods_supported: ['none', 'private_key_jwt'],
@@ -107,6 +117,7 @@ export function smartConfiguration(base: string): Record<string, unknown> {
     scopes_supported: supportedScopes,
     code_challenge_methods_supported: ['S256'],
     capabilities: [
+      'sso-openid-connect',
       'launch-standalone',
       'launch-ehr',
       'client-public',

@@ -208,8 +208,12 @@ describe('resources, search and paging', () => {
   it('metadata: a valid CapabilityStatement naming exactly the served types, and the SMART configuration', () => {
     const statement = capabilityStatement(BASE, new Date());
     expectValid(statement);
-    expect(statement.rest![0]!.resource!.map((r) => r.type).sort()).toEqual([...userResourceTypes].sort());
-    expect(smartConfiguration(BASE)).toMatchObject({ code_challenge_methods_supported: ['S256'], token_endpoint: 'http://vigil.test/oauth/token' });
+    expect(statement.rest![0]!.resource!.map((r) => r.type).sort()).toEqual([...userResourceTypes, 'Practitioner'].sort());
+    expect(statement.rest![0]!.resource!.find((r) => r.type === 'Practitioner')!.interaction).toEqual([{ code: 'read' }]);
+    const smart = smartConfiguration(BASE);
+    expect(smart).toMatchObject({ code_challenge_methods_supported: ['S256'], token_endpoint: 'http://vigil.test/oauth/token', issuer: BASE, jwks_uri: 'http://vigil.test/oauth/jwks', id_token_signing_alg_values_supported: ['ES256'] });
+    expect(smart.capabilities).toContain('sso-openid-connect');
+    expect(smart.scopes_supported).toEqual(expect.arrayContaining(['openid', 'fhirUser']));
   });
 
   it('a read exports as a BALP RESTful AuditEvent: the app as an agent, each returned resource an entity, valid FHIR', async () => {

@@ -4,50 +4,17 @@ import { getDb } from '@/db/client';
 import { auditActions, type AuditAction } from '@/lib/domain/audit/actions';
 import { recordAudit, tallyRefusal } from '@/lib/platform/audit';
 import type { OAuthRequestScope } from '@/lib/features/fhir/oauth-request';
+import { refusalReason } from '@/lib/features/fhir/refusal-reasons';
 
 /**
  * How the authorization server's answers are written to the trail: every refusal at the token
  * endpoint as one entry under the grant's own action (smart.token, smart.refresh,
- * smart.backend_token) with a reason in Vigil's words, the client id when it has a client id's
- * shape, and never the token, code or assertion that was refused; and every revocation.
+ * smart.backend_token) with a reason in Vigil's words (lib/features/fhir/refusal-reasons.ts),
+ * the client id when it has a client id's shape, and never the token, code or assertion that was
+ * refused; and every revocation.
  */
-type ProviderError = Error & { error_detail?: string; cause?: unknown };
-
 const actionFor = (grantType: string): AuditAction =>
   grantType === 'refresh_token' ? auditActions.smart.refresh : grantType === 'client_credentials' ? auditActions.smart.backendToken : auditActions.smart.token;
-
-const detailOf = (error: ProviderError) => `${error.error_detail ?? ''} ${error.cause instanceof Error ? `${error.cause.name} ${error.cause.message}` : ''}`;
-
-/** The provider's error as the reason the trail has always used for it. */
-function reasonFor(error: ProviderError, grantType: string, scope: OAuthRequestScope): string {
-  if (scope.refusal) return scope.refusal;
-  const detail = detailOf(error);
-  const code = error.message;
-  if (code === 'unsupported_grant_type') return 'unsupported_grant';
-  if (code === 'invalid_scope') return grantType === 'client_credentials' ? 'no_system_scope' : 'invalid_scope';
-  if (grantType === 'client_credentials') {
-    if (/client not found|not a backend client/i.test(detail)) return 'unknown_client';
-    if (/only be used once/.test(detail)) return 'jti_replayed';
-    if (/audience/.test(detail)) return 'assertion_aud';
-    if (/"exp" claim|expired/i.test(detail)) return 'assertion_expired';
-    if (/signature|no applicable key|JWKSNoMatchingKey|matching key/i.test(detail)) return 'wrong_key';
-    if (code === 'invalid_request') return 'malformed';
-    return 'bad_assertion';
-  }
-  if (code === 'invalid_client') return grantType === 'refresh_token' ? 'app_revoked' : 'client_mismatch';
-  if (code === 'invalid_request') return 'malformed';
-  if (grantType === 'refresh_token') {
-    if (/already used|already consumed/.test(detail)) return 'refresh_reused';
-    if (/not found/.test(detail)) return scope.lookups.revokedSeen ? 'refresh_revoked' : 'unknown_refresh_token';
-    if (/expired/.test(detail)) return 'refresh_expired';
-    return 'unknown_refresh_token';
-  }
-  if (/already consumed/.test(detail)) return 'code_replayed';
-  if (/code_verifier|PKCE/i.test(detail)) return 'pkce_failed';
-  if (/mismatch/.test(detail)) return 'client_mismatch';
-  if (/not found/.test(detail) && scope.lookups.revokedSeen) return 'code_replayed';
-  return 'bad_code';
-}
 
 const clientIdOf = (ctx: KoaContextWithOIDC): string | null => {
   const raw = ctx.oidc?.client?.clientId ?? (ctx.oidc?.params?.client_id as string | undefined) ?? null;
@@ -55,8 +22,20 @@ const clientIdOf = (ctx: KoaContextWithOIDC): string | null => {
 };
 
 /** One entry for a refused token request, in its own transaction (nothing else was written). */
-export async function auditRefusal(ctx: KoaContextWithOIDC, error: ProviderError, scope: OAuthRequestScope): Promise<void> {
+export async function auditRefusal(ctx: KoaContextWithOIDC, error: Error & { error?: string }, scope: OAuthRequestScope): Promise<void> {
   const grantType = String(ctx.oidc?.params?.grant_type ?? '');
+  const client = ctx.oidc?.client;
+  const reason = refusalReason({
+    // A fault inside a hook reaches the provider's `server_error` event as a plain Error.
+    error: error.error ?? 'server_error',
+    grantType,
+    hookRefusal: scope.refusal,
+    lookups: scope.lookups,
+    client: client ? { clientId: client.clientId, authMethod: client.clientAuthMethod } : null,
+    params: ctx.oidc?.params ?? {},
+    audiences: ctx.oidc?.clientJwtAuthExpectedAudience() ?? new Set(),
+    now: new Date(),
+  });
   const entities = ctx.oidc?.entities as Record<string, { accountId?: string } | undefined> | undefined;
   const userId = entities?.RefreshToken?.accountId ?? entities?.AuthorizationCode?.accountId ?? null;
   const db = await getDb();
@@ -67,7 +46,7 @@ export async function auditRefusal(ctx: KoaContextWithOIDC, error: ProviderError
       resourceType: 'smart_app',
       resourceId: clientIdOf(ctx),
       outcome: 'denied',
-      details: { reason: reasonFor(error, grantType, scope) },
+      details: { reason },
     }),
   );
 }

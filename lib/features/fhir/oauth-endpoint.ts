@@ -3,6 +3,7 @@ import inject from 'light-my-request';
 import { parseScopes, scopeString } from '@/lib/domain/access/smart-scopes';
 import { requestScope, type OAuthCaller } from '@/lib/features/fhir/oauth-request';
 import { providerFor } from '@/lib/features/fhir/oidc-provider';
+import { noLookups } from '@/lib/features/fhir/oidc-store';
 
 /**
  * `/oauth/*` (authorize, its resume, token, revoke, jwks) answered by oidc-provider, which is a
@@ -54,7 +55,7 @@ export async function handleOAuthRequest(request: OAuthRequest, caller: OAuthCal
   headers.host = base.host;
   headers['x-forwarded-proto'] = base.protocol.replace(':', '');
 
-  const scope = { caller, fhirBase, lookups: { revokedSeen: false }, refusal: null, patient: null };
+  const scope = { caller, fhirBase, lookups: noLookups(), refusal: null, patient: null };
   // light-my-request starts the request when awaited: inside the scope, so the hooks see it.
   const answer = await requestScope.run(scope, async () =>
     await

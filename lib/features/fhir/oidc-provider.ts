@@ -9,23 +9,26 @@ import { backendTokenClaims, checkAssertionLifetime } from '@/lib/features/fhir/
 import { BACKEND_ALGORITHMS } from '@/lib/features/fhir/capability';
 import { auditRefusal, auditRevocation } from '@/lib/features/fhir/oauth-answers';
 import { OidcStore } from '@/lib/features/fhir/oidc-store';
+import { CLOCK_TOLERANCE_SECONDS } from '@/lib/features/fhir/refusal-reasons';
 import { currentRequest as scoped, requestScope } from '@/lib/features/fhir/oauth-request';
 import { accountFor, userTokenClaims } from '@/lib/features/fhir/smart-grants';
 
 /**
  * Vigil's SMART authorization server is panva's oidc-provider, configured here: authorization
- * code with PKCE (S256, required) for registered public apps, refresh tokens (rotated, a reuse
- * revokes the grant) only with `offline_access`, RFC 7009 revocation, and client credentials
- * with a `private_key_jwt` (RS384/ES384, `jti` once) for backend clients. What stays Vigil's:
- * who the user is (the sign-in and session of lib/features/auth — the provider's `accountId` is
+ * code with PKCE (S256, required) for registered public apps, an ID token with `openid` (naming
+ * the user's Practitioner resource as `fhirUser` with `fhirUser`), refresh tokens (rotated, a
+ * reuse revokes the grant) only with `offline_access`, RFC 7009 revocation, and client
+ * credentials with a `private_key_jwt` (RS384/ES384, `jti` once) for backend clients. What stays
+ * Vigil's: who the user is (the sign-in and session of lib/features/auth — the provider's `accountId` is
  * the user, and each grant remembers the Vigil session that approved it), the consent page and
  * its checks (lib/features/fhir/authorize.ts), which scopes an app may get
  * (lib/domain/access/smart-scopes.ts), and the trail: every token issued and every refusal is
  * recorded under the same audit actions as before.
  *
  * Access tokens are five-minute JWTs (RFC 9068) for the FHIR base, signed ES256 with a key derived
- * from the system key (so every instance signs and verifies alike, and nothing is stored); the
- * API verifies them and then checks the session behind them on every request.
+ * from the system key (so every instance signs and verifies alike, and nothing is stored), as
+ * are ID tokens (published at /oauth/jwks); the API verifies an access token and then checks the
+ * grant and the session behind it on every request.
  */
 const ACCESS_TOKEN_SECONDS = 300;
 const OAUTH_PATHS = { authorization: '/oauth/authorize', token: '/oauth/token', revocation: '/oauth/revoke', jwks: '/oauth/jwks' } as const;
@@ -35,6 +38,10 @@ const OAUTH_PATHS = { authorization: '/oauth/authorize', token: '/oauth/token', 
  * resume the authorization itself (lib/features/fhir/oauth-endpoint.ts `resumeAuthorization`).
  */
 export const consentPath = (uid: string) => `/oauth/authorize/${uid}/consent`;
+
+/** The provider's own scopes (OpenID Connect's), beside the FHIR server's resource scopes. */
+export const oidcScopes = ['openid', 'fhirUser', 'offline_access'] as const;
+export const isOidcScope = (word: string): word is (typeof oidcScopes)[number] => (oidcScopes as readonly string[]).includes(word);
 
 const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64url');
 
@@ -85,7 +92,7 @@ class RegisteredClients {
 /**
  * The scopes of the API an app may hold, in every spelling a request arrives in once Vigil has
  * written it in its words (lib/features/fhir/oauth-endpoint.ts): each registered level's wildcard
- * and each of its types. The OpenID ones are not the API's (no ID tokens are issued).
+ * and each of its types. The OpenID Connect ones are the provider's, not the API's.
  */
 function apiScopes(app: SmartApp | null): string {
   const registered = parseScopes((app?.scopes ?? []).join(' '));
@@ -101,7 +108,7 @@ function configuration(fhirBase: string): Configuration {
     adapter: (name: string) => (name === 'Client' ? new RegisteredClients() : new OidcStore(name, () => requestScope.getStore()?.lookups)),
     findAccount: async (ctx, sub, token) => accountFor(sub, token, scoped()),
     jwks: { keys: [signingKey()] },
-    // The one signing key is ES256; no ID token is issued, but every client's metadata must name an algorithm it has.
+    // The one signing key is ES256: ID tokens are signed with it, as access tokens are.
     clientDefaults: { id_token_signed_response_alg: 'ES256', grant_types: ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'none' },
     cookies: {
       keys: [cookieKey],
@@ -109,8 +116,9 @@ function configuration(fhirBase: string): Configuration {
       short: { signed: true, secure: https, sameSite: 'lax' },
     },
     routes: OAUTH_PATHS,
-    scopes: ['openid', 'offline_access'],
-    claims: { openid: ['sub'] },
+    scopes: [...oidcScopes],
+    claims: { openid: ['sub'], fhirUser: ['fhirUser'] },
+    clockTolerance: CLOCK_TOLERANCE_SECONDS,
     responseTypes: ['code'],
     clientAuthMethods: ['none', 'private_key_jwt'],
     enabledJWA: { clientAuthSigningAlgValues: [...BACKEND_ALGORITHMS] as never },
@@ -149,6 +157,8 @@ function configuration(fhirBase: string): Configuration {
     ttl: {
       AccessToken: ACCESS_TOKEN_SECONDS,
       ClientCredentials: ACCESS_TOKEN_SECONDS,
+      // An ID token says who signed in at the exchange: it lives no longer than the access token beside it.
+      IdToken: ACCESS_TOKEN_SECONDS,
       AuthorizationCode: 60,
       Interaction: 600,
       // A refresh token and its grant never outlive the longest a Vigil session can last.
@@ -162,7 +172,8 @@ function configuration(fhirBase: string): Configuration {
     extraTokenClaims: async (ctx, token) => {
       const scope = scoped();
       if (token.kind === 'ClientCredentials') return backendTokenClaims(token.clientId!, String(token.scope ?? ''), scope);
-      return userTokenClaims(token as unknown as { accountId: string; grantId: string; clientId: string; scope?: string; gty?: string }, scope);
+      const source = ctx.oidc.entities.AuthorizationCode ?? ctx.oidc.entities.RefreshToken;
+      return userTokenClaims(token as unknown as { accountId: string; grantId: string; clientId: string; scope?: string; gty?: string }, source?.scopes.has('fhirUser') ?? false, scope);
     },
     assertJwtClientAuthClaimsAndHeader: async (_ctx, claims) => checkAssertionLifetime(claims, scoped()),
     renderError: async (ctx, out) => {
@@ -176,8 +187,21 @@ function configuration(fhirBase: string): Configuration {
   };
 }
 
+/**
+ * The token response as SMART reads it: its `scope` all that was granted, the OpenID Connect
+ * scopes too (the provider names only the API's), and the launch patient beside the token (the
+ * API reads it from the token itself).
+ */
+function tokenAnswer(ctx: KoaContextWithOIDC, patient: string | null): object {
+  const body = ctx.body as { scope?: string };
+  const source = ctx.oidc.entities.AuthorizationCode ?? ctx.oidc.entities.RefreshToken;
+  const oidc = [...(source?.scopes ?? [])].filter(isOidcScope);
+  const scope = body.scope === undefined ? undefined : scopeString(parseScopes(`${oidc.join(' ')} ${body.scope}`));
+  return { ...body, ...(scope === undefined ? {} : { scope }), ...(patient ? { patient } : {}) };
+}
+
 /** The error the provider answered, kept for the trail: its event fires before the answer is written. */
-const failures = new WeakMap<object, Error & { error_detail?: string; cause?: unknown }>();
+const failures = new WeakMap<object, Error & { error?: string }>();
 
 const providers = new Map<string, Provider>();
 /** Without VIGIL_PUBLIC_URL the base follows the Host header: a few names, never one per request. */
@@ -201,9 +225,7 @@ export function providerFor(fhirBase: string): Provider {
     const failure = failures.get(ctx);
     if (failure && ctx.oidc?.route === 'token') await auditRefusal(ctx, failure, scoped());
     if (!failure && ctx.oidc?.route === 'revocation') await auditRevocation(ctx, scoped());
-    // SMART's launch context rides beside the token (the API reads it from the token itself).
-    const patient = requestScope.getStore()?.patient;
-    if (!failure && ctx.oidc?.route === 'token' && ctx.status === 200 && patient) ctx.body = { ...(ctx.body as object), patient };
+    if (!failure && ctx.oidc?.route === 'token' && ctx.status === 200) ctx.body = tokenAnswer(ctx, requestScope.getStore()?.patient ?? null);
   });
   providers.set(fhirBase, provider);
   return provider;

@@ -14,8 +14,8 @@ import { oidcRecords } from '@/db/schema';
  * asks for them by id and gets the registration (lib/features/fhir/apps.ts) as it stands now.
  *
  * A grant's records are ended, not deleted, when the grant is revoked (a reused code or refresh
- * token, the app revoking its token, an admin revoking the app): `revokedSeen` then tells the
- * trail that the token presented was a revoked one, not one that never existed.
+ * token, the app revoking its token, an admin revoking the app): `revoked` then tells the trail
+ * that the token presented was a revoked one, not one that never existed.
  */
 type Payload = Record<string, unknown>;
 
@@ -36,10 +36,26 @@ const credentials = new Set(['AuthorizationCode', 'RefreshToken', 'AccessToken',
 
 const expiry = (expiresIn: number | undefined, at = Date.now()) => (expiresIn ? new Date(at + expiresIn * 1000) : null);
 
-/** Per request: whether a lookup found a record its grant's revocation had ended. */
+/**
+ * Per request: what the lookups met, so a refusal is named from what the store saw, never from
+ * the wording of the provider's error (lib/features/fhir/refusal-reasons.ts).
+ */
 export interface StoreLookups {
-  revokedSeen: boolean;
+  /** A record its grant's revocation had ended. */
+  revoked: boolean;
+  /** A record past its expiry (answered as not found). */
+  expired: boolean;
+  /** A code or refresh token already used, or used by a request racing this one. */
+  consumed: boolean;
+  /** A client assertion whose `jti` was seen before. */
+  replayed: boolean;
+  /** The code or refresh token this request presented, as stored. */
+  credential: Payload | null;
 }
+
+export const noLookups = (): StoreLookups => ({ revoked: false, expired: false, consumed: false, replayed: false, credential: null });
+/** The models whose records a token request presents: the ones a refusal is explained by. */
+const presented = new Set(['AuthorizationCode', 'RefreshToken']);
 
 export class OidcStore {
   constructor(
@@ -66,13 +82,23 @@ export class OidcStore {
 
   private async findWhere(where: ReturnType<typeof eq>, id?: string): Promise<Payload | undefined> {
     const [row] = await (await this.db()).select().from(oidcRecords).where(and(eq(oidcRecords.model, this.model), where)).limit(1);
-    if (!row || (row.expiresAt && row.expiresAt.getTime() <= Date.now())) return undefined;
-    if (row.payload.revoked === true) {
-      const lookups = this.lookups();
-      if (lookups) lookups.revokedSeen = true;
+    const seen = this.lookups() ?? noLookups();
+    if (!row) return undefined;
+    if (row.expiresAt && row.expiresAt.getTime() <= Date.now()) {
+      seen.expired = true;
       return undefined;
     }
-    return { ...row.payload, ...(id && credentials.has(this.model) ? { jti: id } : {}), ...(row.consumedAt ? { consumed: Math.floor(row.consumedAt.getTime() / 1000) } : {}) };
+    if (row.payload.revoked === true) {
+      seen.revoked = true;
+      return undefined;
+    }
+    if (this.model === 'ReplayDetection') seen.replayed = true;
+    const found = { ...row.payload, ...(id && credentials.has(this.model) ? { jti: id } : {}), ...(row.consumedAt ? { consumed: Math.floor(row.consumedAt.getTime() / 1000) } : {}) };
+    if (presented.has(this.model)) {
+      seen.credential = found;
+      seen.consumed ||= Boolean(row.consumedAt);
+    }
+    return found;
   }
 
   find(id: string) {
@@ -99,6 +125,8 @@ export class OidcStore {
       .where(and(eq(oidcRecords.model, this.model), eq(oidcRecords.id, key(id)), isNull(oidcRecords.consumedAt)))
       .returning({ id: oidcRecords.id });
     if (updated.length > 0) return;
+    const seen = this.lookups();
+    if (seen) seen.consumed = true;
     const [row] = await (await this.db()).select({ grantId: oidcRecords.grantId }).from(oidcRecords).where(and(eq(oidcRecords.model, this.model), eq(oidcRecords.id, key(id)))).limit(1);
     if (row?.grantId) await endGrant(await this.db(), row.grantId);
     throw new errors.InvalidGrant(`${this.model === 'RefreshToken' ? 'refresh token already used' : 'authorization code already consumed'}`);

@@ -32,7 +32,7 @@ import { endClientGrants } from '@/lib/features/fhir/oidc-store';
  * Revoking ends it at once: the row stops matching, its grants, codes and refresh tokens are ended, and a backend
  * client's service account is disabled with its sessions ended.
  */
-export const appScopeChoices = ['launch', 'launch/patient', 'patient/*.rs', 'user/*.rs', 'user/AuditEvent.rs', 'offline_access'] as const;
+export const appScopeChoices = ['launch', 'launch/patient', 'patient/*.rs', 'user/*.rs', 'user/AuditEvent.rs', 'offline_access', 'openid', 'fhirUser'] as const;
 export const backendScope = 'system/*.rs';
 
 const lines = (raw: string) => raw.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);

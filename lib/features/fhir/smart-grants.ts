@@ -5,23 +5,28 @@ import { recordAudit } from '@/lib/platform/audit';
 import { resolveViewerState } from '@/lib/features/auth/viewer-state';
 import { sessionPolicy } from '@/lib/features/credentials/config';
 import type { OAuthRequestScope } from '@/lib/features/fhir/oauth-request';
-import { OidcStore } from '@/lib/features/fhir/oidc-store';
+import { noLookups, OidcStore } from '@/lib/features/fhir/oidc-store';
+import { practitionerUrl } from '@/lib/features/fhir/practitioner';
 
 /**
  * What Vigil adds to each oidc-provider grant: the Vigil session that approved it and the launch
- * patient, kept beside the grant (and ended with it). Every code exchange and refresh checks that
- * session exactly as an API request does — signed out, idle, expired, user disabled → refused —
- * without counting as activity, so `offline_access` means "across access-token expiry within
- * the sign-in", never "after sign-out": a refresh token that outlived its sign-in would be a
- * standing credential no one is signed in behind.
+ * patient, kept beside the grant and ended with it (a replayed code, a reused or revoked refresh
+ * token, the app revoked), so the API refuses the grant's access tokens from then on too. Every
+ * code exchange and refresh checks that session exactly as an API request does — signed out,
+ * idle, expired, user disabled → refused — without counting as activity, so `offline_access`
+ * means "across access-token expiry within the sign-in", never "after sign-out": a refresh
+ * token that outlived its sign-in would be a standing credential no one is signed in behind.
  */
 export interface GrantContext {
   grantId: string;
+  /** The app's, so revoking the app ends the context with its grants. */
+  clientId: string;
   sessionId: string;
   patient: string | null;
 }
 
-const contexts = new OidcStore('VigilGrantContext');
+const CONTEXT_MODEL = 'VigilGrantContext';
+const contexts = new OidcStore(CONTEXT_MODEL);
 
 export async function saveGrantContext(context: GrantContext): Promise<void> {
   await contexts.upsert(context.grantId, { ...context }, sessionPolicy.absoluteLifetimeMs / 1000);
@@ -38,7 +43,8 @@ async function grantContext(grantId: string | undefined): Promise<GrantContext |
  * session is alive and still this user's.
  */
 export async function accountFor(sub: string, token: { grantId?: string } | undefined, scope: OAuthRequestScope) {
-  const account = { accountId: sub, claims: async () => ({ sub }) };
+  // The provider puts in the ID token only the claims of the scopes granted: `fhirUser` with `fhirUser`.
+  const account = { accountId: sub, claims: async () => ({ sub, fhirUser: practitionerUrl(scope.fhirBase, sub) }) };
   if (!token) return account;
   const context = await grantContext(token.grantId);
   if (!context) {
@@ -54,10 +60,11 @@ export async function accountFor(sub: string, token: { grantId?: string } | unde
 }
 
 /**
- * The Vigil claims of a user's access token (its session and launch patient), recorded in the
- * trail before the token is answered: a code exchanged, or a refresh token used.
+ * The Vigil claims of a user's access token (its grant, session and launch patient, and with
+ * `fhirUser` the user's Practitioner), recorded in the trail before the token is answered: a
+ * code exchanged, or a refresh token used.
  */
-export async function userTokenClaims(token: { accountId: string; grantId: string; clientId: string; scope?: string; gty?: string }, scope: OAuthRequestScope) {
+export async function userTokenClaims(token: { accountId: string; grantId: string; clientId: string; scope?: string; gty?: string }, fhirUser: boolean, scope: OAuthRequestScope) {
   const context = await grantContext(token.grantId);
   if (!context) throw new Error('A token was issued for a grant without its Vigil context.');
   scope.patient = context.patient;
@@ -73,5 +80,21 @@ export async function userTokenClaims(token: { accountId: string; grantId: strin
       details: { client: token.clientId, scope: token.scope ?? '' },
     }),
   );
-  return { sid: context.sessionId, ...(context.patient ? { patient: context.patient } : {}) };
+  return {
+    sid: context.sessionId,
+    grant_id: token.grantId,
+    ...(context.patient ? { patient: context.patient } : {}),
+    ...(fhirUser ? { fhirUser: practitionerUrl(scope.fhirBase, token.accountId) } : {}),
+  };
+}
+
+/**
+ * Whether an access token's grant still stands, asked on every API request: its context row is
+ * ended with the grant, so a token outlives neither a replayed code nor a revocation, though
+ * the JWT itself has minutes left.
+ */
+export async function grantStanding(grantId: string): Promise<'standing' | 'revoked' | 'unknown'> {
+  const seen = noLookups();
+  if (await new OidcStore(CONTEXT_MODEL, () => seen).find(grantId)) return 'standing';
+  return seen.revoked ? 'revoked' : 'unknown';
 }

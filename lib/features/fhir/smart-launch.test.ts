@@ -127,9 +127,15 @@ describe('refresh tokens', () => {
 
     const kept = await connect(physician, 'launch/patient patient/*.rs offline_access', { patient: patientA });
     const revocable = kept.ok ? String(kept.token.body.refresh_token) : '';
+    const access = kept.ok ? String(kept.token.body.access_token) : '';
+    expect((await get(access, `Patient/${patientA}`)).status).toBe(200);
     expect(await revoke(revocable)).toEqual({ status: 200, body: {} });
     expect(await revoke('x'.repeat(43))).toEqual({ status: 200, body: {} });
     expect((await refresh(revocable)).status).toBe(400);
+    // The grant's access token ends with it, minutes before its JWT would expire.
+    const refusedSince = await auditHead(handle.db);
+    expect(await get(access, `Patient/${patientA}`)).toMatchObject({ status: 401, body: { resourceType: 'OperationOutcome' } });
+    expect(await reasons(refusedSince, 'fhir.refused')).toEqual(['grant_revoked']);
   });
 
   it('revoking the app in the admin UI ends its refresh and access tokens', async () => {

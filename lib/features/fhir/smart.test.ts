@@ -1,10 +1,12 @@
 /**
- * SMART authorization: the code + PKCE flow through approveApp and the token endpoint, and every
- * way a token must stop working — each refused with an OperationOutcome (or an OAuth error at the
- * token endpoint) and audited. Last, a bulk pull through the API trips monitoring as in the portal.
+ * SMART authorization: the code + PKCE flow through approveApp and the token endpoint, the ID
+ * token of `openid fhirUser` and the Practitioner it names, and every way a token must stop
+ * working — each refused with an OperationOutcome (or an OAuth error at the token endpoint) and
+ * audited. Last, a bulk pull through the API trips monitoring as in the portal.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { and, eq, gt } from 'drizzle-orm';
+import { createLocalJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { auditLog, careTeam, incidents, users } from '@/db/schema';
 import type { Viewer } from '@/lib/domain/access/viewer';
 import { endSession } from '@/lib/features/auth/sign-out';
@@ -13,7 +15,7 @@ import { auditHead, createStaff, later, minutes, patientOnTeamOf, testDatabase, 
 import { demoCaseload } from '@/db/seed';
 import type { TestDatabase } from '@/test/db';
 import { corsHeadersFor } from '@/lib/features/fhir/apps';
-import { APP_REDIRECT, authorizeApp, codeForm, expectValid, get, oauth, pkce, tokenFor, tokenRequest } from '@/test/fhir';
+import { APP, APP_REDIRECT, authorizeApp, BASE, codeForm, expectValid, get, oauth, pkce, tokenFor, tokenRequest } from '@/test/fhir';
 
 let handle: TestDatabase;
 let physician: Viewer;
@@ -32,6 +34,14 @@ beforeAll(async () => {
 });
 
 const authorize = (viewer: Viewer, scope: string, patient: string | null, challenge: string) => authorizeApp(viewer, { scope, patient, challenge });
+
+/** The code of one authorization with these scopes, and the token response it is exchanged for. */
+async function exchange(viewer: Viewer, scope: string) {
+  const { verifier, challenge } = pkce();
+  const approved = await authorize(viewer, scope, null, challenge);
+  const code = new URL(approved.ok ? approved.value.redirectTo : 'http://x').searchParams.get('code')!;
+  return { code, verifier, issued: await tokenRequest(codeForm(code, verifier)) };
+}
 
 describe('authorization code with PKCE', () => {
   it('launch/patient: the token reads the chosen patient only; the code works once', async () => {
@@ -78,6 +88,49 @@ describe('authorization code with PKCE', () => {
   });
 });
 
+describe('ID tokens (openid fhirUser)', () => {
+  it('an ID token signed with the published key, for the app, naming the user’s Practitioner, which the API answers for them alone', async () => {
+    const { issued } = await exchange(physician, 'openid fhirUser user/*.rs');
+    expect(issued).toMatchObject({ status: 200, body: { scope: 'openid fhirUser user/*.rs', id_token: expect.any(String) } });
+    const jwks = createLocalJWKSet(await (await oauth('GET', '/oauth/jwks')).json());
+    const { payload, protectedHeader } = await jwtVerify(String(issued.body.id_token), jwks, { issuer: BASE, audience: APP, algorithms: ['ES256'] });
+    const fhirUser = `${BASE}/Practitioner/${physician.userId}`;
+    expect(protectedHeader.alg).toBe('ES256');
+    expect(payload).toMatchObject({ sub: physician.userId, fhirUser });
+
+    const token = String(issued.body.access_token);
+    const since = await auditHead(handle.db);
+    const own = await get(token, fhirUser.slice(BASE.length + 1));
+    expect(own).toMatchObject({ status: 200, body: { resourceType: 'Practitioner', id: physician.userId, name: [{ text: physician.displayName }] } });
+    expectValid(own.body);
+    // Name and role words: nothing else of the user, nothing of any patient.
+    expect(Object.keys(own.body).sort()).toEqual(['active', 'id', 'identifier', 'name', 'qualification', 'resourceType']);
+    const other = (await signIn(handle.db, 'nurse@vigil.test')).userId;
+    const elsewhere = await get(token, `Practitioner/${other}`);
+    expect(elsewhere).toMatchObject({ status: 404, body: { resourceType: 'OperationOutcome' } });
+    const entries = await refusalSince(since, 'fhir.self_read');
+    expect(entries.map((e) => [e.outcome, e.userId, (e.details as { reason?: string }).reason ?? null])).toEqual([
+      ['allowed', physician.userId, null],
+      ['denied', physician.userId, 'not_found'],
+    ]);
+  });
+
+  it('without openid no ID token; openid alone names only `sub`, and its token reads no Practitioner', async () => {
+    const plain = await exchange(physician, 'user/*.rs');
+    expect(plain.issued.status).toBe(200);
+    expect(plain.issued.body.id_token).toBeUndefined();
+
+    const { issued } = await exchange(physician, 'openid user/*.rs');
+    expect(issued.body.scope).toBe('openid user/*.rs');
+    const claims = decodeJwt(String(issued.body.id_token));
+    expect(claims).toMatchObject({ sub: physician.userId, aud: APP });
+    expect(claims.fhirUser).toBeUndefined();
+    const since = await auditHead(handle.db);
+    expect((await get(String(issued.body.access_token), `Practitioner/${physician.userId}`)).status).toBe(404);
+    expect(await refusalSince(since, 'fhir.self_read')).toMatchObject([{ outcome: 'denied', details: { reason: 'outside_scope' } }]);
+  });
+});
+
 describe('tokens that must stop working', () => {
   /** Since is read before the request is made. */
   const expectRefused = async (request: () => ReturnType<typeof get>, reason: string) => {
@@ -87,6 +140,16 @@ describe('tokens that must stop working', () => {
     expect(response.body).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ code: 'login' }] });
     expect((await refusalSince(since)).map((e) => (e.details as { reason: string }).reason)).toEqual([reason]);
   };
+
+  it('a replayed code ends the access token its first exchange got, though the JWT has minutes left', async () => {
+    const { code, verifier, issued } = await exchange(physician, 'user/*.rs');
+    const token = String(issued.body.access_token);
+    expect((await get(token, 'Patient')).status).toBe(200);
+    const since = await auditHead(handle.db);
+    expect(await tokenRequest(codeForm(code, verifier))).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    expect(await refusalSince(since, 'smart.token')).toMatchObject([{ outcome: 'denied', details: { reason: 'code_replayed' } }]);
+    await expectRefused(() => get(token, 'Patient'), 'grant_revoked');
+  });
 
   it('no token, expired, wrong audience, tampered', async () => {
     await expectRefused(() => get(null, `Patient/${patientA}`), 'no_token');

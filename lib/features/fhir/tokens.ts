@@ -10,7 +10,8 @@ import { signingKey } from '@/lib/features/fhir/oidc-provider';
  * the derived key of lib/features/fhir/oidc-provider.ts): its user (a backend client's: its
  * service account), the Vigil session behind it, the app, the granted scopes and the launch
  * patient. The `sid` binds it to that session: every API request re-checks it (signed out, idle,
- * expired, user disabled → refused), so a token never outlives the sign-in behind it.
+ * expired, user disabled → refused), so a token never outlives the sign-in behind it; a user
+ * app's `grant_id` binds it to its grant, which every request also asks after.
  *
  * An EHR launch's `launch` value is Vigil's own: sealed (A256GCM, key derived from the system
  * key), five minutes, bound to the user, the sign-in, the app and the chart's patient.
@@ -23,6 +24,10 @@ const accessClaims = z.object({
   /** Backend clients: the service account (their `sub` is the client id). */
   user: z.uuid().optional(),
   patient: z.uuid().optional(),
+  /** User apps: the provider's grant (client credentials have none). */
+  grant_id: z.string().min(1).max(100).optional(),
+  /** With `fhirUser`: the user's Practitioner, as the ID token names it. */
+  fhirUser: z.url().max(600).optional(),
 });
 
 export interface TokenClaims {
@@ -34,6 +39,8 @@ export interface TokenClaims {
   patient_types: FhirResourceType[];
   system_types: FhirResourceType[];
   patient: string | null;
+  grant_id: string | null;
+  fhirUser: string | null;
 }
 
 export type TokenProblem = 'malformed' | 'expired' | 'wrong_audience' | 'bad_signature';
@@ -62,6 +69,8 @@ export async function verifyAccessToken(token: string, audience: string, at: Dat
         patient_types: claims.patient ? grant.patient : [],
         system_types: grant.system,
         patient: claims.patient ?? null,
+        grant_id: claims.grant_id ?? null,
+        fhirUser: claims.fhirUser ?? null,
       },
     };
   } catch (error) {

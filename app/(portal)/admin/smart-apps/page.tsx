@@ -18,6 +18,8 @@ const scopeLabels: Record<(typeof appScopeChoices)[number], { label: string; des
   'user/*.rs': { label: 'user/*.rs', description: 'Read any chart the user may open, within their role (and the audit trail, for those who review it).' },
   'user/AuditEvent.rs': { label: 'user/AuditEvent.rs', description: 'Search the audit trail, for users whose role reviews it; no chart.' },
   offline_access: { label: 'offline_access', description: 'A refresh token, valid while the user stays signed in.' },
+  openid: { label: 'openid', description: 'An ID token that tells the app which Vigil user signed in.' },
+  fhirUser: { label: 'fhirUser', description: 'With openid: the ID token names the user’s own Practitioner resource (their name and roles).' },
 };
 
 const sectionLabel = (s: string) => s.charAt(0).toUpperCase() + s.slice(1).replace(/_/g, ' ');

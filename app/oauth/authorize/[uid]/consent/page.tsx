@@ -62,6 +62,7 @@ export default async function ConsentPage({ params: route, searchParams }: { par
         {types.length ? types.map((t) => words[t]).join(', ') : 'nothing'}.
       </p>
       {request.launch && grant.patient.length ? <p>For the patient whose chart you opened it from.</p> : null}
+      {grant.openid ? <p>It learns who you are in Vigil{grant.fhirUser ? ': your name and your roles' : ''}.</p> : null}
       {grant.offlineAccess ? <p>It may stay connected while you remain signed in, without asking again.</p> : null}
       {params.refused ? <p role="alert" className="text-red-700">{refusal}</p> : null}
       {Object.entries({ interaction: uid, cookie, fhirBase, ...(request.launch ? { launch: '1' } : {}) }).map(([name, value]) => (
