@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `npm test`: every check, in order, each with a header:
-#   1 npm install (only if node_modules is missing)   2 typecheck   2b security checks
+#   1 npm install (only if node_modules is missing)   2 typecheck and 2b security checks, side by side
 #   3 vitest on PGlite (3b: the key tests again, master keys in a SoftHSM token)
 #   4 vitest on a throwaway PostgreSQL 15
 #   5 Playwright e2e against the production build in Debian Chromium
@@ -79,19 +79,29 @@ else
   npm install --no-audit --no-fund || { fail_stage "npm install"; summary; exit 1; }
 fi
 
-# --- 2. typecheck ----------------------------------------------------------------------------
+# --- 2. typecheck and 2b. static checks, side by side -----------------------------------------
+# tsc and ESLint each keep one core busy for about half a minute: run together, each printed
+# whole when both are done, so the two outputs never interleave.
+stage "2/5 typecheck (tsc --noEmit) and 2b/5 security checks (scripts/security-checks.sh), in parallel"
+npx tsc --noEmit >"$REPORTS/typecheck.log" 2>&1 &
+typecheck_pid=$!
+bash scripts/security-checks.sh >"$REPORTS/security-checks.log" 2>&1 &
+security_pid=$!
+typecheck_rc=0; wait "$typecheck_pid" || typecheck_rc=$?
+security_rc=0; wait "$security_pid" || security_rc=$?
 stage "2/5 typecheck (tsc --noEmit)"
-if npx tsc --noEmit; then
+cat "$REPORTS/typecheck.log"
+if (( typecheck_rc == 0 )); then
   note "ok: typecheck"
   # The builds below (e2e, server tests) need not type-check again (next.config.js).
   export VIGIL_BUILD_TYPECHECKED=1
 else
   fail_stage "typecheck"
 fi
-
-# --- 2b. static checks (ESLint security rules, npm audit, secretlint, layer boundaries) -------
+# ESLint security rules, npm audit, secretlint, layer boundaries
 stage "2b/5 security checks (scripts/security-checks.sh)"
-if bash scripts/security-checks.sh; then note "ok: security checks"; else fail_stage "security checks"; fi
+cat "$REPORTS/security-checks.log"
+if (( security_rc == 0 )); then note "ok: security checks"; else fail_stage "security checks"; fi
 
 # Build output (.next, .next-e2e-*) bundles node_modules with their own *.test.ts files; never
 # let vitest wander into it (vitest.config.ts only excludes .next/).
@@ -126,12 +136,13 @@ stage "4/5 vitest on PostgreSQL"
 if source scripts/ensure-postgres.sh; then
   rc=0
   # test/db.ts creates a fresh database per test file through this superuser URL;
-  # the app-role URL is for least-privilege / append-only tests.
+  # the app-role URL is for least-privilege / append-only tests. A third worker: here the test
+  # workers wait on the server's backends, and two left a tenth of the machine idle.
   env -u DATABASE_URL \
     VIGIL_TEST_DATABASE_URL="$DATABASE_URL_PG" \
     VIGIL_TEST_ADMIN_DATABASE_URL="$PG_TEST_ADMIN_URL" \
     VIGIL_TEST_APP_DATABASE_URL="$PG_TEST_APP_URL" \
-    npx vitest "${VITEST_ARGS[@]}" --outputFile.json="$REPORTS/vitest-postgres.json" || rc=$?
+    npx vitest "${VITEST_ARGS[@]}" --maxWorkers=3 --outputFile.json="$REPORTS/vitest-postgres.json" || rc=$?
   tally vitest "$REPORTS/vitest-postgres.json" "$rc" "vitest (PostgreSQL)"
   pg_test_stop # free its memory before the Next build
 else
