@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { expect, test, type Browser, type Page } from '@playwright/test';
-import { E2E_DATA_DIR } from '../playwright.config';
+import { CHROMIUM, CHROMIUM_ARGS, E2E_DATA_DIR } from '../playwright.config';
 import { expectNoStackTrace, loginAs, UUID, type DemoUser } from './helpers';
 
 /**
@@ -14,11 +14,8 @@ import { expectNoStackTrace, loginAs, UUID, type DemoUser } from './helpers';
  */
 test.use({
   launchOptions: {
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', '--autoplay-policy=no-user-gesture-required',
-    ],
+    executablePath: CHROMIUM,
+    args: [...CHROMIUM_ARGS, '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', '--autoplay-policy=no-user-gesture-required'],
   },
 });
 

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Make sure Debian's Chromium is at /usr/bin/chromium (playwright.config.ts launches it by path;
-# Playwright's own browser download needs internet we don't have, Debian's mirror we do).
-# Idempotent and silent when Chromium is already there. Runs as root (no sudo in CI images).
+# Make sure Debian's Chromium is installed: its headless shell, which the tests launch by path
+# (playwright.config.ts), and the full browser at /usr/bin/chromium for watching a run --headed.
+# Playwright's own browser download needs internet we don't have, Debian's mirror we do.
+# Idempotent and silent when both are there. Runs as root (no sudo in CI images).
 set -euo pipefail
-if [[ -x /usr/bin/chromium ]]; then exit 0; fi
-echo "[ensure-chromium] /usr/bin/chromium missing: installing Debian chromium" >&2
+shell=/usr/lib/chromium/chromium-headless-shell
+if [[ -x /usr/bin/chromium && -x $shell ]]; then exit 0; fi
+echo "[ensure-chromium] installing Debian chromium and chromium-headless-shell" >&2
 apt-get update -qq
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-headless-shell >/dev/null
 # Also fail loudly here rather than later inside Playwright.
-[[ -x /usr/bin/chromium ]] || { echo "[ensure-chromium] install failed" >&2; exit 1; }
-echo "[ensure-chromium] installed: $(/usr/bin/chromium --version 2>/dev/null)" >&2
+[[ -x /usr/bin/chromium && -x $shell ]] || { echo "[ensure-chromium] install failed" >&2; exit 1; }
+echo "[ensure-chromium] installed: $($shell --version 2>/dev/null)" >&2
