@@ -344,15 +344,14 @@ function copyValue(value: string | number | null | undefined): string {
   return COPY_SPECIAL.test(value) ? value.replace(COPY_SPECIAL, (c) => COPY_ESCAPES[c]!) : value;
 }
 
+/** A table's rows in COPY text format: values, tabs and row ends in one list, joined once. */
 class CopyRows {
-  private readonly lines: string[] = [];
+  private readonly parts: string[] = [];
   add(...values: Array<string | number | null | undefined>): void {
-    let line = copyValue(values[0]);
-    for (let i = 1; i < values.length; i++) line += `\t${copyValue(values[i])}`;
-    this.lines.push(`${line}\n`);
+    for (let i = 0; i < values.length; i++) this.parts.push(copyValue(values[i]), i === values.length - 1 ? '\n' : '\t');
   }
   text(): string {
-    return this.lines.join('');
+    return this.parts.join('');
   }
 }
 
