@@ -7,12 +7,13 @@
  * row: the seed uses every core, and other work on the machine slows it.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import { rowsOf } from '@/db/client';
 import { generateKeyMaterial } from '@/lib/platform/crypto/key-provider';
+import type { TestDatabase } from '@/test/db';
 import { benchDatabaseKinds, scratchDatabase, type BenchDatabaseKind } from './scratch-database';
 import { round, type BenchResult, type BenchRow } from './types';
 
@@ -21,6 +22,45 @@ const TARGET_SECONDS = 60;
 const TARGET_PATIENTS = 100_000;
 
 const loadAverage = () => os.loadavg().map((l) => round(l, 1)).join(' / ');
+
+/** Linux's USER_HZ: the unit of the CPU times in /proc/<pid>/stat. */
+const CLOCK_TICKS = 100;
+
+/** utime, stime, cutime, cstime and the parent's pid of a process, from /proc (undefined when it is gone or unreadable). */
+function procTimes(pid: string): { own: number; children: number; ppid: string } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The fields after the command name, which is in parentheses and may hold spaces: state, ppid, …
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { ppid: fields[1]!, own: Number(fields[11]) + Number(fields[12]), children: Number(fields[13]) + Number(fields[14]) };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A reader of the CPU seconds the PostgreSQL server has used so far (postmaster, its live
+ * processes, and those it has reaped), when the server runs on this machine and its data
+ * directory and processes can be read; undefined otherwise (a remote server).
+ */
+async function serverCpu(scratch: TestDatabase): Promise<(() => number) | undefined> {
+  try {
+    const [row] = rowsOf<{ dir: string }>(await scratch.db.execute(sql`SELECT current_setting('data_directory') AS dir`));
+    const postmaster = readFileSync(path.join(row!.dir, 'postmaster.pid'), 'utf8').split('\n')[0]!.trim();
+    if (!procTimes(postmaster)) return undefined;
+    return () => {
+      const main = procTimes(postmaster);
+      let ticks = main ? main.own + main.children : 0;
+      for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+        const child = procTimes(pid);
+        if (child?.ppid === postmaster) ticks += child.own;
+      }
+      return ticks / CLOCK_TICKS;
+    };
+  } catch {
+    return undefined;
+  }
+}
 
 /** Runs the seed command to the end; its own report of the seeding part is parsed from stdout. */
 async function seedCommand(env: NodeJS.ProcessEnv): Promise<{ seconds: number; seedingSeconds: number; cpuSeconds: number }> {
@@ -47,13 +87,17 @@ async function runOn(kind: BenchDatabaseKind): Promise<BenchRow> {
   let durability = 'n/a (PGlite)';
   const scratch = kind === 'postgres' ? await scratchDatabase(kind) : undefined;
   try {
+    let server: (() => number) | undefined;
     if (scratch) {
       const [row] = rowsOf<{ fsync: string; sc: string }>(await scratch.db.execute(sql`SELECT current_setting('fsync') AS fsync, current_setting('synchronous_commit') AS sc`));
       durability = `fsync ${row!.fsync}, synchronous_commit ${row!.sc}`;
       env.DATABASE_URL = scratch.url;
+      server = await serverCpu(scratch);
     }
     const before = loadAverage();
+    const serverBefore = server?.();
     const { seconds, seedingSeconds, cpuSeconds } = await seedCommand(env);
+    const serverSeconds = server && serverBefore !== undefined ? server() - serverBefore : undefined;
     const met = PATIENTS === TARGET_PATIENTS ? (seconds <= TARGET_SECONDS ? 'met' : 'MISSED') : `n/a (${PATIENTS} patients, not ${TARGET_PATIENTS})`;
     return {
       database: kind,
@@ -63,9 +107,11 @@ async function runOn(kind: BenchDatabaseKind): Promise<BenchRow> {
       'seeding s': round(seedingSeconds, 1),
       'patients/s': Math.round(PATIENTS / seedingSeconds),
       'seed process CPU s': round(cpuSeconds, 1),
+      'server CPU s': kind === 'pglite' ? 'in the seed process' : serverSeconds === undefined ? 'n/a (not on this machine)' : round(serverSeconds, 1),
       'load avg before (1/5/15)': before,
       'load avg after (1/5/15)': loadAverage(),
       [`target ≤ ${TARGET_SECONDS} s`]: met,
+      ...(PATIENTS === TARGET_PATIENTS ? {} : { [`${TARGET_PATIENTS / 1000}k estimate s`]: round(seconds - seedingSeconds + (seedingSeconds * TARGET_PATIENTS) / PATIENTS, 0) }),
     };
   } finally {
     await scratch?.close();
@@ -81,9 +127,10 @@ export async function run(): Promise<BenchResult> {
     rows,
     notes: [
       `\`npm run db:seed -- --patients ${PATIENTS}\` in its own process on a new database: "command s" is the whole command (start-up, migrations — PGlite starts from an empty directory, the PostgreSQL database is created migrated — and the seed), "seeding s" the seed alone as the command reports it.`,
-      `Worker threads (one per core, ${os.availableParallelism()} here) generate and seal each batch of 500 patients; the main thread writes each batch in one transaction with COPY, batches in order.`,
-      'Seed process CPU s: user and system time of every thread of the seed command (workers included; on PostgreSQL the server\'s own time is not in it): the work the seed does, which does not change with what else runs. On a quiet machine the wall time approaches that divided by the cores the threads can use at once (PGlite writes on one thread).',
+      `Worker threads (one per core, ${os.availableParallelism()} here) generate and seal each batch of 500 patients; the main thread writes each batch in one transaction with COPY, batches in order (on PostgreSQL over a connection with TCP_NODELAY).`,
+      'Seed process CPU s: user and system time of every thread of the seed command (workers included; PGlite runs in it too): the work the seed does, which does not change much with what else runs. Server CPU s: the PostgreSQL server\'s processes over the same time, when the server runs on this machine (read from /proc). On a quiet machine the wall time approaches the two together divided by the cores (PGlite writes on one thread).',
       `Target: ${TARGET_PATIENTS.toLocaleString('en-US')} patients in at most ${TARGET_SECONDS} s, judged on the whole command. The machine is shared: the load average before and after each run says how much else was running on its ${os.cpus().length} cores.`,
+      ...(PATIENTS === TARGET_PATIENTS ? [] : [`${TARGET_PATIENTS / 1000}k estimate s: a linear extrapolation (start-up as measured, seeding scaled by ${TARGET_PATIENTS}/${PATIENTS}), not a measurement; larger databases tend to be slower per patient.`]),
       ...(process.env.VIGIL_BENCH_DATABASE_URL ? [] : ['Set VIGIL_BENCH_DATABASE_URL to measure PostgreSQL too.']),
     ],
   };

@@ -1,6 +1,8 @@
 /**
- * The bulk seed, as `npm run db:seed` runs it (worker threads sealing, COPY writing, foreign-key
- * checks skipped on PGlite), leaves data exactly as valid as the app's own writes: every
+ * The bulk seed, as `npm run db:seed` runs it (worker threads sealing, COPY writing, the checks
+ * of references to the batch's own patients skipped as a superuser), on PGlite or, when
+ * VIGIL_TEST_DATABASE_URL is set, on a fresh PostgreSQL database, leaves data exactly as valid
+ * as the app's own writes: every
  * patient is the one its seed number says, every chart opens against its head, every blind
  * index finds its patient, every row references a patient that exists, the care teams are the
  * demo ones, the trail verifies, and a second run adds nothing.
@@ -13,6 +15,7 @@ import { promisify } from 'node:util';
 import { count, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, rowsOf, setDatabase, type DatabaseHandle } from '@/db/client';
+import { createTestDatabase, type TestDatabase } from '@/test/db';
 import { careTeam, chartPages, chartSectionHeads, chartSectionTables, patientKeys, patients, users } from '@/db/schema';
 import { demoCaseload, staffUsers, syntheticPatient } from '@/db/seed';
 import type { Demographics, Insurance } from '@/lib/domain/chart/sections';
@@ -35,12 +38,14 @@ const FIRST_MRN = 40_000_000;
 
 let dir: string;
 let handle: DatabaseHandle;
+/** The PostgreSQL database the child seeds, when the suite runs on PostgreSQL; else PGlite in `dir`. */
+let postgres: TestDatabase | undefined;
 
 /** `npm run db:seed` in its own process, on a data directory and key file of this test's. */
 async function seed(args: string[]): Promise<string> {
-  // The test's own database, keys and mode stay out: the child seeds PGlite with the key file above.
+  // The test's own database, keys and mode stay out: the child seeds this test's database with the key file above.
   const { DATABASE_URL: _url, VIGIL_MASTER_KEYS: _keys, VIGIL_KEY_PROVIDER: _provider, VIGIL_MODE: _mode, ...inherited } = process.env;
-  const childEnv: NodeJS.ProcessEnv = { ...inherited, VIGIL_DATA_DIR: dir, VIGIL_KEY_FILE: path.join(dir, 'keys.json') };
+  const childEnv: NodeJS.ProcessEnv = { ...inherited, VIGIL_DATA_DIR: dir, VIGIL_KEY_FILE: path.join(dir, 'keys.json'), ...(postgres ? { DATABASE_URL: postgres.url } : {}) };
   const { stdout } = await run(process.execPath, ['--import', 'tsx', '--conditions=react-server', 'scripts/seed.ts', ...args], { env: childEnv, timeout: 240_000 });
   return stdout;
 }
@@ -49,8 +54,9 @@ beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'vigil-seed-'));
   const material = generateKeyMaterial();
   writeFileSync(path.join(dir, 'keys.json'), JSON.stringify(material), { mode: 0o600 });
+  if (process.env.VIGIL_TEST_DATABASE_URL) postgres = await createTestDatabase();
   expect(await seed(SEED_ARGS)).toContain(`Seeded up to ${PATIENTS} patients`);
-  handle = await openDatabase({ dataDir: path.join(dir, 'pglite') });
+  handle = postgres ?? (await openDatabase({ dataDir: path.join(dir, 'pglite') }));
   setDatabase(handle);
   setKeyProvider(new StaticKeyProvider(JSON.parse(readFileSync(path.join(dir, 'keys.json'), 'utf8'))));
   resetChainKey();
@@ -126,7 +132,7 @@ describe('npm run db:seed with worker threads and COPY', () => {
     expect(entries).toBeGreaterThan(PATIENTS * 20);
   }, 120_000);
 
-  it('leaves no row that references a missing patient (the checks COPY skipped on PGlite)', async () => {
+  it('leaves no row that references a missing patient or user (the checks COPY skipped)', async () => {
     const tables = [patientKeys, chartPages, chartSectionHeads, careTeam, ...Object.values(chartSectionTables)];
     for (const table of tables) {
       const [orphans] = rowsOf<{ n: number }>(
@@ -165,10 +171,10 @@ describe('npm run db:seed with worker threads and COPY', () => {
   }, 120_000);
 
   it('adds nothing when run again for the same number of patients', async () => {
-    // The data directory is one process's at a time.
-    await handle.close();
+    // A PGlite data directory is one process's at a time.
+    if (!postgres) await handle.close();
     await seed(SEED_ARGS);
-    handle = await openDatabase({ dataDir: path.join(dir, 'pglite') });
+    if (!postgres) handle = await openDatabase({ dataDir: path.join(dir, 'pglite') });
     const [row] = await handle.db.select({ n: count() }).from(patients);
     expect(row!.n).toBe(PATIENTS);
   }, 300_000);

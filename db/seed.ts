@@ -8,10 +8,10 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Worker } from 'node:worker_threads';
 import type { PGlite } from '@electric-sql/pglite';
-import { count, eq, getTableName } from 'drizzle-orm';
+import { count, eq, getTableName, sql } from 'drizzle-orm';
 import type { PgTable } from 'drizzle-orm/pg-core';
 import type { Sql } from 'postgres';
-import type { Db } from './client';
+import { rowsOf, type Db } from './client';
 import {
   allergies,
   careTeam,
@@ -30,10 +30,10 @@ import {
 } from './schema';
 import { defaultRoles, roleNames } from '@/lib/domain/access/roles';
 import { hashPassword } from '@/lib/features/credentials/passwords';
-import { blindIndex, getKeyProvider, newPatientKey, sealUserSecret, type PatientCipher } from '@/lib/platform/crypto';
+import { blindIndex, getKeyProvider, patientKeyMaker, sealUserSecret, type PatientCipher } from '@/lib/platform/crypto';
 import { insertRoleRows, unsetUserMacFields, withMac } from '@/lib/platform/integrity';
 import { isProductionMode } from '@/lib/platform/mode';
-import { packEntries, sealNewSection } from '@/lib/features/records/pages';
+import { sealNewEntries } from '@/lib/features/records/pages';
 import type { EntrySection } from '@/lib/features/records/tables';
 import { MFA_DEMO_ACCOUNT } from './demo-mfa';
 import type { Allergy, Demographics, Encounter, Insurance, Medication, Note, Problem, Vitals } from '@/lib/domain/chart/sections';
@@ -287,8 +287,9 @@ export async function seedDatabase(db: Db, options: SeedOptions): Promise<{ pati
   };
   const jobs: SeedJob[] = [];
   for (let from = start; from < options.patients; from += batchSize) jobs.push({ from, to: Math.min(options.patients, from + batchSize), seed, team });
+  const skipChecks = jobs.length > 0 && (await referenceChecks(db)) === 'skippable';
   const write = async (batch: CopyBatch, job: SeedJob) => {
-    await copyBatch(db, batch);
+    await copyBatch(db, batch, skipChecks);
     options.onProgress?.(job.to, options.patients);
   };
   if ((options.workers ?? 0) > 0 && jobs.length > 1) await generateInWorkers(jobs, options.workers!, write);
@@ -313,8 +314,9 @@ const copyTables = {
   encounters: { table: encounters, columns: [...ENTRY_COLUMNS, 'billingStatus'] },
   pages: { table: chartPages, columns: ['patientId', 'section', 'pageNo', 'version', 'sealedEntries'] },
   heads: { table: chartSectionHeads, columns: ['patientId', 'section', 'sealedHead'] },
-  team: { table: careTeam, columns: ['id', 'patientId', 'userId', 'relationship', 'authMac'] },
-} as const satisfies Record<string, { table: PgTable; columns: readonly string[] }>;
+  // Also references user accounts, which other sessions may change: its checks are never skipped.
+  team: { table: careTeam, columns: ['id', 'patientId', 'userId', 'relationship', 'authMac'], checked: true },
+} as const satisfies Record<string, { table: PgTable; columns: readonly string[]; checked?: true }>;
 type CopyTable = keyof typeof copyTables;
 
 /** A care-team row's COPY values, with the id its MAC names (lib/platform/integrity). */
@@ -342,15 +344,14 @@ function copyValue(value: string | number | null | undefined): string {
   return COPY_SPECIAL.test(value) ? value.replace(COPY_SPECIAL, (c) => COPY_ESCAPES[c]!) : value;
 }
 
+/** A table's rows in COPY text format: values, tabs and row ends in one list, joined once. */
 class CopyRows {
-  private readonly lines: string[] = [];
+  private readonly parts: string[] = [];
   add(...values: Array<string | number | null | undefined>): void {
-    let line = copyValue(values[0]);
-    for (let i = 1; i < values.length; i++) line += `\t${copyValue(values[i])}`;
-    this.lines.push(`${line}\n`);
+    for (let i = 0; i < values.length; i++) this.parts.push(copyValue(values[i]), i === values.length - 1 ? '\n' : '\t');
   }
   text(): string {
-    return this.lines.join('');
+    return this.parts.join('');
   }
 }
 
@@ -361,13 +362,14 @@ class CopyRows {
  */
 export function seedBatch({ from, to, seed, team }: SeedJob): CopyBatch {
   const rows = Object.fromEntries(Object.keys(copyTables).map((name) => [name, new CopyRows()])) as Record<CopyTable, CopyRows>;
-  const blindKey = getKeyProvider().blindIndexKey();
+  const indexes = blindIndexer();
+  const newKey = patientKeyMaker();
   for (let index = from; index < to; index++) {
     const patientId = randomUUID();
     const { demographics, insurance, r } = syntheticPatient(index, seed);
-    const { row: keyRow, cipher } = newPatientKey(patientId);
+    const { row: keyRow, cipher } = newKey(patientId);
     rows.keys.add(patientId, keyRow.wrappedKey, keyRow.masterKeyVersion);
-    const p = patientRow(patientId, demographics, insurance, cipher, blindKey);
+    const p = patientRow(patientId, demographics, insurance, cipher, indexes);
     rows.patients.add(p.id, p.mrnIndex, p.dobIndex, p.lastNameIndex, p.lastNamePrefixIndex, p.sealedDemographics, p.sealedInsurance);
     const entries = clinicalEntries(r);
     /** A section's entries, sealed onto pages exactly as lib/features/records appends them. */
@@ -375,12 +377,9 @@ export function seedBatch({ from, to, seed, team }: SeedJob): CopyBatch {
       const sorted = items
         .map(({ body, billingStatus }) => ({ id: randomUUID(), body: body as Record<string, unknown>, billingStatus, createdAt: recordedAt(body) }))
         .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
-      const { pages, pageOf } = packEntries(sorted, undefined);
-      if (pages.size > 0) {
-        const sealed = sealNewSection(cipher, section, pages);
-        for (const page of sealed.pages) rows.pages.add(patientId, section, page.pageNo, page.version, page.sealedEntries);
-        rows.heads.add(patientId, section, sealed.sealedHead);
-      }
+      const { pages, sealedHead, pageOf } = sealNewEntries(cipher, section, sorted);
+      for (const page of pages) rows.pages.add(patientId, section, page.pageNo, page.version, page.sealedEntries);
+      if (sealedHead !== undefined) rows.heads.add(patientId, section, sealedHead);
       for (const { id, billingStatus, createdAt } of sorted) {
         const at = createdAt.toISOString();
         if (billingStatus === undefined) list.add(id, patientId, pageOf.get(id), at, at);
@@ -406,32 +405,53 @@ export function seedBatch({ from, to, seed, team }: SeedJob): CopyBatch {
  * Writes one batch in one transaction with COPY: row-at-a-time INSERTs spent most of the seed
  * building and parsing SQL (drizzle's query builder alone was a quarter of the time), where
  * COPY hands the server rows it only has to store.
+ *
+ * Foreign-key checks were a third of PGlite's time and 40% of PostgreSQL's: a lookup and a row
+ * lock on the patient for each of a patient's ~40 rows. Every row but the care team's
+ * references only a patient that this same transaction inserts, which no other session can see
+ * (let alone delete) before it commits, so none of those checks can fail. With `skipChecks`
+ * (referenceChecks says when it is allowed) they are skipped for this transaction only, as
+ * pg_restore skips them; the care team, which references user accounts, is checked as always.
+ * Tests check the seeded rows' references afterwards.
  */
-async function copyBatch(db: Db, batch: Partial<CopyBatch>): Promise<void> {
+async function copyBatch(db: Db, batch: Partial<CopyBatch>, skipChecks: boolean): Promise<void> {
   const statements = (Object.keys(copyTables) as CopyTable[])
     .filter((name) => batch[name])
     .map((name) => {
       const { table, columns } = copyTables[name];
       const names = columns.map((column) => `"${(table as unknown as Record<string, { name: string }>)[column]!.name}"`).join(', ');
-      return { sql: `COPY "${getTableName(table)}" (${names}) FROM`, text: batch[name]! };
+      return { name, copyFrom: `COPY "${getTableName(table)}" (${names}) FROM`, text: batch[name]! };
     });
+  const write = async (run: (statement: string) => Promise<unknown>, copy: (copyFrom: string, text: string) => Promise<unknown>) => {
+    let skipping = false;
+    for (const { name, copyFrom, text } of statements) {
+      const skip = skipChecks && !('checked' in copyTables[name]);
+      if (skip !== skipping) await run(`SET LOCAL session_replication_role = ${skip ? 'replica' : 'origin'}`);
+      skipping = skip;
+      await copy(copyFrom, text);
+    }
+  };
   const client = (db as unknown as { $client: unknown }).$client;
   if (isPglite(client)) {
-    await client.transaction(async (tx) => {
-      // Foreign-key checks were a third of PGlite's time: a lookup and a row lock on the patient
-      // for every one of a patient's ~45 rows, all of which reference the patient this same
-      // COPY batch inserts, so none can fail. For this transaction only, and holding nothing
-      // but these COPYs, they are skipped as pg_restore skips them (PGlite is always its own
-      // superuser); tests check the seeded rows' references afterwards.
-      await tx.exec('SET LOCAL session_replication_role = replica');
-      // PGlite reads COPY input from a blob it mounts at /dev/blob.
-      for (const { sql, text } of statements) await tx.query(`${sql} '/dev/blob'`, [], { blob: new Blob([text]) });
-    });
+    // PGlite reads COPY input from a blob it mounts at /dev/blob.
+    await client.transaction((tx) => write((statement) => tx.exec(statement), (copyFrom, text) => tx.query(`${copyFrom} '/dev/blob'`, [], { blob: new Blob([text]) })));
     return;
   }
-  await (client as Sql).begin(async (tx) => {
-    for (const { sql, text } of statements) await pipeline(Readable.from([text]), await tx.unsafe(`${sql} STDIN`).writable());
-  });
+  await (client as Sql).begin((tx) => write((statement) => tx.unsafe(statement), async (copyFrom, text) => pipeline(Readable.from([text]), await tx.unsafe(`${copyFrom} STDIN`).writable())));
+}
+
+/**
+ * Whether copyBatch may skip the reference checks: only as a superuser (PGlite always is; on
+ * PostgreSQL nobody else may set session_replication_role) and only while the seeded tables
+ * have no triggers but those checks, since the setting would skip any other trigger too.
+ */
+async function referenceChecks(db: Db): Promise<'skippable' | 'kept'> {
+  const tables = Object.values(copyTables).map(({ table }) => getTableName(table));
+  const [row] = rowsOf<{ superuser: boolean; triggers: number }>(
+    await db.execute(sql`SELECT current_setting('is_superuser') = 'on' AS superuser,
+      (SELECT count(*)::int FROM pg_trigger WHERE NOT tgisinternal AND tgrelid IN (SELECT oid FROM pg_class WHERE relname IN ${tables} AND relnamespace = 'public'::regnamespace)) AS triggers`),
+  );
+  return row?.superuser && row.triggers === 0 ? 'skippable' : 'kept';
 }
 
 function isPglite(client: unknown): client is PGlite {
@@ -498,14 +518,30 @@ function startSeedWorker(): Worker {
   return new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(url)}); })`, { eval: true });
 }
 
+/**
+ * The blind indexes of synthetic patients, with the blind-index key read once: a last name's two
+ * indexes are the same for every patient of that name (there are 30), so each is computed once
+ * and reused; MRN and date of birth are computed for each patient.
+ */
+function blindIndexer() {
+  const key = getKeyProvider().blindIndexKey();
+  const byName = new Map<string, { lastNameIndex: string; lastNamePrefixIndex: string }>();
+  return (demographics: Demographics) => {
+    let name = byName.get(demographics.familyName);
+    if (!name) {
+      name = { lastNameIndex: blindIndex('last_name', demographics.familyName, key), lastNamePrefixIndex: blindIndex('last_name_prefix', demographics.familyName, key) };
+      byName.set(demographics.familyName, name);
+    }
+    return { mrnIndex: blindIndex('mrn', demographics.mrn, key), dobIndex: blindIndex('dob', demographics.dateOfBirth, key), ...name };
+  };
+}
+type BlindIndexer = ReturnType<typeof blindIndexer>;
+
 /** A patient's row: blind indexes for search, demographics and insurance sealed with their key. */
-function patientRow(patientId: string, demographics: Demographics, insurance: Insurance, cipher: PatientCipher, blindKey: Buffer) {
+function patientRow(patientId: string, demographics: Demographics, insurance: Insurance, cipher: PatientCipher, indexes: BlindIndexer) {
   return {
     id: patientId,
-    mrnIndex: blindIndex('mrn', demographics.mrn, blindKey),
-    dobIndex: blindIndex('dob', demographics.dateOfBirth, blindKey),
-    lastNameIndex: blindIndex('last_name', demographics.familyName, blindKey),
-    lastNamePrefixIndex: blindIndex('last_name_prefix', demographics.familyName, blindKey),
+    ...indexes(demographics),
     sealedDemographics: cipher.seal('patients', 'sealed_demographics', patientId, demographics),
     sealedInsurance: cipher.seal('patients', 'sealed_insurance', patientId, insurance),
   };
@@ -517,20 +553,22 @@ function patientRow(patientId: string, demographics: Demographics, insurance: In
  */
 export async function seedCaseload(db: Db, options: { patients: number; userId: string; seed?: number; relationship?: string }): Promise<string[]> {
   const ids: string[] = [];
-  const blindKey = getKeyProvider().blindIndexKey();
+  const skipChecks = (await referenceChecks(db)) === 'skippable';
+  const indexes = blindIndexer();
+  const newKey = patientKeyMaker();
   for (let from = 0; from < options.patients; from += 1000) {
     const rows = { patients: new CopyRows(), keys: new CopyRows(), team: new CopyRows() };
     for (let index = from; index < Math.min(options.patients, from + 1000); index++) {
       const patientId = randomUUID();
       const { demographics, insurance } = syntheticPatient(index, options.seed ?? 42);
-      const { row: keyRow, cipher } = newPatientKey(patientId);
+      const { row: keyRow, cipher } = newKey(patientId);
       rows.keys.add(patientId, keyRow.wrappedKey, keyRow.masterKeyVersion);
-      const p = patientRow(patientId, demographics, insurance, cipher, blindKey);
+      const p = patientRow(patientId, demographics, insurance, cipher, indexes);
       rows.patients.add(p.id, p.mrnIndex, p.dobIndex, p.lastNameIndex, p.lastNamePrefixIndex, p.sealedDemographics, p.sealedInsurance);
       rows.team.add(...teamRow(patientId, options.userId, options.relationship ?? 'attending'));
       ids.push(patientId);
     }
-    await copyBatch(db, { patients: rows.patients.text(), keys: rows.keys.text(), team: rows.team.text() });
+    await copyBatch(db, { patients: rows.patients.text(), keys: rows.keys.text(), team: rows.team.text() }, skipChecks);
   }
   return ids;
 }

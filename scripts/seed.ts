@@ -22,7 +22,8 @@ await main(async () => {
   const batchSize = Number(values.batch);
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) throw new Error('--batch must be a whole number from 1 to 10,000.');
   if (!env().VIGIL_MASTER_KEYS && ensureKeyFile()) console.log('Created a new master key file.');
-  const handle = await openDatabase(optionsFromEnv());
+  // No Nagle delay on PostgreSQL: each COPY's closing message would wait out the server's delayed ACK.
+  const handle = await openDatabase({ ...optionsFromEnv(), noDelay: true });
   try {
     await upgradeDatabase(handle);
     const started = Date.now();

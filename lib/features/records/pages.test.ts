@@ -3,14 +3,16 @@
  * is full, edits land on the entry's own page, the chart reads across pages, and writers that
  * race on one section (really concurrent on PostgreSQL) never drop an entry.
  */
+import { randomUUID } from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chartPages, vitals } from '@/db/schema';
 import type { Viewer } from '@/lib/domain/access/viewer';
-import { patientOnTeamOf, storedEntryBody, testDatabase, viewer } from '@/test/fixtures';
+import { installTestKeys, patientOnTeamOf, storedEntryBody, testDatabase, viewer } from '@/test/fixtures';
 import type { TestDatabase } from '@/test/db';
 import { getChart } from '@/lib/features/records/chart';
-import { packEntries, PAGE_MAX_BYTES, PAGE_MAX_ENTRIES } from '@/lib/features/records/pages';
+import { advanceHead, openHead, openPage, packEntries, PAGE_MAX_BYTES, PAGE_MAX_ENTRIES, sealNewEntries } from '@/lib/features/records/pages';
+import { newPatientKey } from '@/lib/platform/crypto';
 import { sectionRowLimit } from '@/lib/features/records/tables';
 import { addEntry, updateEntry } from '@/lib/features/records/writes';
 
@@ -44,6 +46,33 @@ describe('packEntries', () => {
     const { pages, pageOf } = packEntries(items(2), last);
     expect(pages.get(3)).toEqual({ old: { text: 'kept' }, 'id-0': items(2)[0]!.body, 'id-1': items(2)[1]!.body });
     expect(pageOf.get('id-1')).toBe(3);
+  });
+});
+
+describe('sealNewEntries (the bulk seed)', () => {
+  it('seals the pages and head packEntries and an append would, byte for byte in the plaintext', () => {
+    installTestKeys();
+    const { cipher } = newPatientKey(randomUUID());
+    const entry = (text: string) => ({ id: randomUUID(), body: { text, at: '2026-01-01T00:00:00.000Z', n: 1.5, nested: { list: [1, 'two', null] } } });
+    const cases = [
+      [],
+      [entry('one')],
+      Array.from({ length: PAGE_MAX_ENTRIES * 2 + 3 }, (_, i) => entry(`entry ${i} "quoted" \\ ünïcødé ✓`)),
+      [entry('x'), entry('y'.repeat(PAGE_MAX_BYTES)), entry('z'), ...Array.from({ length: 3 }, () => entry('w'.repeat(PAGE_MAX_BYTES / 3)))],
+    ];
+    for (const items of cases) {
+      const expected = packEntries(items, undefined);
+      const sealed = sealNewEntries(cipher, 'vitals', items);
+      expect(sealed.pageOf).toEqual(expected.pageOf);
+      expect(sealed.pages.map((p) => p.pageNo)).toEqual([...expected.pages.keys()]);
+      for (const page of sealed.pages) {
+        expect(page.version).toBe(1);
+        const opened = openPage(cipher, 'vitals', page.pageNo, page.version, page.sealedEntries);
+        expect(JSON.stringify(opened)).toBe(JSON.stringify(expected.pages.get(page.pageNo)));
+      }
+      if (items.length === 0) expect(sealed.sealedHead).toBeUndefined();
+      else expect(openHead(cipher, 'vitals', sealed.sealedHead!)).toEqual(advanceHead({ pages: {}, total: 0 }, expected.pages, items.length));
+    }
   });
 });
 

@@ -85,25 +85,16 @@ export function openHead(cipher: PatientCipher, section: EntrySection, sealed: s
  * `added` is how many of their entries are new.
  */
 export function advanceHead(head: SectionHead, pages: ReadonlyMap<number, PageEntries>, added: number): SectionHead {
-  const next: SectionHead = { pages: { ...head.pages }, total: head.total + added };
-  for (const [pageNo, entries] of pages) {
-    next.pages[pageNo] = { version: (head.pages[pageNo]?.version ?? 0) + 1, entries: Object.keys(entries).length };
-  }
-  return next;
+  return advanceHeadCounts(head, new Map([...pages].map(([pageNo, entries]) => [pageNo, Object.keys(entries).length])), added);
 }
 
-/** A new section's pages and head, sealed as appendEntries would leave them (for bulk writers: the seed). */
-export function sealNewSection(
-  cipher: PatientCipher,
-  section: EntrySection,
-  pages: ReadonlyMap<number, PageEntries>,
-): { pages: Array<{ pageNo: number; version: number; sealedEntries: string }>; sealedHead: string } {
-  const added = [...pages.values()].reduce((n, entries) => n + Object.keys(entries).length, 0);
-  const head = advanceHead(emptyHead(), pages, added);
-  return {
-    pages: [...pages].map(([pageNo, entries]) => ({ pageNo, version: head.pages[pageNo]!.version, sealedEntries: sealPage(cipher, section, pageNo, head.pages[pageNo]!.version, entries) })),
-    sealedHead: sealHead(cipher, section, head),
-  };
+/** advanceHead for pages given by their entry counts. */
+function advanceHeadCounts(head: SectionHead, counts: ReadonlyMap<number, number>, added: number): SectionHead {
+  const next: SectionHead = { pages: { ...head.pages }, total: head.total + added };
+  for (const [pageNo, entries] of counts) {
+    next.pages[pageNo] = { version: (head.pages[pageNo]?.version ?? 0) + 1, entries };
+  }
+  return next;
 }
 
 /** Whether one more entry of `bytes` still fits on a page already holding `entries`. */
@@ -112,6 +103,27 @@ function fits(count: number, bytes: number, extra: number): boolean {
 }
 
 const jsonBytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value), 'utf8');
+/** What one entry adds to its page's JSON: its body, its id as the key, quotes, colon and comma. */
+const entryBytes = (id: string, bodyBytes: number) => bodyBytes + id.length + 4;
+
+/**
+ * Each item (an entry, oldest first, adding `extra(item)` bytes: entryBytes) with its page
+ * number, continuing page `pageNo` that already holds `count` entries of `bytes` bytes of JSON
+ * while it has room.
+ */
+function assignPages<T>(items: readonly T[], extra: (item: T) => number, pageNo: number, count: number, bytes: number): Array<{ item: T; pageNo: number }> {
+  return items.map((item) => {
+    const added = extra(item);
+    if (!fits(count, bytes, added)) {
+      pageNo += 1;
+      count = 0;
+      bytes = 2;
+    }
+    count += 1;
+    bytes += added;
+    return { item, pageNo };
+  });
+}
 
 /**
  * Packs entries (oldest first) onto pages, continuing `last` (the section's newest page) while it
@@ -123,26 +135,49 @@ export function packEntries(
 ): { pages: Map<number, PageEntries>; pageOf: Map<string, number> } {
   const pages = new Map<number, PageEntries>();
   const pageOf = new Map<string, number>();
-  let pageNo = last?.pageNo ?? 0;
-  let current: PageEntries = last ? { ...last.entries } : {};
-  let count = Object.keys(current).length;
-  let bytes = count ? jsonBytes(current) : 2;
-  for (const { id, body } of items) {
-    const extra = jsonBytes(body) + id.length + 4;
-    if (!fits(count, bytes, extra)) {
-      pages.set(pageNo, current);
-      pageNo += 1;
-      current = {};
-      count = 0;
-      bytes = 2;
-    }
-    current[id] = body;
-    count += 1;
-    bytes += extra;
-    pageOf.set(id, pageNo);
+  const count = last ? Object.keys(last.entries).length : 0;
+  if (last && count > 0) pages.set(last.pageNo, { ...last.entries });
+  const bytes = last && count > 0 ? jsonBytes(last.entries) : 2;
+  for (const { item, pageNo } of assignPages(items, ({ id, body }) => entryBytes(id, jsonBytes(body)), last?.pageNo ?? 0, count, bytes)) {
+    let page = pages.get(pageNo);
+    if (!page) pages.set(pageNo, (page = {}));
+    page[item.id] = item.body;
+    pageOf.set(item.id, pageNo);
   }
-  if (count > 0) pages.set(pageNo, current);
   return { pages, pageOf };
+}
+
+/**
+ * A new section's entries (oldest first) packed and sealed exactly as appendEntries leaves a
+ * section that had none (packEntries, then the pages and head writePages seals), for bulk
+ * writers (the seed): each entry's JSON is made once, to size it and to seal its page, not once
+ * for each. A page's JSON is its entries' in order under their ids, as JSON.stringify writes an
+ * object whose keys are not array indexes (entry ids are UUIDs).
+ */
+export function sealNewEntries(
+  cipher: PatientCipher,
+  section: EntrySection,
+  items: ReadonlyArray<{ id: string; body: Record<string, unknown> }>,
+): { pages: Array<{ pageNo: number; version: number; sealedEntries: string }>; sealedHead: string | undefined; pageOf: Map<string, number> } {
+  const sized = items.map(({ id, body }) => {
+    const json = JSON.stringify(body);
+    return { id, json, bytes: entryBytes(id, Buffer.byteLength(json, 'utf8')) };
+  });
+  const texts = new Map<number, string[]>();
+  const pageOf = new Map<string, number>();
+  for (const { item, pageNo } of assignPages(sized, (entry) => entry.bytes, 0, 0, 2)) {
+    let parts = texts.get(pageNo);
+    if (!parts) texts.set(pageNo, (parts = []));
+    parts.push(`${JSON.stringify(item.id)}:${item.json}`);
+    pageOf.set(item.id, pageNo);
+  }
+  if (texts.size === 0) return { pages: [], sealedHead: undefined, pageOf };
+  const head = advanceHeadCounts(emptyHead(), new Map([...texts].map(([pageNo, parts]) => [pageNo, parts.length])), items.length);
+  const pages = [...texts].map(([pageNo, parts]) => {
+    const { version } = head.pages[pageNo]!;
+    return { pageNo, version, sealedEntries: cipher.sealText(TABLE, COLUMN, pageRowId(cipher.patientId, section, pageNo, version), `{${parts.join(',')}}`) };
+  });
+  return { pages, sealedHead: sealHead(cipher, section, head), pageOf };
 }
 
 /**

@@ -7,10 +7,12 @@ export {
   getPatientCipher,
   getPatientCiphers,
   newPatientKey,
+  patientKeyMaker,
   onDataKeyUnwrap,
   shredPatientKey,
   type CipherLookup,
   type DataKeyUnwrapListener,
+  type NewPatientKey,
   type PatientCipher,
 } from '@/lib/platform/crypto/data-keys';
 export { blindIndex, blindIndexBits, normaliseName, normaliseMrn, LAST_NAME_PREFIX_LENGTH } from '@/lib/platform/crypto/blind-index';
