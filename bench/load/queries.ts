@@ -58,7 +58,10 @@ export async function countStatements(options: { baseUrl: string; ownerUrl: stri
       await measure('vitals write', () => client.recordVitals(patient.id, chartHtml, plausibleVitals(rand))),
     ];
     const html = await client.page('chart html', `/patients/${patient.id}`);
-    const rsc = await client.page('chart rsc', `/patients/${patient.id}`, { rsc: '1' });
+    // A client navigation's request: Next answers an RSC request without its `_rsc` cache key with
+    // a redirect to the address that has it (empty for a request with no router state).
+    const rsc = await client.page('chart rsc', `/patients/${patient.id}?_rsc`, { rsc: '1' });
+    if (rsc.status !== 200 || rsc.bytes === 0) throw new Error(`The chart's RSC payload answered ${rsc.status} with ${rsc.bytes} bytes.`);
     return { statements, chart: { htmlBytes: html.bytes, rscBytes: rsc.bytes } };
   } finally {
     await sql.end({ timeout: 5 });
