@@ -1,6 +1,7 @@
 import 'server-only';
 import { createHash } from 'node:crypto';
-import { desc, eq, getTableColumns, sql } from 'drizzle-orm';
+import { desc, eq, sql } from 'drizzle-orm';
+import { unionAll } from 'drizzle-orm/pg-core';
 import { z } from 'zod';
 import type { Queryable, Tx } from '@/db/client';
 import { breakGlassGrants, patients } from '@/db/schema';
@@ -177,23 +178,52 @@ async function openSections(
   sections: EntrySection[],
   cipher: PatientCipher | undefined,
 ): Promise<Map<EntrySection, { view: SectionView; tampered: boolean }>> {
-  const rowsBySection = await Promise.all(
-    sections.map((section) => {
-      const { table } = entrySections[section];
-      // Taken before the limit: how many rows the section has, and a digest of every row id on each row's page, so a
-      // missing, moved or invented row shows against the sealed head and pages (openSection).
-      const pageIds = sql`string_agg(${table.id}::text, ',') over (partition by ${table.pageNo} order by ${table.id} rows between unbounded preceding and unbounded following)`;
-      return db
-        .select({ ...getTableColumns(table), total: sql<number>`(count(*) over ())::int`, pageDigest: sql<string>`encode(sha256(convert_to(${pageIds}, 'UTF8')), 'hex')` })
-        .from(table)
-        .where(eq(table.patientId, patientId))
-        .orderBy(desc(table.createdAt), desc(table.id))
-        .limit(sectionRowLimit[section]);
-    }),
-  );
+  const rowsBySection = await readSectionRows(db, patientId, sections);
   const wanted = new Map(sections.map((section, i) => [section, pageNumbers(rowsBySection[i]!)]));
   const sealed = cipher ? await loadSealedPages(db, patientId, wanted) : new Map<EntrySection, SealedSection>();
   return new Map(sections.map((section, i) => [section, openSection(section, rowsBySection[i]!, sealed.get(section), cipher)]));
+}
+
+/**
+ * Each section's shown rows, newest first, every section in one statement (a UNION ALL, one round
+ * trip rather than one per section). Each row carries its section, its place in the section's
+ * order (rows are put back in that order here, whatever order the union returns them in), how
+ * many rows the section has and the page digest, all taken before the section's limit.
+ */
+async function readSectionRows(db: Tx, patientId: string, sections: EntrySection[]): Promise<EntryRow[][]> {
+  if (sections.length === 0) return [];
+  const branches = sections.map((section) => {
+    const { table } = entrySections[section];
+    const order = sql`order by ${table.createdAt} desc, ${table.id} desc`;
+    // A digest of every row id on each row's page, so a missing, moved or invented row shows against the sealed head and pages (openSection).
+    const pageIds = sql`string_agg(${table.id}::text, ',') over (partition by ${table.pageNo} order by ${table.id} rows between unbounded preceding and unbounded following)`;
+    return db
+      .select({
+        section: sql<string>`${section}::text`.as('section'),
+        place: sql<number>`(row_number() over (${order}))::int`.as('place'),
+        id: table.id,
+        version: table.version,
+        createdAt: table.createdAt,
+        pageNo: table.pageNo,
+        billingStatus: ('billingStatus' in table ? sql<string | null>`${table.billingStatus}` : sql<string | null>`null::text`).as('billing_status'),
+        total: sql<number>`(count(*) over ())::int`.as('total'),
+        pageDigest: sql<string>`encode(sha256(convert_to(${pageIds}, 'UTF8')), 'hex')`.as('page_digest'),
+      })
+      .from(table)
+      .where(eq(table.patientId, patientId))
+      .orderBy(desc(table.createdAt), desc(table.id))
+      .limit(sectionRowLimit[section]);
+  });
+  const [first, second, ...rest] = branches;
+  const rows = second ? await unionAll(first!, second, ...rest) : await first!;
+  const bySection = new Map<string, Array<(typeof rows)[number]>>(sections.map((section) => [section, []]));
+  for (const row of rows) bySection.get(row.section)?.push(row);
+  return sections.map((section) =>
+    bySection
+      .get(section)!
+      .sort((a, b) => a.place - b.place)
+      .map(({ section: _section, place: _place, billingStatus, ...row }) => ({ ...row, ...(billingStatus === null ? {} : { billingStatus }) })),
+  );
 }
 
 interface EntryRow {
