@@ -54,7 +54,11 @@ export const chartDeniedMessage = 'You do not have access to this chart.';
 interface Readable {
   relationship: Relationship;
   readable: ChartSection[];
+  /** The patient row the existence check read, so the chart does not read it again. */
+  patient: PatientRow;
 }
+
+type PatientRow = typeof patients.$inferSelect;
 
 /**
  * Opens a chart for a viewer: authorize each section, decrypt only what is allowed, record the
@@ -69,13 +73,13 @@ export const getChart = operation({
   deniedMessage: chartDeniedMessage,
   input: z.string(),
   authorize: async ({ tx, viewer, at, input: patientId }): Promise<Verdict<Readable, ChartRefusal>> => {
-    const exists = isUuid(patientId)
-      ? (await tx.select({ id: patients.id }).from(patients).where(eq(patients.id, patientId)).limit(1)).length > 0
-      : false;
+    // The whole row, sealed: nothing of it is opened unless a section is allowed below.
+    const [patient] = isUuid(patientId) ? await tx.select().from(patients).where(eq(patients.id, patientId)).limit(1) : [];
+    const exists = patient !== undefined;
     const relationship = exists ? await loadRelationship(tx, viewer, patientId, at) : { careTeam: null, breakGlassGrantId: null };
     const decisions = new Map<ChartSection, Decision>(chartSections.map((s) => [s, decide(viewer, relationship, 'read', s)]));
     const readable = chartSections.filter((s) => decisions.get(s)?.allowed);
-    if (exists && readable.length > 0) return { allowed: true, facts: { relationship, readable } };
+    if (patient && readable.length > 0) return { allowed: true, facts: { relationship, readable, patient } };
     const anyPermission = chartSections.some((s) => {
       const d = decisions.get(s);
       return d?.allowed || d?.reason === 'no_relationship';
@@ -89,7 +93,7 @@ export const getChart = operation({
     };
   },
   run: async ({ tx, viewer, input: patientId, facts, audit }): Promise<Result<ChartView, ChartRefusal>> => {
-    const { relationship, readable } = facts;
+    const { relationship, readable, patient } = facts;
     // The grant is named whenever a section opened through it, also beside a narrower care-team row.
     const throughGrant = readable.some((s) => {
       const d = decide(viewer, relationship, 'read', s);
@@ -97,7 +101,7 @@ export const getChart = operation({
     });
     const grantId = throughGrant ? relationship.breakGlassGrantId : null;
     const { cipher, unwrapped } = await getPatientCipher(tx, patientId);
-    const view = await readChart(tx, patientId, readable, cipher);
+    const view = await readChart(tx, patientId, readable, cipher, patient);
     view.writable = chartSections.filter((s) => decide(viewer, relationship, 'write', s).allowed);
     view.billingStatusWritable = decide(viewer, relationship, 'write', 'encounters', chartPermission.billingStatus).allowed;
     view.breakGlass = grantId ? await grantBanner(tx, grantId) : null;
@@ -126,8 +130,10 @@ export async function readChart(
   patientId: string,
   readable: ChartSection[],
   cipher: PatientCipher | undefined,
+  /** The patient's row when the caller read it already in this transaction. */
+  read?: PatientRow,
 ): Promise<ChartView> {
-  const [patient] = await db.select().from(patients).where(eq(patients.id, patientId)).limit(1);
+  const [patient] = read ? [read] : await db.select().from(patients).where(eq(patients.id, patientId)).limit(1);
   const open = <T>(column: string, rowId: string, sealed: string) => {
     if (!cipher) return { status: 'erased' as const };
     try {
