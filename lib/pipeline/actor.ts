@@ -11,12 +11,23 @@ export interface Actor {
   permissions: PermissionSet;
 }
 
-/** A held role as one read gives it: the user_roles row (what its MAC covers) and its role's permissions, if the role exists. */
-const roleColumns = { ...macColumns.user_roles, permissions: roles.permissions };
-type HeldRole = { userId: string; roleName: string; authMac: string | null; permissions: PermissionSet | null };
+/**
+ * A held role as one read gives it: the user_roles row (what its MAC covers) and its role's
+ * permissions, if the role exists. Selected beside a user row, with user_roles and roles
+ * left-joined on, so the user and their roles come back in one statement (heldRolesOf).
+ */
+export const roleColumns = { ...macColumns.user_roles, permissions: roles.permissions };
+/** Role rows in the order they were granted, so a check reports tampered rows in that order whatever plan the join takes. */
+export const roleOrder = [userRoles.grantedAt, userRoles.roleName] as const;
+export type HeldRole = { userId: string; roleName: string; authMac: string | null; permissions: PermissionSet | null };
+
+/** The role rows of such a read: a user with no role comes back as one row whose role columns are all null. */
+export function heldRolesOf(rows: ReadonlyArray<{ role: { userId: string | null; roleName: string | null; authMac: string | null; permissions: PermissionSet | null } | null }>): HeldRole[] {
+  return rows.flatMap(({ role }) => (role && role.userId !== null && role.roleName !== null ? [{ ...role, userId: role.userId, roleName: role.roleName }] : []));
+}
 
 /** The roles of intact role rows, sorted, and the union of their permissions: a role row that fails its MAC is no role. */
-async function actorOf(q: Queryable, rows: HeldRole[]): Promise<Actor> {
+export async function actorOf(q: Queryable, rows: HeldRole[]): Promise<Actor> {
   const intact = await intactRows(q, 'user_roles', rows);
   return {
     roles: intact.map((r) => r.roleName).sort(),
@@ -26,7 +37,7 @@ async function actorOf(q: Queryable, rows: HeldRole[]): Promise<Actor> {
 
 /** A user's roles and the union of their permissions, as stored now, in one statement. */
 export async function loadRolesAndPermissions(q: Queryable, userId: string): Promise<Actor> {
-  const rows = await q.select(roleColumns).from(userRoles).leftJoin(roles, eq(roles.name, userRoles.roleName)).where(eq(userRoles.userId, userId));
+  const rows = await q.select(roleColumns).from(userRoles).leftJoin(roles, eq(roles.name, userRoles.roleName)).where(eq(userRoles.userId, userId)).orderBy(...roleOrder);
   return actorOf(q, rows);
 }
 
@@ -43,10 +54,10 @@ export async function actorNow(q: Queryable, viewer: Pick<Viewer, 'userId' | 'se
     .innerJoin(users, eq(users.id, sessions.userId))
     .leftJoin(userRoles, eq(userRoles.userId, users.id))
     .leftJoin(roles, eq(roles.name, userRoles.roleName))
-    .where(and(eq(sessions.id, viewer.sessionId), eq(sessions.userId, viewer.userId)));
+    .where(and(eq(sessions.id, viewer.sessionId), eq(sessions.userId, viewer.userId)))
+    .orderBy(...roleOrder);
   const [row] = rows;
   if (!row || row.user.disabledAt || row.session.revokedAt) return null;
   if (!(await intactRow(q, 'sessions', row.session)) || !(await intactRow(q, 'users', row.user))) return null;
-  // A user with no role comes back as one row whose role columns are all null: no role row to check.
-  return actorOf(q, rows.flatMap(({ role }) => (role.userId !== null && role.roleName !== null ? [{ ...role, userId: role.userId, roleName: role.roleName }] : [])));
+  return actorOf(q, heldRolesOf(rows));
 }
