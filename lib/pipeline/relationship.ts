@@ -100,7 +100,9 @@ async function readTies(q: Queryable, team: SQL | undefined, grants: SQL | undef
   const out = { team: [] as TeamRow[], grants: [] as GrantRow[] };
   for (const r of rows) {
     if (r.kind === 'team') out.team.push({ id: r.id, patientId: r.patientId, userId: r.userId, relationship: r.relationship, untilAt: r.untilAt, authMac: r.authMac });
-    else out.grants.push({ id: r.id, userId: r.userId, patientId: r.patientId, sessionId: r.sessionId!, expiresAt: r.expiresAt!, endedAt: r.endedAt, reviewStatus: r.reviewStatus!, reviewerId: r.reviewerId, reviewedAt: r.reviewedAt, authMac: r.authMac });
+    // Not-null columns of a grant row; a row without them could not be one, and ties nobody.
+    else if (r.sessionId !== null && r.expiresAt !== null && r.reviewStatus !== null)
+      out.grants.push({ id: r.id, userId: r.userId, patientId: r.patientId, sessionId: r.sessionId, expiresAt: r.expiresAt, endedAt: r.endedAt, reviewStatus: r.reviewStatus, reviewerId: r.reviewerId, reviewedAt: r.reviewedAt, authMac: r.authMac });
   }
   return out;
 }

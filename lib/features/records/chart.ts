@@ -197,7 +197,6 @@ async function openSections(
  * many rows the section has and the page digest, all taken before the section's limit.
  */
 async function readSectionRows(db: Tx, patientId: string, sections: EntrySection[]): Promise<EntryRow[][]> {
-  if (sections.length === 0) return [];
   const branches = sections.map((section) => {
     const { table } = entrySections[section];
     const order = sql`order by ${table.createdAt} desc, ${table.id} desc`;
@@ -221,12 +220,12 @@ async function readSectionRows(db: Tx, patientId: string, sections: EntrySection
       .limit(sectionRowLimit[section]);
   });
   const [first, second, ...rest] = branches;
-  const rows = second ? await unionAll(first!, second, ...rest) : await first!;
+  if (!first) return [];
+  const rows = second ? await unionAll(first, second, ...rest) : await first;
   const bySection = new Map<string, Array<(typeof rows)[number]>>(sections.map((section) => [section, []]));
   for (const row of rows) bySection.get(row.section)?.push(row);
   return sections.map((section) =>
-    bySection
-      .get(section)!
+    (bySection.get(section) ?? [])
       .sort((a, b) => a.place - b.place)
       .map(({ section: _section, place: _place, billingStatus, ...row }) => ({ ...row, ...(billingStatus === null ? {} : { billingStatus }) })),
   );
