@@ -1,5 +1,5 @@
 import 'server-only';
-import { and, eq } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { Queryable } from '@/db/client';
 import { roles, sessions, userRoles, users } from '@/db/schema';
 import { unionPermissions, type PermissionSet } from '@/lib/domain/access/permissions';
@@ -17,8 +17,12 @@ export interface Actor {
  * left-joined on, so the user and their roles come back in one statement (heldRolesOf).
  */
 export const roleColumns = { ...macColumns.user_roles, permissions: roles.permissions };
-/** Role rows in the order they were granted, so a check reports tampered rows in that order whatever plan the join takes. */
-export const roleOrder = [userRoles.grantedAt, userRoles.roleName] as const;
+/**
+ * Role rows in the order they were granted, and rows granted in the same millisecond in the
+ * order they were stored (their place in the table, as a bare read of user_roles gave them):
+ * a check reports tampered rows in that order whatever plan the join takes.
+ */
+export const roleOrder = [userRoles.grantedAt, sql`${userRoles}.ctid`] as const;
 export type HeldRole = { userId: string; roleName: string; authMac: string | null; permissions: PermissionSet | null };
 
 /** The role rows of such a read: a user with no role comes back as one row whose role columns are all null. */
