@@ -1,5 +1,5 @@
 import 'server-only';
-import { and, eq, gt, isNull, notInArray, or, sql } from 'drizzle-orm';
+import { and, eq, gt, isNull, notInArray, or, sql, type SQL } from 'drizzle-orm';
 import { unionAll } from 'drizzle-orm/pg-core';
 import type { Queryable } from '@/db/client';
 import { breakGlassGrants, careTeam } from '@/db/schema';
@@ -24,33 +24,87 @@ export async function loadRelationship(
   const sessionId = typeof subject === 'string' ? null : subject.sessionId;
   // Every live row, not the first: a user on the team twice (nursing and billing) holds both lenses.
   // A row that fails its MAC (written from outside Vigil) ties nobody to anybody.
-  const team = await q
-    .select(macColumns.care_team)
-    .from(careTeam)
-    .where(
-      and(
-        eq(careTeam.userId, userId),
-        eq(careTeam.patientId, patientId),
-        or(isNull(careTeam.untilAt), gt(careTeam.untilAt, at)),
-      ),
-    );
-  const grants = sessionId
-    ? await q
-        .select(macColumns.break_glass_grants)
-        .from(breakGlassGrants)
-        .where(
-          and(
-            eq(breakGlassGrants.userId, userId),
-            eq(breakGlassGrants.patientId, patientId),
-            eq(breakGlassGrants.sessionId, sessionId),
-            gt(breakGlassGrants.expiresAt, at),
-            isNull(breakGlassGrants.endedAt),
-          ),
+  const { team, grants } = await readTies(
+    q,
+    and(eq(careTeam.userId, userId), eq(careTeam.patientId, patientId), or(isNull(careTeam.untilAt), gt(careTeam.untilAt, at))),
+    sessionId
+      ? and(
+          eq(breakGlassGrants.userId, userId),
+          eq(breakGlassGrants.patientId, patientId),
+          eq(breakGlassGrants.sessionId, sessionId),
+          gt(breakGlassGrants.expiresAt, at),
+          isNull(breakGlassGrants.endedAt),
         )
-    : [];
+      : null,
+  );
   const intactTeam = await intactRows(q, 'care_team', team);
   const [grant] = await intactRows(q, 'break_glass_grants', grants);
   return { careTeam: intactTeam.length ? intactTeam.map((t) => t.relationship) : null, breakGlassGrantId: grant?.id ?? null };
+}
+
+type TeamRow = { [K in keyof typeof macColumns.care_team]: (typeof careTeam.$inferSelect)[K] };
+type GrantRow = { [K in keyof typeof macColumns.break_glass_grants]: (typeof breakGlassGrants.$inferSelect)[K] };
+
+/**
+ * The care-team rows and the break-glass grants matching two conditions, in one statement (one
+ * round trip, not two): a UNION ALL of both tables' MAC columns, each row tagged with its table
+ * and the other table's columns null. `grants` null: care-team rows only.
+ */
+async function readTies(q: Queryable, team: SQL | undefined, grants: SQL | undefined | null): Promise<{ team: TeamRow[]; grants: GrantRow[] }> {
+  const t = macColumns.care_team;
+  const g = macColumns.break_glass_grants;
+  // The grant columns of a care-team row: null, decoded as the grant's own columns (the union's first select decodes every row).
+  const none = <T>(column: { mapFromDriverValue(value: unknown): unknown }, type: string) =>
+    sql`null::${sql.raw(type)}`.mapWith((value: unknown) => column.mapFromDriverValue(value) as T | null);
+  const teamRows = q
+    .select({
+      kind: sql<'team' | 'grant'>`'team'`.as('kind'),
+      id: t.id,
+      patientId: t.patientId,
+      userId: t.userId,
+      authMac: t.authMac,
+      relationship: t.relationship,
+      untilAt: t.untilAt,
+      sessionId: none<string>(g.sessionId, 'uuid').as('session_id'),
+      expiresAt: none<Date>(g.expiresAt, 'timestamptz').as('expires_at'),
+      endedAt: none<Date>(g.endedAt, 'timestamptz').as('ended_at'),
+      reviewStatus: none<string>(g.reviewStatus, 'text').as('review_status'),
+      reviewerId: none<string>(g.reviewerId, 'uuid').as('reviewer_id'),
+      reviewedAt: none<Date>(g.reviewedAt, 'timestamptz').as('reviewed_at'),
+    })
+    .from(careTeam)
+    .where(team);
+  const rows = grants
+    ? await unionAll(
+        teamRows,
+        q
+          .select({
+            kind: sql<'team' | 'grant'>`'grant'`.as('kind'),
+            id: g.id,
+            patientId: g.patientId,
+            userId: g.userId,
+            authMac: g.authMac,
+            relationship: sql<string>`null::text`.as('relationship'),
+            untilAt: sql<Date | null>`null::timestamptz`.as('until_at'),
+            sessionId: g.sessionId,
+            expiresAt: g.expiresAt,
+            endedAt: g.endedAt,
+            reviewStatus: g.reviewStatus,
+            reviewerId: g.reviewerId,
+            reviewedAt: g.reviewedAt,
+          })
+          .from(breakGlassGrants)
+          .where(grants),
+      )
+    : await teamRows;
+  const out = { team: [] as TeamRow[], grants: [] as GrantRow[] };
+  for (const r of rows) {
+    if (r.kind === 'team') out.team.push({ id: r.id, patientId: r.patientId, userId: r.userId, relationship: r.relationship, untilAt: r.untilAt, authMac: r.authMac });
+    // Not-null columns of a grant row; a row without them could not be one, and ties nobody.
+    else if (r.sessionId !== null && r.expiresAt !== null && r.reviewStatus !== null)
+      out.grants.push({ id: r.id, userId: r.userId, patientId: r.patientId, sessionId: r.sessionId, expiresAt: r.expiresAt, endedAt: r.endedAt, reviewStatus: r.reviewStatus, reviewerId: r.reviewerId, reviewedAt: r.reviewedAt, authMac: r.authMac });
+  }
+  return out;
 }
 
 /** A live care-team row of the subject's, and a live grant made in this very session: the rules both loaders share. */
@@ -60,8 +114,7 @@ const liveGrantsOfSession = (subject: RelationshipSubject, at: Date) =>
 
 /** The subject's live care-team rows and grants, checked: the intact ones, and the ids of those that failed. */
 async function liveRows(q: Queryable, subject: RelationshipSubject, at: Date) {
-  const team = await q.select(macColumns.care_team).from(careTeam).where(liveTeamRows(subject, at));
-  const grants = await q.select(macColumns.break_glass_grants).from(breakGlassGrants).where(liveGrantsOfSession(subject, at));
+  const { team, grants } = await readTies(q, liveTeamRows(subject, at), liveGrantsOfSession(subject, at));
   const intactTeam = await intactRows(q, 'care_team', team);
   const intactGrants = await intactRows(q, 'break_glass_grants', grants);
   const failed = (rows: Array<{ id: string }>, kept: Array<{ id: string }>) => {

@@ -5,7 +5,7 @@ import { now as clockNow } from '@/lib/platform/clock';
 import { isProductionMode } from '@/lib/platform/mode';
 import { mfaRequiredFor } from '@/lib/features/credentials/config';
 import { checkSession, isSessionId, sessionTiming, type SessionInvalidReason, type SessionTiming, type Touch } from '@/lib/features/credentials/sessions';
-import { loadRolesAndPermissions } from '@/lib/pipeline/actor';
+import { actorOf } from '@/lib/pipeline/actor';
 
 export type ViewerState =
   | {
@@ -54,7 +54,7 @@ export async function resolveViewerState(
   const at = options.at ?? clockNow();
   const check = await checkSession(q, sessionId, at, { touch: options.touch, client });
   if (!check.valid) return { viewer: null, reason: check.reason };
-  const { roles, permissions } = await loadRolesAndPermissions(q, check.user.id);
+  const { roles, permissions } = await actorOf(q, check.roles);
   return {
     viewer: {
       userId: check.user.id,

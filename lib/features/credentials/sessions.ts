@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { isUuid } from '@/lib/domain/ids';
 import { and, desc, eq, gt, isNull, ne } from 'drizzle-orm';
 import type { Queryable } from '@/db/client';
-import { breakGlassGrants, sessions, users } from '@/db/schema';
+import { breakGlassGrants, roles, sessions, userRoles, users } from '@/db/schema';
+import { heldRolesOf, roleColumns, roleOrder, type HeldRole } from '@/lib/pipeline/actor';
 import { recordAudit, type AuditActor } from '@/lib/platform/audit';
 import { authorizationMac, intactRow, intactRows, updateWithMac, withMac } from '@/lib/platform/integrity';
 import { now as clockNow } from '@/lib/platform/clock';
@@ -14,7 +15,7 @@ import { auditActions } from '@/lib/domain/audit/actions';
 export type SessionRow = typeof sessions.$inferSelect;
 export type SessionInvalidReason = 'missing' | 'revoked' | 'idle' | 'expired' | 'disabled';
 export type SessionCheck =
-  | { valid: true; session: SessionRow; user: typeof users.$inferSelect }
+  | { valid: true; session: SessionRow; user: typeof users.$inferSelect; roles: HeldRole[] }
   | { valid: false; reason: SessionInvalidReason; userId?: string };
 
 /**
@@ -113,12 +114,17 @@ export function sessionTiming(row: Pick<SessionRow, 'lastSeenAt' | 'expiresAt'>,
  * the spot and the ending audited in the same transaction (once, by whichever request ends it).
  */
 export async function checkSession(q: Queryable, sessionId: string, at = clockNow(), options: CheckOptions = {}): Promise<SessionCheck> {
-  const [found] = await q
-    .select({ session: sessions, user: users })
+  // One statement: the session, its user and the user's role rows (a row per role held), which
+  // the caller checks (lib/pipeline/actor.ts actorOf) once the session is known to be good.
+  const rows = await q
+    .select({ session: sessions, user: users, role: roleColumns })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
+    .leftJoin(userRoles, eq(userRoles.userId, users.id))
+    .leftJoin(roles, eq(roles.name, userRoles.roleName))
     .where(eq(sessions.id, sessionId))
-    .limit(1);
+    .orderBy(...roleOrder);
+  const [found] = rows;
   // A session row that fails its MAC is no session; a user row that fails is a disabled user.
   if (!found || !(await intactRow(q, 'sessions', found.session))) return { valid: false, reason: 'missing' };
   const { session, user } = found;
@@ -139,7 +145,7 @@ export async function checkSession(q: Queryable, sessionId: string, at = clockNo
     session.lastSeenAt = at;
     session.authMac = authMac;
   }
-  return { valid: true, session, user };
+  return { valid: true, session, user, roles: heldRolesOf(rows) };
 }
 
 /**

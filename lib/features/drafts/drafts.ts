@@ -99,8 +99,11 @@ export const openDrafts = operation({
   input: z.uuid(),
   audits: 'refusals',
   run: async ({ tx, viewer, input: patientId, at, audit }): Promise<Result<Draft[]>> => {
-    await tx.delete(drafts).where(and(eq(drafts.userId, viewer.userId), lte(drafts.expiresAt, at)));
+    // One statement: the expired drafts deleted in a data-modifying WITH (PostgreSQL runs it though
+    // nothing reads it), and the live ones read; the read sees none of the deleted rows either way.
+    const expired = tx.$with('expired').as(tx.delete(drafts).where(and(eq(drafts.userId, viewer.userId), lte(drafts.expiresAt, at))).returning({ id: drafts.id }));
     const rows = await tx
+      .with(expired)
       .select()
       .from(drafts)
       .where(and(eq(drafts.userId, viewer.userId), eq(drafts.patientId, patientId), gt(drafts.expiresAt, at)));

@@ -2,7 +2,7 @@ import 'server-only';
 import { and, eq, gt, gte, isNotNull, or, sql } from 'drizzle-orm';
 import type { Tx } from '@/db/client';
 import { accessCounters, auditLog, incidents } from '@/db/schema';
-import type { AuditEvent, AuditRecord } from '@/lib/platform/audit';
+import type { AuditCompanion, AuditCompanionBuilder, AuditEvent, AuditRecord } from '@/lib/platform/audit';
 import { now as clockNow } from '@/lib/platform/clock';
 import { classifyAccess, isPhiAction, type AccessFacts } from '@/lib/features/monitor/classify';
 import { getMonitorConfig } from '@/lib/features/monitor/config';
@@ -26,10 +26,11 @@ const evaluating = new WeakSet<Tx>();
 
 /**
  * The audit listener (lib/platform/audit onAudit): runs inside the transaction of every audit entry,
- * right after it is appended. For a PHI access it bumps the user's hourly counter (one upsert)
- * and evaluates the rules against an hourly-cached profile; the rarer, costlier checks (a
- * window over the audit trail) run only once a cheap counter says they could fire. A CRITICAL
- * finding disables the account in this same transaction.
+ * right after it is appended. For a PHI access it bumps the user's hourly counter (one upsert,
+ * which countAccess sends with the entry's INSERT as one statement) and evaluates the rules
+ * against an hourly-cached profile; the rarer, costlier checks (a window over the audit trail)
+ * run only once a cheap counter says they could fire. A CRITICAL finding disables the account in
+ * this same transaction.
  *
  * The monitor's own entries (incident.open, user.disable) go through recordAudit again from
  * inside this listener: they are not PHI actions, and the re-entrancy guard returns at once
@@ -37,21 +38,32 @@ const evaluating = new WeakSet<Tx>();
  * is taken again by the nested append; PostgreSQL's transaction-level advisory locks are
  * re-entrant within the session holding them, so it does not wait on itself.
  */
-export async function monitorAccess(tx: Tx, event: AuditEvent, _record?: AuditRecord): Promise<void> {
+export async function monitorAccess(tx: Tx, event: AuditEvent, _record?: AuditRecord, alongside?: unknown[]): Promise<void> {
   if (evaluating.has(tx)) return;
   const facts = classifyAccess(event);
   if (!facts) return;
   evaluating.add(tx);
   try {
-    await evaluate(tx, facts, event.occurredAt ?? clockNow());
+    await evaluate(tx, facts, event.occurredAt ?? clockNow(), alongside?.[0] as Counts | undefined);
   } finally {
     evaluating.delete(tx);
   }
 }
 
-async function evaluate(tx: Tx, facts: AccessFacts, at: Date): Promise<void> {
+/**
+ * monitorAccess's companion (onAudit): the hourly counter's upsert, for the same entries
+ * monitorAccess judges, sent with the entry's INSERT; its RETURNING row reaches monitorAccess as
+ * `alongside`. Without it (a listener called on its own) monitorAccess upserts by itself.
+ */
+export const countAccess: AuditCompanion = (tx, q, event) => {
+  if (evaluating.has(tx)) return null;
+  const facts = classifyAccess(event);
+  return facts ? counterUpsert(q, facts, hourStart(event.occurredAt ?? clockNow())) : null;
+};
+
+async function evaluate(tx: Tx, facts: AccessFacts, at: Date, counted: Counts | undefined): Promise<void> {
   const hour = hourStart(at);
-  const counts = await bumpCounter(tx, facts, hour);
+  const counts = counted ?? (await bumpCounter(tx, facts, hour));
   const config = await getMonitorConfig(tx);
   const profile = await getUserProfile(tx, facts.userId, hour, config);
   const findings: Finding[] = [];
@@ -108,12 +120,23 @@ async function evaluate(tx: Tx, facts: AccessFacts, at: Date): Promise<void> {
   }
 }
 
+interface Counts {
+  accesses: number;
+  denials: number;
+  outsideCareTeam: number;
+}
+
+async function bumpCounter(tx: Tx, facts: AccessFacts, hour: Date): Promise<Counts> {
+  const [row] = await counterUpsert(tx, facts, hour);
+  return row!;
+}
+
 /** One upsert per access: the hour's row, created on first use, returns the running totals. */
-async function bumpCounter(tx: Tx, facts: AccessFacts, hour: Date) {
+function counterUpsert(q: AuditCompanionBuilder, facts: AccessFacts, hour: Date) {
   const access = facts.kind === 'access' ? 1 : 0;
   const denial = facts.kind === 'denial' ? 1 : 0;
   const outside = facts.outsideCareTeam ? 1 : 0;
-  const [row] = await tx
+  return q
     .insert(accessCounters)
     .values({ userId: facts.userId, hourStart: hour, accesses: access, denials: denial, outsideCareTeam: outside })
     .onConflictDoUpdate({
@@ -125,7 +148,6 @@ async function bumpCounter(tx: Tx, facts: AccessFacts, hour: Date) {
       },
     })
     .returning({ accesses: accessCounters.accesses, denials: accessCounters.denials, outsideCareTeam: accessCounters.outsideCareTeam });
-  return row!;
 }
 
 /**

@@ -1,6 +1,6 @@
 import 'server-only';
 import { onAudit } from '@/lib/platform/audit';
-import { monitorAccess } from '@/lib/features/monitor/listener';
+import { countAccess, monitorAccess } from '@/lib/features/monitor/listener';
 import { openTamperCase } from '@/lib/features/monitor/tampering';
 
 /**
@@ -12,6 +12,6 @@ import { openTamperCase } from '@/lib/features/monitor/tampering';
  * registration of a listener). Opens no database, so `next build` may run it too.
  */
 export function registerMonitoring(): void {
-  onAudit(monitorAccess);
+  onAudit(monitorAccess, countAccess);
   onAudit(openTamperCase);
 }

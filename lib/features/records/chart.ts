@@ -1,6 +1,7 @@
 import 'server-only';
 import { createHash } from 'node:crypto';
-import { desc, eq, getTableColumns, sql } from 'drizzle-orm';
+import { desc, eq, sql } from 'drizzle-orm';
+import { unionAll } from 'drizzle-orm/pg-core';
 import { z } from 'zod';
 import type { Queryable, Tx } from '@/db/client';
 import { breakGlassGrants, patients } from '@/db/schema';
@@ -53,7 +54,11 @@ export const chartDeniedMessage = 'You do not have access to this chart.';
 interface Readable {
   relationship: Relationship;
   readable: ChartSection[];
+  /** The patient row the existence check read, so the chart does not read it again. */
+  patient: PatientRow;
 }
+
+type PatientRow = typeof patients.$inferSelect;
 
 /**
  * Opens a chart for a viewer: authorize each section, decrypt only what is allowed, record the
@@ -68,13 +73,13 @@ export const getChart = operation({
   deniedMessage: chartDeniedMessage,
   input: z.string(),
   authorize: async ({ tx, viewer, at, input: patientId }): Promise<Verdict<Readable, ChartRefusal>> => {
-    const exists = isUuid(patientId)
-      ? (await tx.select({ id: patients.id }).from(patients).where(eq(patients.id, patientId)).limit(1)).length > 0
-      : false;
+    // The whole row, sealed: nothing of it is opened unless a section is allowed below.
+    const [patient] = isUuid(patientId) ? await tx.select().from(patients).where(eq(patients.id, patientId)).limit(1) : [];
+    const exists = patient !== undefined;
     const relationship = exists ? await loadRelationship(tx, viewer, patientId, at) : { careTeam: null, breakGlassGrantId: null };
     const decisions = new Map<ChartSection, Decision>(chartSections.map((s) => [s, decide(viewer, relationship, 'read', s)]));
     const readable = chartSections.filter((s) => decisions.get(s)?.allowed);
-    if (exists && readable.length > 0) return { allowed: true, facts: { relationship, readable } };
+    if (patient && readable.length > 0) return { allowed: true, facts: { relationship, readable, patient } };
     const anyPermission = chartSections.some((s) => {
       const d = decisions.get(s);
       return d?.allowed || d?.reason === 'no_relationship';
@@ -88,7 +93,7 @@ export const getChart = operation({
     };
   },
   run: async ({ tx, viewer, input: patientId, facts, audit }): Promise<Result<ChartView, ChartRefusal>> => {
-    const { relationship, readable } = facts;
+    const { relationship, readable, patient } = facts;
     // The grant is named whenever a section opened through it, also beside a narrower care-team row.
     const throughGrant = readable.some((s) => {
       const d = decide(viewer, relationship, 'read', s);
@@ -96,7 +101,7 @@ export const getChart = operation({
     });
     const grantId = throughGrant ? relationship.breakGlassGrantId : null;
     const { cipher, unwrapped } = await getPatientCipher(tx, patientId);
-    const view = await readChart(tx, patientId, readable, cipher);
+    const view = await readChart(tx, patientId, readable, cipher, patient);
     view.writable = chartSections.filter((s) => decide(viewer, relationship, 'write', s).allowed);
     view.billingStatusWritable = decide(viewer, relationship, 'write', 'encounters', chartPermission.billingStatus).allowed;
     view.breakGlass = grantId ? await grantBanner(tx, grantId) : null;
@@ -125,8 +130,10 @@ export async function readChart(
   patientId: string,
   readable: ChartSection[],
   cipher: PatientCipher | undefined,
+  /** The patient's row when the caller read it already in this transaction. */
+  read?: PatientRow,
 ): Promise<ChartView> {
-  const [patient] = await db.select().from(patients).where(eq(patients.id, patientId)).limit(1);
+  const [patient] = read ? [read] : await db.select().from(patients).where(eq(patients.id, patientId)).limit(1);
   const open = <T>(column: string, rowId: string, sealed: string) => {
     if (!cipher) return { status: 'erased' as const };
     try {
@@ -177,23 +184,51 @@ async function openSections(
   sections: EntrySection[],
   cipher: PatientCipher | undefined,
 ): Promise<Map<EntrySection, { view: SectionView; tampered: boolean }>> {
-  const rowsBySection = await Promise.all(
-    sections.map((section) => {
-      const { table } = entrySections[section];
-      // Taken before the limit: how many rows the section has, and a digest of every row id on each row's page, so a
-      // missing, moved or invented row shows against the sealed head and pages (openSection).
-      const pageIds = sql`string_agg(${table.id}::text, ',') over (partition by ${table.pageNo} order by ${table.id} rows between unbounded preceding and unbounded following)`;
-      return db
-        .select({ ...getTableColumns(table), total: sql<number>`(count(*) over ())::int`, pageDigest: sql<string>`encode(sha256(convert_to(${pageIds}, 'UTF8')), 'hex')` })
-        .from(table)
-        .where(eq(table.patientId, patientId))
-        .orderBy(desc(table.createdAt), desc(table.id))
-        .limit(sectionRowLimit[section]);
-    }),
-  );
+  const rowsBySection = await readSectionRows(db, patientId, sections);
   const wanted = new Map(sections.map((section, i) => [section, pageNumbers(rowsBySection[i]!)]));
   const sealed = cipher ? await loadSealedPages(db, patientId, wanted) : new Map<EntrySection, SealedSection>();
   return new Map(sections.map((section, i) => [section, openSection(section, rowsBySection[i]!, sealed.get(section), cipher)]));
+}
+
+/**
+ * Each section's shown rows, newest first, every section in one statement (a UNION ALL, one round
+ * trip rather than one per section). Each row carries its section, its place in the section's
+ * order (rows are put back in that order here, whatever order the union returns them in), how
+ * many rows the section has and the page digest, all taken before the section's limit.
+ */
+async function readSectionRows(db: Tx, patientId: string, sections: EntrySection[]): Promise<EntryRow[][]> {
+  const branches = sections.map((section) => {
+    const { table } = entrySections[section];
+    const order = sql`order by ${table.createdAt} desc, ${table.id} desc`;
+    // A digest of every row id on each row's page, so a missing, moved or invented row shows against the sealed head and pages (openSection).
+    const pageIds = sql`string_agg(${table.id}::text, ',') over (partition by ${table.pageNo} order by ${table.id} rows between unbounded preceding and unbounded following)`;
+    return db
+      .select({
+        section: sql<string>`${section}::text`.as('section'),
+        place: sql<number>`(row_number() over (${order}))::int`.as('place'),
+        id: table.id,
+        version: table.version,
+        createdAt: table.createdAt,
+        pageNo: table.pageNo,
+        billingStatus: ('billingStatus' in table ? sql<string | null>`${table.billingStatus}` : sql<string | null>`null::text`).as('billing_status'),
+        total: sql<number>`(count(*) over ())::int`.as('total'),
+        pageDigest: sql<string>`encode(sha256(convert_to(${pageIds}, 'UTF8')), 'hex')`.as('page_digest'),
+      })
+      .from(table)
+      .where(eq(table.patientId, patientId))
+      .orderBy(desc(table.createdAt), desc(table.id))
+      .limit(sectionRowLimit[section]);
+  });
+  const [first, second, ...rest] = branches;
+  if (!first) return [];
+  const rows = second ? await unionAll(first, second, ...rest) : await first;
+  const bySection = new Map<string, Array<(typeof rows)[number]>>(sections.map((section) => [section, []]));
+  for (const row of rows) bySection.get(row.section)?.push(row);
+  return sections.map((section) =>
+    (bySection.get(section) ?? [])
+      .sort((a, b) => a.place - b.place)
+      .map(({ section: _section, place: _place, billingStatus, ...row }) => ({ ...row, ...(billingStatus === null ? {} : { billingStatus }) })),
+  );
 }
 
 interface EntryRow {

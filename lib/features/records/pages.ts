@@ -1,5 +1,6 @@
 import 'server-only';
 import { and, eq, inArray, or, sql } from 'drizzle-orm';
+import { unionAll } from 'drizzle-orm/pg-core';
 import type { Queryable, Tx } from '@/db/client';
 import { chartPages, chartSectionHeads } from '@/db/schema';
 import { DecryptionError, sealContext, type PatientCipher } from '@/lib/platform/crypto';
@@ -215,30 +216,47 @@ async function loadHead(tx: Tx, cipher: PatientCipher, section: EntrySection): P
     .from(chartPages)
     .where(and(eq(chartPages.patientId, cipher.patientId), eq(chartPages.section, section)))
     .limit(1);
-  if (page) throw new DecryptionError(`${HEAD_TABLE}.${HEAD_COLUMN}`);
+  return headless(Boolean(page));
+}
+
+/** A section without a head: empty, unless it has pages (then it cannot be trusted, as loadHead says). */
+function headless(hasPages: boolean): SectionHead {
+  if (hasPages) throw new DecryptionError(`${HEAD_TABLE}.${HEAD_COLUMN}`);
   return emptyHead();
 }
 
-/** Writes whole pages and the head that names their new versions, in the caller's transaction. */
+/**
+ * Writes whole pages and the head that names their new versions, in the caller's transaction:
+ * one statement, the pages' upsert (every page in one multi-row INSERT) in a data-modifying WITH
+ * of the head's. The caller holds the section lock, so nothing else writes either in between.
+ */
 async function writePages(tx: Tx, cipher: PatientCipher, section: EntrySection, head: SectionHead, pages: Map<number, PageEntries>, added: number): Promise<void> {
   const next = advanceHead(head, pages, added);
   const at = new Date();
-  for (const [pageNo, entries] of pages) {
+  const rows = [...pages].map(([pageNo, entries]) => {
     const { version } = next.pages[pageNo]!;
-    const sealedEntries = sealPage(cipher, section, pageNo, version, entries);
-    await tx
+    return { patientId: cipher.patientId, section, pageNo, version, sealedEntries: sealPage(cipher, section, pageNo, version, entries), updatedAt: at };
+  });
+  const sealedHead = sealHead(cipher, section, next);
+  const writeHead = (q: Pick<Tx, 'insert'>) =>
+    q
+      .insert(chartSectionHeads)
+      .values({ patientId: cipher.patientId, section, sealedHead, updatedAt: at })
+      .onConflictDoUpdate({ target: [chartSectionHeads.patientId, chartSectionHeads.section], set: { sealedHead, updatedAt: at } });
+  if (rows.length === 0) {
+    await writeHead(tx);
+    return;
+  }
+  const written = tx.$with('written_pages').as(
+    tx
       .insert(chartPages)
-      .values({ patientId: cipher.patientId, section, pageNo, version, sealedEntries })
+      .values(rows)
       .onConflictDoUpdate({
         target: [chartPages.patientId, chartPages.section, chartPages.pageNo],
-        set: { sealedEntries, version, updatedAt: at },
-      });
-  }
-  const sealedHead = sealHead(cipher, section, next);
-  await tx
-    .insert(chartSectionHeads)
-    .values({ patientId: cipher.patientId, section, sealedHead, updatedAt: at })
-    .onConflictDoUpdate({ target: [chartSectionHeads.patientId, chartSectionHeads.section], set: { sealedHead, updatedAt: at } });
+        set: { sealedEntries: sql.raw(`excluded.${chartPages.sealedEntries.name}`), version: sql.raw(`excluded.${chartPages.version.name}`), updatedAt: at },
+      }),
+  );
+  await writeHead(tx.with(written));
 }
 
 /** A page row opened against the head: the version it carries must be the head's, and the count too. */
@@ -262,13 +280,23 @@ export async function appendEntries(
   items: ReadonlyArray<{ id: string; body: Record<string, unknown> }>,
 ): Promise<Map<string, number>> {
   await lockSection(tx, cipher.patientId, section);
-  const head = await loadHead(tx, cipher, section);
-  const [newest] = await tx
-    .select({ pageNo: chartPages.pageNo, version: chartPages.version, sealedEntries: chartPages.sealedEntries })
+  // After the lock, in one statement: the head and the newest page (which also says whether any page exists, as loadHead asks).
+  const newestPage = tx
+    .select({ pageNo: chartPages.pageNo, version: chartPages.version, sealed: chartPages.sealedEntries })
     .from(chartPages)
     .where(and(eq(chartPages.patientId, cipher.patientId), eq(chartPages.section, section)))
     .orderBy(sql`${chartPages.pageNo} DESC`)
     .limit(1);
+  const headRow = tx
+    .select({ pageNo: sql<number>`${HEAD_SLOT}::int`, version: sql<number>`0::int`, sealed: chartSectionHeads.sealedHead })
+    .from(chartSectionHeads)
+    .where(and(eq(chartSectionHeads.patientId, cipher.patientId), eq(chartSectionHeads.section, section)))
+    .limit(1);
+  const found = await unionAll(newestPage, headRow);
+  const sealedHead = found.find((row) => row.pageNo === HEAD_SLOT)?.sealed;
+  const page = found.find((row) => row.pageNo !== HEAD_SLOT);
+  const newest = page && { pageNo: page.pageNo, version: page.version, sealedEntries: page.sealed };
+  const head = sealedHead !== undefined ? openHead(cipher, section, sealedHead) : headless(Boolean(newest));
   const last = newest ? { pageNo: newest.pageNo, entries: openVouched(cipher, section, head, newest) } : undefined;
   const { pages, pageOf } = packEntries(items, last);
   await writePages(tx, cipher, section, head, pages, items.length);

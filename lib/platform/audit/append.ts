@@ -53,18 +53,38 @@ export interface AuditRecord {
 export const AUDIT_CHAINS = 32;
 const MAX_USER_AGENT = 512;
 
-export type AuditListener = (tx: Tx, event: AuditEvent, record: AuditRecord) => Promise<void>;
+/**
+ * Told of every entry, in its transaction, right after the INSERT. `alongside` holds the rows
+ * its companion's statement returned, when it had one (onAudit).
+ */
+export type AuditListener = (tx: Tx, event: AuditEvent, record: AuditRecord, alongside?: unknown[]) => Promise<void>;
+
+/** What a companion builds its statement from: a query builder with the entry's INSERT attached as a WITH. */
+export type AuditCompanionBuilder = Pick<ReturnType<Tx['with']>, 'insert' | 'update' | 'select'>;
+
+/**
+ * A listener's write that goes out with an entry's INSERT as one statement (a data-modifying
+ * WITH): one round trip, not two. It must not depend on the entry's row, which the statement
+ * cannot see; null when this entry needs none. When two listeners have one, the first rides with
+ * the INSERT and the other runs as its own statement, before the listeners.
+ */
+export type AuditCompanion = (tx: Tx, q: AuditCompanionBuilder, event: AuditEvent) => PromiseLike<unknown[]> | null;
+
+interface Registered {
+  listener: AuditListener;
+  companion?: AuditCompanion;
+}
 /*
  * One list per process, not per copy of this module: Next.js compiles instrumentation.ts (which
  * registers the monitor) and the routes (which append) as separate entries, and each may load
  * its own instance of this file.
  */
-const globalForListeners = globalThis as unknown as { vigilAuditListeners?: AuditListener[] };
-const listeners = (globalForListeners.vigilAuditListeners ??= []);
+const globalForListeners = globalThis as unknown as { vigilAuditListenerEntries?: Registered[] };
+const listeners = (globalForListeners.vigilAuditListenerEntries ??= []);
 
 /** Lets lib/features/monitor evaluate its rules in the same transaction as each audited access. */
-export function onAudit(listener: AuditListener): void {
-  if (!listeners.includes(listener)) listeners.push(listener);
+export function onAudit(listener: AuditListener, companion?: AuditCompanion): void {
+  if (!listeners.some((r) => r.listener === listener)) listeners.push({ listener, companion });
 }
 
 /** The chain each open transaction holds, so all its entries go to the one chain it locked. */
@@ -128,9 +148,21 @@ export async function appendEntry(tx: Tx, event: AuditEvent, layout: { chains: n
   const hash = chainHash(prevHash, fields);
   const chain = claim.claimed_chain;
   const chainSeq = Number(claim.head_position) + 1;
-  await tx.insert(auditLog).values({ ...fields, chain, chainSeq, prevHash, hash });
+  const entry = tx.insert(auditLog).values({ ...fields, chain, chainSeq, prevHash, hash });
+  // Listeners see the entry's own time, so what they judge is the moment the trail records.
+  const seen: AuditEvent = event.occurredAt ? event : { ...event, occurredAt: fields.occurredAt };
+  const alongside = new Map<Registered, unknown[]>();
+  let inserted = false;
+  for (const registered of listeners) {
+    if (!registered.companion) continue;
+    const statement = registered.companion(tx, inserted ? tx : tx.with(tx.$with('audit_entry').as(entry)), seen);
+    if (!statement) continue;
+    alongside.set(registered, await statement);
+    inserted = true;
+  }
+  if (!inserted) await entry;
   const record = { seq: fields.seq, chain, chainSeq, logId, hash };
-  for (const listener of listeners) await listener(tx, event, record);
+  for (const registered of listeners) await registered.listener(tx, seen, record, alongside.get(registered));
   return record;
 }
 
