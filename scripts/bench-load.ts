@@ -295,7 +295,7 @@ function renderMarkdown(report: Report): string {
       ? [
           '## Statements per request',
           '',
-          'Counted by PostgreSQL (pg_stat_statements) for one signed-in clinician, 5 requests each; BEGIN and COMMIT count, each is a round trip.',
+          'Counted by PostgreSQL (pg_stat_statements) for one signed-in clinician, 5 requests each; BEGIN counts; COMMIT is not listed by pg_stat_statements, so each transaction is one round trip more.',
           '',
           '| operation | statements per request |',
           '| --- | ---: |',

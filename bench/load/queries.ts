@@ -2,7 +2,8 @@
  * What one request costs the database, counted by PostgreSQL itself (pg_stat_statements, loaded
  * by scripts/ensure-postgres.sh with PG_TEST_STATEMENTS=1): one signed-in clinician makes each
  * operation a few times in a row, and every statement the portal's role ran in between is
- * counted, BEGIN and COMMIT included (each is a round trip). Also the size of a chart as the
+ * counted. BEGIN is among them; COMMIT is not (pg_stat_statements lists none for these
+ * transactions), so each transaction is one round trip more than its count. Also the size of a chart as the
  * browser receives it: the HTML of a first visit and the RSC payload of a client navigation.
  */
 import postgres from 'postgres';
