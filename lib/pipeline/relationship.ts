@@ -108,12 +108,13 @@ async function readTies<C extends PatientColumns = Record<string, never>>(
     const at = (i: number) => r[i] ?? null;
     const [kind, id, patientId, userId, authMac, relationship, untilAt] = [at(0), at(1), at(2), at(3), at(4), at(5), at(6)];
     const [sessionId, expiresAt, endedAt, reviewStatus, reviewerId, reviewedAt] = [at(7), at(8), at(9), at(10), at(11), at(12)];
-    const values = Object.fromEntries(names.map((name, i) => [name, at(TIE_COLUMNS.length + i)])) as PatientValues<C>;
+    const values = {} as Record<string, unknown>;
+    names.forEach((name, i) => (values[name] = at(TIE_COLUMNS.length + i)));
     // Not-null columns of each table's row; a row without them could not be one, and ties nobody.
     if (!id || !patientId || !userId) continue;
-    if (kind === 'team' && relationship !== null) out.team.push({ id, patientId, userId, relationship, untilAt: toDate(untilAt), authMac, patient: values });
+    if (kind === 'team' && relationship !== null) out.team.push({ id, patientId, userId, relationship, untilAt: toDate(untilAt), authMac, patient: values as PatientValues<C> });
     else if (kind === 'grant' && sessionId && expiresAt && reviewStatus)
-      out.grants.push({ id, userId, patientId, sessionId, expiresAt: new Date(expiresAt), endedAt: toDate(endedAt), reviewStatus, reviewerId, reviewedAt: toDate(reviewedAt), authMac, patient: values });
+      out.grants.push({ id, userId, patientId, sessionId, expiresAt: new Date(expiresAt), endedAt: toDate(endedAt), reviewStatus, reviewerId, reviewedAt: toDate(reviewedAt), authMac, patient: values as PatientValues<C> });
   }
   return out;
 }
