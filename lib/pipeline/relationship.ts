@@ -81,7 +81,7 @@ async function readTies<C extends PatientColumns = Record<string, never>>(
   const g = macColumns.break_glass_grants;
   const columns = (patient?.columns ?? {}) as C;
   const names = Object.keys(columns);
-  const extra = names.map((name) => sql`, ${columns[name]!.sql} as ${sql.identifier(name)}`);
+  const extra = Object.entries(columns).map(([name, column]) => sql`, ${column.sql} as ${sql.identifier(name)}`);
   // Which side leads is fixed here, not left to the planner: PGlite never gathers statistics, and
   // guessing a few ties per viewer it would walk all 5,000 to find a search's one patient. The
   // whole list walks the viewer's ties (each probes its patient); a search walks its blind-index

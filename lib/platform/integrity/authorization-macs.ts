@@ -150,7 +150,8 @@ function macMatches<T extends AuthorizationTable>(table: T, row: Stored<T>): { o
   const b = Buffer.from(row.authMac);
   const ok = a.length === b.length && timingSafeEqual(a, b);
   if (ok) {
-    if (matched.size >= MATCHED_MAX) matched.delete(matched.keys().next().value!);
+    const oldest = matched.size >= MATCHED_MAX ? matched.keys().next() : undefined;
+    if (oldest && !oldest.done) matched.delete(oldest.value);
     matched.set(text, expected);
   }
   return { ok, expected };
