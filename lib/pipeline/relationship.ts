@@ -59,6 +59,7 @@ type Tie<R, C extends PatientColumns> = R & { patient: PatientValues<C> };
 const TIE_COLUMNS = ['kind', 'id', 'patient_id', 'user_id', 'auth_mac', 'relationship', 'until_at', 'session_id', 'expires_at', 'ended_at', 'review_status', 'reviewer_id', 'reviewed_at'] as const;
 type TieValue = string | null;
 const toDate = (value: TieValue) => (value === null ? null : new Date(value));
+const cell = (row: TieValue[], i: number): TieValue => row[i] ?? null;
 
 /**
  * The care-team rows and the break-glass grants matching two conditions, in one statement (one
@@ -104,12 +105,13 @@ async function readTies<C extends PatientColumns = Record<string, never>>(
   const row = sql.join([...TIE_COLUMNS, ...names].map((name) => sql`tie.${sql.identifier(name)}`), sql`, `);
   const [result] = rowsOf<{ ties: string }>(await q.execute(sql`select coalesce(json_agg(json_build_array(${row})), '[]')::text as ties from (${union}) as tie`));
   const out = { team: [] as Array<Tie<TeamRow, C>>, grants: [] as Array<Tie<GrantRow, C>> };
+  // No closure per row: thousands of rows, and each closure is an allocation (and a __name call under tsx).
   for (const r of JSON.parse(result?.ties ?? '[]') as TieValue[][]) {
-    const at = (i: number) => r[i] ?? null;
-    const [kind, id, patientId, userId, authMac, relationship, untilAt] = [at(0), at(1), at(2), at(3), at(4), at(5), at(6)];
-    const [sessionId, expiresAt, endedAt, reviewStatus, reviewerId, reviewedAt] = [at(7), at(8), at(9), at(10), at(11), at(12)];
+    const [kind, id, patientId, userId, authMac, relationship, untilAt] = [cell(r, 0), cell(r, 1), cell(r, 2), cell(r, 3), cell(r, 4), cell(r, 5), cell(r, 6)];
+    const [sessionId, expiresAt, endedAt, reviewStatus, reviewerId, reviewedAt] = [cell(r, 7), cell(r, 8), cell(r, 9), cell(r, 10), cell(r, 11), cell(r, 12)];
     const values = {} as Record<string, unknown>;
-    names.forEach((name, i) => (values[name] = at(TIE_COLUMNS.length + i)));
+    let i = TIE_COLUMNS.length;
+    for (const name of names) values[name] = cell(r, i++);
     // Not-null columns of each table's row; a row without them could not be one, and ties nobody.
     if (!id || !patientId || !userId) continue;
     if (kind === 'team' && relationship !== null) out.team.push({ id, patientId, userId, relationship, untilAt: toDate(untilAt), authMac, patient: values as PatientValues<C> });
