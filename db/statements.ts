@@ -22,7 +22,9 @@ interface Prepared {
  * over four tables, as long as the server takes to answer it, on every request.
  *
  * `build` must give the same SQL every time; the values come in as `sql.placeholder(name)` and
- * are filled from `values` on each run. The rows come back shaped as the built query's would.
+ * are filled from `values` on each run, in the driver's form: drizzle runs no column encoder on a
+ * placeholder, so a timestamp is passed as its ISO string. The rows come back shaped as the built
+ * query's would.
  */
 export function builtOnce<B extends Preparable>(name: string, build: (q: Queryable) => B): (q: Queryable, values: Record<string, unknown>) => Promise<Awaited<B>> {
   let built: { query: Query; fields: unknown; joinsNotNullableMap?: Record<string, boolean> } | undefined;
