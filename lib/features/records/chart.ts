@@ -61,6 +61,9 @@ interface Readable {
 
 type PatientRow = typeof patients.$inferSelect;
 
+/** A patient's whole row, sealed (every chart open reads it), built once. */
+const patientRow = builtOnce('patient_row', (q) => q.select().from(patients).where(eq(patients.id, sql.placeholder('patientId'))).limit(1));
+
 /**
  * Opens a chart for a viewer: authorize each section, decrypt only what is allowed, record the
  * view (with the sections shown) in the audit chain in the same transaction, then return the
@@ -75,7 +78,7 @@ export const getChart = operation({
   input: z.string(),
   authorize: async ({ tx, viewer, at, input: patientId }): Promise<Verdict<Readable, ChartRefusal>> => {
     // The whole row, sealed: nothing of it is opened unless a section is allowed below.
-    const [patient] = isUuid(patientId) ? await tx.select().from(patients).where(eq(patients.id, patientId)).limit(1) : [];
+    const [patient] = isUuid(patientId) ? await patientRow(tx, { patientId }) : [];
     const exists = patient !== undefined;
     const relationship = exists ? await loadRelationship(tx, viewer, patientId, at) : { careTeam: null, breakGlassGrantId: null };
     const decisions = new Map<ChartSection, Decision>(chartSections.map((s) => [s, decide(viewer, relationship, 'read', s)]));
@@ -134,7 +137,7 @@ export async function readChart(
   /** The patient's row when the caller read it already in this transaction. */
   read?: PatientRow,
 ): Promise<ChartView> {
-  const [patient] = read ? [read] : await db.select().from(patients).where(eq(patients.id, patientId)).limit(1);
+  const [patient] = read ? [read] : await patientRow(db, { patientId });
   const open = <T>(column: string, rowId: string, sealed: string) => {
     if (!cipher) return { status: 'erased' as const };
     try {
