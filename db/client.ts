@@ -8,6 +8,7 @@ import path from 'node:path';
 import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
 import type { ExtractTablesWithRelations } from 'drizzle-orm';
+import type { Sql } from 'postgres';
 import { env } from '@/lib/platform/env';
 import * as schema from './schema';
 
@@ -68,6 +69,35 @@ function noDelaySocket(options: { host: string[]; port: number[]; path?: string 
   });
 }
 
+/**
+ * postgres.js with every statement that has parameters named and kept on its connection, the
+ * ones drizzle sends as unnamed included. drizzle names a statement only when a query is
+ * `.prepare()`d (so that it also works behind PgBouncer in transaction mode; Vigil connects to
+ * PostgreSQL itself). For an unnamed statement with parameters postgres.js first asks the server
+ * to describe it, one more round trip, and the server parses and plans it again on every run;
+ * a named one is parsed, described and planned once per connection. Measured here, sequentially:
+ * 65 against 33 µs per statement, 45 against 22 µs of this process's CPU. postgres.js forgets its
+ * statements when it reconnects (after a failover) and prepares again one the server has lost.
+ */
+function namedStatements(client: Sql): Sql {
+  return new Proxy(client, {
+    get(target, key, receiver) {
+      if (key === 'unsafe') {
+        return (query: string, params?: unknown[], options?: Record<string, unknown>) =>
+          target.unsafe(query, params as never, params?.length ? { ...options, prepare: true } : options);
+      }
+      // A transaction (or savepoint) hands its callback a connection of its own: wrapped the same way.
+      if (key === 'begin' || key === 'savepoint') {
+        return (...args: unknown[]) => {
+          const work = args.pop() as (sql: Sql) => unknown;
+          return (Reflect.get(target, key, target) as (...a: unknown[]) => unknown)(...args, (sql: Sql) => work(namedStatements(sql)));
+        };
+      }
+      return Reflect.get(target, key, receiver);
+    },
+  });
+}
+
 export async function openDatabase(options: OpenOptions = {}): Promise<DatabaseHandle> {
   if (options.url) {
     const { default: postgres } = await import('postgres');
@@ -75,7 +105,7 @@ export async function openDatabase(options: OpenOptions = {}): Promise<DatabaseH
     // Several hosts (failover) are left to postgres.js, which tries each in turn itself.
     const socket = options.noDelay && !options.url.includes(',') ? noDelaySocket : undefined;
     const client = postgres(options.url, { max: options.max ?? 10, onnotice: () => {}, ...(socket ? { socket } : {}) });
-    const db = drizzle(client, { schema }) as unknown as Db;
+    const db = drizzle(namedStatements(client), { schema }) as unknown as Db;
     return { db, kind: 'postgres', close: () => client.end({ timeout: 5 }) };
   }
   const { PGlite } = await import('@electric-sql/pglite');

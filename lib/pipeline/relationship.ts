@@ -2,6 +2,7 @@ import 'server-only';
 import { and, eq, gt, isNull, notInArray, or, sql, type SQL } from 'drizzle-orm';
 import { unionAll } from 'drizzle-orm/pg-core';
 import type { Queryable } from '@/db/client';
+import { builtOnce } from '@/db/statements';
 import { breakGlassGrants, careTeam } from '@/db/schema';
 import type { Relationship } from '@/lib/domain/access/policy';
 import type { Viewer } from '@/lib/domain/access/viewer';
@@ -24,19 +25,8 @@ export async function loadRelationship(
   const sessionId = typeof subject === 'string' ? null : subject.sessionId;
   // Every live row, not the first: a user on the team twice (nursing and billing) holds both lenses.
   // A row that fails its MAC (written from outside Vigil) ties nobody to anybody.
-  const { team, grants } = await readTies(
-    q,
-    and(eq(careTeam.userId, userId), eq(careTeam.patientId, patientId), or(isNull(careTeam.untilAt), gt(careTeam.untilAt, at))),
-    sessionId
-      ? and(
-          eq(breakGlassGrants.userId, userId),
-          eq(breakGlassGrants.patientId, patientId),
-          eq(breakGlassGrants.sessionId, sessionId),
-          gt(breakGlassGrants.expiresAt, at),
-          isNull(breakGlassGrants.endedAt),
-        )
-      : null,
-  );
+  const values = { userId, patientId, at: at.toISOString(), sessionId };
+  const { team, grants } = sortTies(await (sessionId ? teamAndGrantsOfPatient(q, values) : teamOfPatient(q, values)));
   const intactTeam = await intactRows(q, 'care_team', team);
   const [grant] = await intactRows(q, 'break_glass_grants', grants);
   return { careTeam: intactTeam.length ? intactTeam.map((t) => t.relationship) : null, breakGlassGrantId: grant?.id ?? null };
@@ -50,7 +40,7 @@ type GrantRow = { [K in keyof typeof macColumns.break_glass_grants]: (typeof bre
  * round trip, not two): a UNION ALL of both tables' MAC columns, each row tagged with its table
  * and the other table's columns null. `grants` null: care-team rows only.
  */
-async function readTies(q: Queryable, team: SQL | undefined, grants: SQL | undefined | null): Promise<{ team: TeamRow[]; grants: GrantRow[] }> {
+function tiesQuery(q: Queryable, team: SQL | undefined, grants: SQL | undefined | null) {
   const t = macColumns.care_team;
   const g = macColumns.break_glass_grants;
   // The grant columns of a care-team row: null, decoded as the grant's own columns (the union's first select decodes every row).
@@ -74,8 +64,8 @@ async function readTies(q: Queryable, team: SQL | undefined, grants: SQL | undef
     })
     .from(careTeam)
     .where(team);
-  const rows = grants
-    ? await unionAll(
+  return grants
+    ? unionAll(
         teamRows,
         q
           .select({
@@ -96,7 +86,11 @@ async function readTies(q: Queryable, team: SQL | undefined, grants: SQL | undef
           .from(breakGlassGrants)
           .where(grants),
       )
-    : await teamRows;
+    : teamRows;
+}
+
+/** The rows of a tiesQuery, each back in its own table's shape. */
+function sortTies(rows: Awaited<ReturnType<typeof tiesQuery>>): { team: TeamRow[]; grants: GrantRow[] } {
   const out = { team: [] as TeamRow[], grants: [] as GrantRow[] };
   for (const r of rows) {
     if (r.kind === 'team') out.team.push({ id: r.id, patientId: r.patientId, userId: r.userId, relationship: r.relationship, untilAt: r.untilAt, authMac: r.authMac });
@@ -107,6 +101,27 @@ async function readTies(q: Queryable, team: SQL | undefined, grants: SQL | undef
   return out;
 }
 
+/** loadRelationship's statements (every chart open and write runs one), built once; with a session, its grants too. */
+const patientTeam = and(
+  eq(careTeam.userId, sql.placeholder('userId')),
+  eq(careTeam.patientId, sql.placeholder('patientId')),
+  or(isNull(careTeam.untilAt), gt(careTeam.untilAt, sql.placeholder('at'))),
+);
+const teamOfPatient = builtOnce('relationship_team', (q) => tiesQuery(q, patientTeam, null));
+const teamAndGrantsOfPatient = builtOnce('relationship_team_and_grants', (q) =>
+  tiesQuery(
+    q,
+    patientTeam,
+    and(
+      eq(breakGlassGrants.userId, sql.placeholder('userId')),
+      eq(breakGlassGrants.patientId, sql.placeholder('patientId')),
+      eq(breakGlassGrants.sessionId, sql.placeholder('sessionId')),
+      gt(breakGlassGrants.expiresAt, sql.placeholder('at')),
+      isNull(breakGlassGrants.endedAt),
+    ),
+  ),
+);
+
 /** A live care-team row of the subject's, and a live grant made in this very session: the rules both loaders share. */
 const liveTeamRows = (subject: RelationshipSubject, at: Date) => and(eq(careTeam.userId, subject.userId), or(isNull(careTeam.untilAt), gt(careTeam.untilAt, at)));
 const liveGrantsOfSession = (subject: RelationshipSubject, at: Date) =>
@@ -114,7 +129,7 @@ const liveGrantsOfSession = (subject: RelationshipSubject, at: Date) =>
 
 /** The subject's live care-team rows and grants, checked: the intact ones, and the ids of those that failed. */
 async function liveRows(q: Queryable, subject: RelationshipSubject, at: Date) {
-  const { team, grants } = await readTies(q, liveTeamRows(subject, at), liveGrantsOfSession(subject, at));
+  const { team, grants } = sortTies(await tiesQuery(q, liveTeamRows(subject, at), liveGrantsOfSession(subject, at)));
   const intactTeam = await intactRows(q, 'care_team', team);
   const intactGrants = await intactRows(q, 'break_glass_grants', grants);
   const failed = (rows: Array<{ id: string }>, kept: Array<{ id: string }>) => {
