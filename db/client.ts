@@ -231,7 +231,8 @@ interface RawClients {
  * postgres.js sends each one twice (describe, then execute: two round trips, and a parse and
  * plan every time). Here postgres.js names the statement and prepares it once per connection;
  * after that it is one Bind/Execute. Values come back as the driver parses them (bigint as a
- * string on postgres.js, timestamps as Date); keep the statement's columns simple.
+ * string on postgres.js, timestamps as Date); keep the statement's columns simple. A connection
+ * opened with `prepare=false` (a pooler that cannot carry prepared statements) sends it unnamed.
  */
 export async function preparedRows(q: Queryable, text: string, params: RawParam[]): Promise<unknown[][]> {
   // drizzle keeps the driver's client (the transaction's own, inside a transaction) on its session.
