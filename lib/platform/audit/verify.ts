@@ -108,11 +108,11 @@ const AT = `SELECT ${ENTRY_COLUMNS} FROM audit_log WHERE chain = $1::integer AND
 /**
  * One row of ENTRY_COLUMNS as the entry it holds. The drivers differ in what they parse: bigint
  * comes as a string (postgres.js) or a number, a timestamp as text (drizzle leaves postgres.js
- * its text) or a Date (PGlite), jsonb parsed or not. Each is taken as drizzle would map it.
+ * its text) or a Date (PGlite). Both parse jsonb, and its value is taken as it comes: a string
+ * there is a string (an edit turning the details into their own JSON text must not verify).
  */
 function entryOf(r: unknown[]): WalkedEntry {
   const at = r[8] as Date | string;
-  const details = r[13] as Record<string, unknown> | string | null;
   return {
     seq: Number(r[0]),
     chainSeq: Number(r[1]),
@@ -127,7 +127,7 @@ function entryOf(r: unknown[]): WalkedEntry {
     userAgent: r[10] as string | null,
     outcome: r[11] as string,
     breakGlassGrantId: r[12] as string | null,
-    details: typeof details === 'string' ? (JSON.parse(details) as Record<string, unknown>) : details,
+    details: r[13] as Record<string, unknown> | null,
     sealedBefore: r[14] as string | null,
     sealedAfter: r[15] as string | null,
     prevHash: r[16] as string,
@@ -135,7 +135,14 @@ function entryOf(r: unknown[]): WalkedEntry {
   };
 }
 
-const hashMatches = (entry: WalkedEntry, seq = entry.seq) => chainHash(entry.prevHash, seq === entry.seq ? entry : { ...entry, seq }) === entry.hash;
+/** Whether the entry still matches its hash. Content no entry could have been written with (a time of infinity) does not. */
+function hashMatches(entry: WalkedEntry, seq = entry.seq): boolean {
+  try {
+    return chainHash(entry.prevHash, seq === entry.seq ? entry : { ...entry, seq }) === entry.hash;
+  } catch {
+    return false;
+  }
+}
 const entryName = (chain: number, position: number) => `entry ${position} of chain ${chain}`;
 
 /**
