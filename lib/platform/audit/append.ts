@@ -62,12 +62,21 @@ export type AuditListener = (tx: Tx, event: AuditEvent, record: AuditRecord, alo
 export type AuditCompanionBuilder = Pick<ReturnType<Tx['with']>, 'insert' | 'update' | 'select'>;
 
 /**
+ * A companion's statement as drizzle builds it: the append sends it through `.prepare()`, so
+ * postgres.js prepares it once per connection (one round trip, no parse and plan each time)
+ * instead of describing and then executing an unnamed statement.
+ */
+export interface AuditCompanionStatement {
+  prepare(name: string): { execute(): Promise<unknown> };
+}
+
+/**
  * A listener's write that goes out with an entry's INSERT as one statement (a data-modifying
  * WITH): one round trip, not two. It must not depend on the entry's row, which the statement
  * cannot see; null when this entry needs none. When two listeners have one, the first rides with
  * the INSERT and the other runs as its own statement, before the listeners.
  */
-export type AuditCompanion = (tx: Tx, q: AuditCompanionBuilder, event: AuditEvent) => PromiseLike<unknown[]> | null;
+export type AuditCompanion = (tx: Tx, q: AuditCompanionBuilder, event: AuditEvent) => AuditCompanionStatement | null;
 
 interface Registered {
   listener: AuditListener;
@@ -178,7 +187,7 @@ async function insertEntry(tx: Tx, row: EntryRow, detailsJson: string | null, se
     const q = alongside ? tx : tx.with(tx.$with('audit_entry').as(tx.insert(auditLog).values(row)));
     const statement = registered.companion(tx, q, seen);
     if (!statement) continue;
-    (alongside ??= new Map()).set(registered, await statement);
+    (alongside ??= new Map()).set(registered, (await statement.prepare('audit_companion').execute()) as unknown[]);
   }
   if (alongside) return alongside;
   await preparedRows(tx, INSERT_ENTRY, [
