@@ -253,6 +253,33 @@ export function rowsOf<T>(result: unknown): T[] {
   return (Array.isArray(result) ? result : ((result as { rows?: T[] }).rows ?? [])) as T[];
 }
 
+/** A parameter of `preparedRows`: sent as text, so cast it in the statement ($1::bigint). */
+export type RawParam = string | number | null;
+
+interface RawClients {
+  /** postgres.js: the pool, or the transaction's reserved connection. */
+  unsafe?: (text: string, params: RawParam[], options: { prepare: boolean }) => { values(): Promise<unknown[][]> };
+  /** PGlite. */
+  query?: (text: string, params: RawParam[], options: { rowMode: 'array' }) => Promise<{ rows: unknown[][] }>;
+}
+
+/**
+ * Runs one fixed statement on `q` (the database or an open transaction), rows as arrays. For the
+ * few statements run once per audited request, in SQL written out: through drizzle, building
+ * the query and mapping its rows cost more client CPU than everything else in the append. Like
+ * every statement with parameters here (namedStatements), postgres.js prepares it once per
+ * connection; after that it is one Bind/Execute. Values come back as the driver parses them (bigint as a
+ * string on postgres.js, timestamps as Date); keep the statement's columns simple. A connection
+ * opened with `prepare=false` (a pooler that cannot carry prepared statements) sends it unnamed.
+ */
+export async function preparedRows(q: Queryable, text: string, params: RawParam[]): Promise<unknown[][]> {
+  // drizzle keeps the driver's client (the transaction's own, inside a transaction) on its session.
+  const client = (q._.session as unknown as { client: RawClients }).client;
+  if (client.unsafe) return client.unsafe(text, params, { prepare: true }).values();
+  if (client.query) return (await client.query(text, params, { rowMode: 'array' })).rows;
+  throw new Error('Unknown database driver.');
+}
+
 /** Ids per query in `inChunks`: far below PostgreSQL's 65,535 bind parameters, for lookups over a whole caseload. */
 export const ID_CHUNK = 5_000;
 
