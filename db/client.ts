@@ -43,10 +43,10 @@ export interface OpenOptions {
   /**
    * PGlite on a data directory only: run with wal_level=minimal for this process, for a bulk
    * load into tables it empties in the same transaction (the seed, db/bulk-load.ts). Those
-   * tables' rows and index builds are then not written to the WAL at all (a fresh seed wrote
-   * its whole size there twice over) but flushed to their files at commit, which PGlite, whose
-   * fsync is off, otherwise does at its checkpoints. Every other write is logged as before; the
-   * next process opens the directory with the default level again.
+   * tables' rows and index builds are then not written to the WAL at all (a fresh 100k seed
+   * wrote 1.1 GB of it) but written to their own files before the commit is, as PostgreSQL does
+   * for such tables, so a crash loses nothing committed. Every other write is logged as before;
+   * the next process opens the directory with the default level again.
    */
   minimalWal?: boolean;
 }

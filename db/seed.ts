@@ -277,7 +277,8 @@ const SEED_BATCH = 500;
  *
  * Into a database with no patients yet, the whole seed is one transaction with the seeded
  * tables' indexes built at the end (withIndexesBuiltAfter): a seed stopped part-way leaves no
- * patient at all, and the next run starts again from the first. Otherwise (a seed that adds to
+ * patient at all, and the next run starts again from the first (on PostgreSQL the seeded tables
+ * are locked until it commits, so the portal waits on them). Otherwise (a seed that adds to
  * patients already there) each batch is its own transaction, the indexes kept up as it goes,
  * and a run stopped part-way resumes after the last whole batch.
  */
