@@ -40,6 +40,15 @@ export interface OpenOptions {
    * delays by up to 40 ms, so each COPY waited out the delay (a third of the seed's time).
    */
   noDelay?: boolean;
+  /**
+   * PGlite on a data directory only: run with wal_level=minimal for this process, for a bulk
+   * load into tables it empties in the same transaction (the seed, db/bulk-load.ts). Those
+   * tables' rows and index builds are then not written to the WAL at all (a fresh 100k seed
+   * wrote 1.1 GB of it) but written to their own files before the commit is, as PostgreSQL does
+   * for such tables, so a crash loses nothing committed. Every other write is logged as before;
+   * the next process opens the directory with the default level again.
+   */
+  minimalWal?: boolean;
 }
 
 const migrationsFolder = path.join(process.cwd(), 'db', 'migrations');
@@ -127,7 +136,9 @@ export async function openDatabase(options: OpenOptions = {}): Promise<DatabaseH
   mkdirSync(dataDir, { recursive: true });
   const releaseLock = lockDataDir(dataDir);
   try {
-    const client = await PGlite.create(dataDir);
+    // wal_level=minimal needs max_wal_senders=0 (no replication from a minimal WAL).
+    const startParams = options.minimalWal ? [...PGlite.defaultStartParams, '-c', 'wal_level=minimal', '-c', 'max_wal_senders=0'] : undefined;
+    const client = await PGlite.create(dataDir, startParams ? { startParams } : undefined);
     const db = drizzle(client, { schema }) as unknown as Db;
     return {
       db,
