@@ -7,14 +7,14 @@
  * row: the seed uses every core, and other work on the machine slows it.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import { rowsOf } from '@/db/client';
 import { generateKeyMaterial } from '@/lib/platform/crypto/key-provider';
-import type { TestDatabase } from '@/test/db';
 import { benchDatabaseKinds, scratchDatabase, type BenchDatabaseKind } from './scratch-database';
+import { serverCpu } from './server-cpu';
 import { round, type BenchResult, type BenchRow } from './types';
 
 const PATIENTS = Number(process.env.VIGIL_BENCH_SEED_PATIENTS ?? 100_000);
@@ -22,45 +22,6 @@ const TARGET_SECONDS = 60;
 const TARGET_PATIENTS = 100_000;
 
 const loadAverage = () => os.loadavg().map((l) => round(l, 1)).join(' / ');
-
-/** Linux's USER_HZ: the unit of the CPU times in /proc/<pid>/stat. */
-const CLOCK_TICKS = 100;
-
-/** utime, stime, cutime, cstime and the parent's pid of a process, from /proc (undefined when it is gone or unreadable). */
-function procTimes(pid: string): { own: number; children: number; ppid: string } | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The fields after the command name, which is in parentheses and may hold spaces: state, ppid, …
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { ppid: fields[1]!, own: Number(fields[11]) + Number(fields[12]), children: Number(fields[13]) + Number(fields[14]) };
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * A reader of the CPU seconds the PostgreSQL server has used so far (postmaster, its live
- * processes, and those it has reaped), when the server runs on this machine and its data
- * directory and processes can be read; undefined otherwise (a remote server).
- */
-async function serverCpu(scratch: TestDatabase): Promise<(() => number) | undefined> {
-  try {
-    const [row] = rowsOf<{ dir: string }>(await scratch.db.execute(sql`SELECT current_setting('data_directory') AS dir`));
-    const postmaster = readFileSync(path.join(row!.dir, 'postmaster.pid'), 'utf8').split('\n')[0]!.trim();
-    if (!procTimes(postmaster)) return undefined;
-    return () => {
-      const main = procTimes(postmaster);
-      let ticks = main ? main.own + main.children : 0;
-      for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
-        const child = procTimes(pid);
-        if (child?.ppid === postmaster) ticks += child.own;
-      }
-      return ticks / CLOCK_TICKS;
-    };
-  } catch {
-    return undefined;
-  }
-}
 
 /** Runs the seed command to the end; its own report of the seeding part is parsed from stdout. */
 async function seedCommand(env: NodeJS.ProcessEnv): Promise<{ seconds: number; seedingSeconds: number; cpuSeconds: number }> {
@@ -127,7 +88,7 @@ export async function run(): Promise<BenchResult> {
     rows,
     notes: [
       `\`npm run db:seed -- --patients ${PATIENTS}\` in its own process on a new database: "command s" is the whole command (start-up, migrations — PGlite starts from an empty directory, the PostgreSQL database is created migrated — and the seed), "seeding s" the seed alone as the command reports it.`,
-      `Worker threads (one per core, ${os.availableParallelism()} here) generate and seal each batch of 500 patients; the main thread writes each batch in one transaction with COPY, batches in order (on PostgreSQL over a connection with TCP_NODELAY).`,
+      `Worker threads (one per core, ${os.availableParallelism()} here) generate and seal each batch of 500 patients; the main thread writes them with COPY, in order, all in one transaction with the seeded tables' indexes built after the load (the database is new; on PGlite its rows skip the WAL) — on PostgreSQL over a connection with TCP_NODELAY.`,
       'Seed process CPU s: user and system time of every thread of the seed command (workers included; PGlite runs in it too): the work the seed does, which does not change much with what else runs. Server CPU s: the PostgreSQL server\'s processes over the same time, when the server runs on this machine (read from /proc). On a quiet machine the wall time approaches the two together divided by the cores (PGlite writes on one thread).',
       `Target: ${TARGET_PATIENTS.toLocaleString('en-US')} patients in at most ${TARGET_SECONDS} s, judged on the whole command. The machine is shared: the load average before and after each run says how much else was running on its ${os.cpus().length} cores.`,
       ...(PATIENTS === TARGET_PATIENTS ? [] : [`${TARGET_PATIENTS / 1000}k estimate s: a linear extrapolation (start-up as measured, seeding scaled by ${TARGET_PATIENTS}/${PATIENTS}), not a measurement; larger databases tend to be slower per patient.`]),

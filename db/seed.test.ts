@@ -1,13 +1,15 @@
 /**
  * The bulk seed, as `npm run db:seed` runs it (worker threads sealing, COPY writing, the checks
- * of references to the batch's own patients skipped as a superuser), on PGlite or, when
- * VIGIL_TEST_DATABASE_URL is set, on a fresh PostgreSQL database, leaves data exactly as valid
- * as the app's own writes: every
- * patient is the one its seed number says, every chart opens against its head, every blind
- * index finds its patient, every row references a patient that exists, the care teams are the
- * demo ones, the trail verifies, and a second run adds nothing.
+ * of references to the batch's own patients skipped as a superuser; into an empty database one
+ * transaction with the indexes built at the end, then more patients batch by batch), on PGlite
+ * or, when VIGIL_TEST_DATABASE_URL is set, on a fresh PostgreSQL database, leaves data exactly
+ * as valid as the app's own writes: every patient is the one its seed number says, every chart
+ * opens against its head, every blind index finds its patient, every row references a patient
+ * that exists, the care teams are the demo ones, the trail verifies, the tables have exactly
+ * the indexes and constraints the migrations made, and a second run adds nothing. A fresh seed
+ * killed part-way leaves no patient and every index, and the next run seeds them all.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -32,8 +34,13 @@ import { viewer as signIn } from '@/test/fixtures';
 
 const run = promisify(execFile);
 const PATIENTS = 300;
-/** Three batches over two workers: batches come back out of order and must be written in order. */
-const SEED_ARGS = ['--patients', String(PATIENTS), '--workers', '2', '--batch', '100'];
+/**
+ * First into the empty database (one transaction, indexes built after), four batches over two
+ * workers: batches come back out of order and must be written in order. Then up to PATIENTS,
+ * adding to those (a transaction per batch, indexes kept up).
+ */
+const FRESH_ARGS = ['--patients', '200', '--workers', '2', '--batch', '50'];
+const SEED_ARGS = ['--patients', String(PATIENTS), '--workers', '2', '--batch', '50'];
 const FIRST_MRN = 40_000_000;
 
 let dir: string;
@@ -41,20 +48,44 @@ let handle: DatabaseHandle;
 /** The PostgreSQL database the child seeds, when the suite runs on PostgreSQL; else PGlite in `dir`. */
 let postgres: TestDatabase | undefined;
 
-/** `npm run db:seed` in its own process, on a data directory and key file of this test's. */
-async function seed(args: string[]): Promise<string> {
+/** The environment of a `npm run db:seed` of this test's: its data directory (or database) and key file. */
+function seedEnv(dataDir: string, database: TestDatabase | undefined): NodeJS.ProcessEnv {
   // The test's own database, keys and mode stay out: the child seeds this test's database with the key file above.
   const { DATABASE_URL: _url, VIGIL_MASTER_KEYS: _keys, VIGIL_KEY_PROVIDER: _provider, VIGIL_MODE: _mode, ...inherited } = process.env;
-  const childEnv: NodeJS.ProcessEnv = { ...inherited, VIGIL_DATA_DIR: dir, VIGIL_KEY_FILE: path.join(dir, 'keys.json'), ...(postgres ? { DATABASE_URL: postgres.url } : {}) };
-  const { stdout } = await run(process.execPath, ['--import', 'tsx', '--conditions=react-server', 'scripts/seed.ts', ...args], { env: childEnv, timeout: 240_000 });
+  return { ...inherited, VIGIL_DATA_DIR: dataDir, VIGIL_KEY_FILE: path.join(dataDir, 'keys.json'), ...(database ? { DATABASE_URL: database.url } : {}) };
+}
+const SEED_COMMAND = ['--import', 'tsx', '--conditions=react-server', 'scripts/seed.ts'];
+
+/** `npm run db:seed` in its own process, on a data directory and key file of this test's. */
+async function seed(args: string[], dataDir = dir, database = postgres): Promise<string> {
+  const { stdout } = await run(process.execPath, [...SEED_COMMAND, ...args], { env: seedEnv(dataDir, database), timeout: 240_000 });
   return stdout;
 }
 
+/** A new directory with a key file, for a seed of its own. */
+function seedDir(): string {
+  const made = mkdtempSync(path.join(os.tmpdir(), 'vigil-seed-'));
+  writeFileSync(path.join(made, 'keys.json'), JSON.stringify(generateKeyMaterial()), { mode: 0o600 });
+  return made;
+}
+
+/** Every index and index-backed constraint of the public tables, as the catalog defines them, and whether each index is valid. */
+async function indexesAndConstraints(db: DatabaseHandle['db']): Promise<string[]> {
+  const rows = rowsOf<{ line: string }>(
+    await db.execute(sql`
+      SELECT format('%s %s valid=%s', t.relname, pg_get_indexdef(x.indexrelid), x.indisvalid) AS line
+      FROM pg_index x JOIN pg_class t ON t.oid = x.indrelid WHERE t.relnamespace = 'public'::regnamespace
+      UNION ALL
+      SELECT format('%s %s %s %s validated=%s', t.relname, c.conname, c.contype, pg_get_constraintdef(c.oid), c.convalidated)
+      FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid WHERE t.relnamespace = 'public'::regnamespace`),
+  );
+  return rows.map((r) => r.line).sort();
+}
+
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(os.tmpdir(), 'vigil-seed-'));
-  const material = generateKeyMaterial();
-  writeFileSync(path.join(dir, 'keys.json'), JSON.stringify(material), { mode: 0o600 });
+  dir = seedDir();
   if (process.env.VIGIL_TEST_DATABASE_URL) postgres = await createTestDatabase();
+  expect(await seed(FRESH_ARGS)).toContain('Seeded up to 200 patients');
   expect(await seed(SEED_ARGS)).toContain(`Seeded up to ${PATIENTS} patients`);
   handle = postgres ?? (await openDatabase({ dataDir: path.join(dir, 'pglite') }));
   setDatabase(handle);
@@ -177,5 +208,61 @@ describe('npm run db:seed with worker threads and COPY', () => {
     if (!postgres) handle = await openDatabase({ dataDir: path.join(dir, 'pglite') });
     const [row] = await handle.db.select({ n: count() }).from(patients);
     expect(row!.n).toBe(PATIENTS);
+  }, 300_000);
+
+  it('leaves the seeded tables exactly the indexes and constraints the migrations made, all valid', async () => {
+    const fresh = await createTestDatabase();
+    try {
+      const migrated = await indexesAndConstraints(fresh.db);
+      expect(migrated.some((line) => line.startsWith('chart_pages ') && line.includes('PRIMARY KEY'))).toBe(true);
+      expect(await indexesAndConstraints(handle.db)).toEqual(migrated);
+    } finally {
+      await fresh.close();
+      setDatabase(handle);
+    }
+  });
+});
+
+describe('a fresh seed stopped part-way', () => {
+  it('leaves no patient and every index, and the next run seeds every patient', async () => {
+    const killedDir = seedDir();
+    const database = process.env.VIGIL_TEST_DATABASE_URL ? await createTestDatabase() : undefined;
+    let reopened: DatabaseHandle | undefined;
+    try {
+      // Killed (no chance to clean up) once the first batches are written, inside the seed's transaction.
+      const child = spawn(process.execPath, [...SEED_COMMAND, '--patients', '3000', '--workers', '2', '--batch', '100'], { env: seedEnv(killedDir, database), stdio: ['ignore', 'ignore', 'pipe'] });
+      const exited = new Promise((resolve) => child.on('exit', resolve));
+      await new Promise<void>((resolve, reject) => {
+        child.stderr.on('data', (chunk: Buffer) => chunk.toString().includes('Seeding patients: ') && resolve());
+        child.on('exit', () => reject(new Error('The seed ended before it was stopped.')));
+      });
+      child.kill('SIGKILL');
+      await exited;
+
+      const open = async () => database ?? (await openDatabase({ dataDir: path.join(killedDir, 'pglite') }));
+      reopened = await open();
+      const [none] = await reopened.db.select({ n: count() }).from(patients);
+      expect(none!.n).toBe(0);
+      const [noPages] = await reopened.db.select({ n: count() }).from(chartPages);
+      expect(noPages!.n).toBe(0);
+      const fresh = await createTestDatabase();
+      const migrated = await indexesAndConstraints(fresh.db);
+      await fresh.close();
+      expect(await indexesAndConstraints(reopened.db)).toEqual(migrated);
+      if (!database) {
+        await reopened.close();
+        reopened = undefined;
+      }
+
+      expect(await seed(['--patients', '120', '--workers', '2', '--batch', '50'], killedDir, database)).toContain('Seeded up to 120 patients');
+      reopened = await open();
+      const [all] = await reopened.db.select({ n: count() }).from(patients);
+      expect(all!.n).toBe(120);
+    } finally {
+      setDatabase(handle);
+      if (!database) await reopened?.close();
+      await database?.close();
+      rmSync(killedDir, { recursive: true, force: true });
+    }
   }, 300_000);
 });

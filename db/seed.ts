@@ -4,14 +4,11 @@
  * exactly as the app would seal them; only the bulk insert is seed-specific, for speed.
  */
 import { randomUUID } from 'node:crypto';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { Worker } from 'node:worker_threads';
-import type { PGlite } from '@electric-sql/pglite';
 import { count, eq, getTableName, sql } from 'drizzle-orm';
 import type { PgTable } from 'drizzle-orm/pg-core';
-import type { Sql } from 'postgres';
 import { rowsOf, type Db } from './client';
+import { inCopyTransaction, withIndexesBuiltAfter, type CopyWriter } from './bulk-load';
 import {
   allergies,
   careTeam,
@@ -82,6 +79,8 @@ export interface SeedOptions {
    */
   workers?: number;
   onProgress?: (done: number, total: number) => void;
+  /** Called when every patient is written and the indexes are being built (a fresh seed's last step). */
+  onIndexing?: () => void;
 }
 
 /** A small fast PRNG (mulberry32): deterministic from the seed, not for secrets. */
@@ -270,10 +269,19 @@ export interface SeedJob {
   team: SeedTeam;
 }
 
-/** Patients per batch: one transaction each, so an interrupted seed resumes at a whole batch. */
+/** Patients per batch: one COPY per table each; adding to a seeded database, one transaction each, so an interrupted run resumes at a whole batch. */
 const SEED_BATCH = 500;
 
-/** Seeds roles, demo users and `patients` synthetic patients with their charts and care teams. */
+/**
+ * Seeds roles, demo users and `patients` synthetic patients with their charts and care teams.
+ *
+ * Into a database with no patients yet, the whole seed is one transaction with the seeded
+ * tables' indexes built at the end (withIndexesBuiltAfter): a seed stopped part-way leaves no
+ * patient at all, and the next run starts again from the first (on PostgreSQL the seeded tables
+ * are locked until it commits, so the portal waits on them). Otherwise (a seed that adds to
+ * patients already there) each batch is its own transaction, the indexes kept up as it goes,
+ * and a run stopped part-way resumes after the last whole batch.
+ */
 export async function seedDatabase(db: Db, options: SeedOptions): Promise<{ patients: number }> {
   const seed = options.seed ?? 42;
   const batchSize = options.batchSize ?? SEED_BATCH;
@@ -287,14 +295,33 @@ export async function seedDatabase(db: Db, options: SeedOptions): Promise<{ pati
   };
   const jobs: SeedJob[] = [];
   for (let from = start; from < options.patients; from += batchSize) jobs.push({ from, to: Math.min(options.patients, from + batchSize), seed, team });
-  const skipChecks = jobs.length > 0 && (await referenceChecks(db)) === 'skippable';
-  const write = async (batch: CopyBatch, job: SeedJob) => {
-    await copyBatch(db, batch, skipChecks);
-    options.onProgress?.(job.to, options.patients);
-  };
-  if ((options.workers ?? 0) > 0 && jobs.length > 1) await generateInWorkers(jobs, options.workers!, write);
-  else for (const job of jobs) await write(seedBatch(job), job);
+  if (jobs.length === 0) return { patients: start };
+  const skipChecks = (await referenceChecks(db)) === 'skippable';
+  const generate = (write: (batch: CopyBatch, job: SeedJob) => Promise<void>) =>
+    (options.workers ?? 0) > 0 && jobs.length > 1 ? generateInWorkers(jobs, options.workers!, write) : inOrder(jobs, write);
+  const written = (job: SeedJob) => options.onProgress?.(job.to, options.patients);
+  const loaded =
+    start === 0 &&
+    (await inCopyTransaction(db, (writer) =>
+      withIndexesBuiltAfter(writer, seededTables, async () => {
+        await generate(async (batch, job) => {
+          await copyBatch(writer, batch, skipChecks);
+          written(job);
+        });
+        options.onIndexing?.();
+      }),
+    ));
+  if (!loaded) {
+    await generate(async (batch, job) => {
+      await inCopyTransaction(db, (writer) => copyBatch(writer, batch, skipChecks));
+      written(job);
+    });
+  }
   return { patients: Math.max(start, options.patients) };
+}
+
+async function inOrder(jobs: SeedJob[], write: (batch: CopyBatch, job: SeedJob) => Promise<void>): Promise<void> {
+  for (const job of jobs) await write(seedBatch(job), job);
 }
 
 /**
@@ -318,6 +345,16 @@ const copyTables = {
   team: { table: careTeam, columns: ['id', 'patientId', 'userId', 'relationship', 'authMac'], checked: true },
 } as const satisfies Record<string, { table: PgTable; columns: readonly string[]; checked?: true }>;
 type CopyTable = keyof typeof copyTables;
+
+/**
+ * The tables a fresh seed loads with their indexes built afterwards. All but patients are
+ * truncated first (empty, and nothing references them); patients keeps its rows' WAL, since
+ * truncating it would take every table that references it along.
+ */
+const seededTables = (() => {
+  const all = Object.values(copyTables).map(({ table }) => getTableName(table));
+  return { all, truncate: all.filter((name) => name !== getTableName(patients)) };
+})();
 
 /** A care-team row's COPY values, with the id its MAC names (lib/platform/integrity). */
 function teamRow(patientId: string, userId: string, relationship: string): [string, string, string, string, string] {
@@ -402,7 +439,7 @@ export function seedBatch({ from, to, seed, team }: SeedJob): CopyBatch {
 }
 
 /**
- * Writes one batch in one transaction with COPY: row-at-a-time INSERTs spent most of the seed
+ * Writes one batch with COPY, in the writer's transaction: row-at-a-time INSERTs spent most of the seed
  * building and parsing SQL (drizzle's query builder alone was a quarter of the time), where
  * COPY hands the server rows it only has to store.
  *
@@ -411,33 +448,23 @@ export function seedBatch({ from, to, seed, team }: SeedJob): CopyBatch {
  * references only a patient that this same transaction inserts, which no other session can see
  * (let alone delete) before it commits, so none of those checks can fail. With `skipChecks`
  * (referenceChecks says when it is allowed) they are skipped for this transaction only, as
- * pg_restore skips them; the care team, which references user accounts, is checked as always.
+ * pg_restore skips them; the care team, which references user accounts, is checked as always,
+ * and the batch ends with the checks back on for whatever the transaction does next.
  * Tests check the seeded rows' references afterwards.
  */
-async function copyBatch(db: Db, batch: Partial<CopyBatch>, skipChecks: boolean): Promise<void> {
-  const statements = (Object.keys(copyTables) as CopyTable[])
-    .filter((name) => batch[name])
-    .map((name) => {
-      const { table, columns } = copyTables[name];
-      const names = columns.map((column) => `"${(table as unknown as Record<string, { name: string }>)[column]!.name}"`).join(', ');
-      return { name, copyFrom: `COPY "${getTableName(table)}" (${names}) FROM`, text: batch[name]! };
-    });
-  const write = async (run: (statement: string) => Promise<unknown>, copy: (copyFrom: string, text: string) => Promise<unknown>) => {
-    let skipping = false;
-    for (const { name, copyFrom, text } of statements) {
-      const skip = skipChecks && !('checked' in copyTables[name]);
-      if (skip !== skipping) await run(`SET LOCAL session_replication_role = ${skip ? 'replica' : 'origin'}`);
-      skipping = skip;
-      await copy(copyFrom, text);
-    }
-  };
-  const client = (db as unknown as { $client: unknown }).$client;
-  if (isPglite(client)) {
-    // PGlite reads COPY input from a blob it mounts at /dev/blob.
-    await client.transaction((tx) => write((statement) => tx.exec(statement), (copyFrom, text) => tx.query(`${copyFrom} '/dev/blob'`, [], { blob: new Blob([text]) })));
-    return;
+async function copyBatch(writer: CopyWriter, batch: Partial<CopyBatch>, skipChecks: boolean): Promise<void> {
+  let skipping = false;
+  for (const name of Object.keys(copyTables) as CopyTable[]) {
+    const text = batch[name];
+    if (!text) continue;
+    const { table, columns } = copyTables[name];
+    const skip = skipChecks && !('checked' in copyTables[name]);
+    if (skip !== skipping) await writer.run(`SET LOCAL session_replication_role = ${skip ? 'replica' : 'origin'}`);
+    skipping = skip;
+    const names = columns.map((column) => `"${(table as unknown as Record<string, { name: string }>)[column]!.name}"`).join(', ');
+    await writer.copy(`COPY "${getTableName(table)}" (${names}) FROM`, text);
   }
-  await (client as Sql).begin((tx) => write((statement) => tx.unsafe(statement), async (copyFrom, text) => pipeline(Readable.from([text]), await tx.unsafe(`${copyFrom} STDIN`).writable())));
+  if (skipping) await writer.run('SET LOCAL session_replication_role = origin');
 }
 
 /**
@@ -454,13 +481,10 @@ async function referenceChecks(db: Db): Promise<'skippable' | 'kept'> {
   return row?.superuser && row.triggers === 0 ? 'skippable' : 'kept';
 }
 
-function isPglite(client: unknown): client is PGlite {
-  return typeof client === 'object' && client !== null && 'transaction' in client && 'exec' in client;
-}
-
 /**
  * Generates batches on `workers` threads while this one writes them, in order (so a seed that
- * is stopped leaves the first patients, and `countPatients` says where to resume). At most two
+ * adds batch by batch and is stopped leaves the first patients, and `countPatients` says where
+ * to resume). At most two
  * batches per worker are generated ahead of the writer, which bounds the memory held.
  */
 async function generateInWorkers(jobs: SeedJob[], workers: number, write: (batch: CopyBatch, job: SeedJob) => Promise<void>): Promise<void> {
@@ -568,7 +592,8 @@ export async function seedCaseload(db: Db, options: { patients: number; userId: 
       rows.team.add(...teamRow(patientId, options.userId, options.relationship ?? 'attending'));
       ids.push(patientId);
     }
-    await copyBatch(db, { patients: rows.patients.text(), keys: rows.keys.text(), team: rows.team.text() }, skipChecks);
+    const batch = { patients: rows.patients.text(), keys: rows.keys.text(), team: rows.team.text() };
+    await inCopyTransaction(db, (writer) => copyBatch(writer, batch, skipChecks));
   }
   return ids;
 }

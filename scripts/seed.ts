@@ -22,12 +22,13 @@ await main(async () => {
   const batchSize = Number(values.batch);
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) throw new Error('--batch must be a whole number from 1 to 10,000.');
   if (!env().VIGIL_MASTER_KEYS && ensureKeyFile()) console.log('Created a new master key file.');
-  // No Nagle delay on PostgreSQL: each COPY's closing message would wait out the server's delayed ACK.
-  const handle = await openDatabase({ ...optionsFromEnv(), noDelay: true });
+  // No Nagle delay on PostgreSQL: each COPY's closing message would wait out the server's delayed
+  // ACK. PGlite without WAL for the tables a fresh seed fills (db/bulk-load.ts).
+  const handle = await openDatabase({ ...optionsFromEnv(), noDelay: true, minimalWal: true });
   try {
     await upgradeDatabase(handle);
     const started = Date.now();
-    const result = await seedDatabase(handle.db, { patients, seed: Number(values.seed), workers, batchSize, onProgress: progressReporter('Seeding patients') });
+    const result = await seedDatabase(handle.db, { patients, seed: Number(values.seed), workers, batchSize, onProgress: progressReporter('Seeding patients'), onIndexing: () => console.error('Building the indexes of the seeded tables…') });
     // CPU time of every thread of this process (the workers' too): what the seed costs, whatever else shares the machine.
     const cpu = process.cpuUsage();
     console.log(`Seeded up to ${result.patients} patients in ${((Date.now() - started) / 1000).toFixed(1)}s (${((cpu.user + cpu.system) / 1e6).toFixed(1)} CPU-seconds in this process).`);

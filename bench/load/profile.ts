@@ -27,12 +27,12 @@ interface CpuProfile {
  */
 export const REQUEST_STEPS: Array<{ step: string; functions: RegExp }> = [
   { step: 'monitoring', functions: /^(judgeAccess|countAccess|monitorListener|onAuditEntry|recordAccess|evaluate\w*Rules?|checkRules|updateProfile|surnameMatch\w*)$/ },
-  { step: 'audit append', functions: /^(recordAudit|appendEntry|appendAudit|chainHash|entryHash|canonical\w*|hashEntry|sealAuditState|runListeners)$/ },
+  { step: 'audit append', functions: /^(recordAudit|appendEntry|insertEntry|appendAudit|chainHash|entryHash|canonical\w*|hashEntry|sealAuditState|runListeners)$/ },
   { step: 'key unwrap', functions: /^(getPatientCiphers|getPatientCipher|unwrap|unwrapKey|noted|noteKeyAccess)$/ },
   { step: 'decryption and sealing', functions: /^(openJson|openBytes|sealJson|sealBytes|openPage|sealPage|packEntries|listCards)$/ },
   { step: 'authorization', functions: /^(loadRelationship|reachablePatientIds|decide|hasPermission|matchesPattern|actorNow|authorize\w*|unionPermissions)$/ },
-  { step: 'session check', functions: /^(checkSession|resolveViewerState|loadRolesAndPermissions|stateFor|currentSessionId|getViewerState|requireViewer\w*|jwtDecrypt|decode|auth)$/ },
-  { step: 'database driver', functions: /^(execute|handle|parseRow|Query|mapResultRow|sqlToQuery|buildQueryFromSourceParams|prepareQuery|query|values|data|DataRow|RowDescription|ReadyForQuery|CommandComplete|BindComplete|ParseComplete|nextWrite|write|build|Bind|Parse)$/ },
+  { step: 'session check', functions: /^(checkSession|resolveViewerState|loadRolesAndPermissions|stateFor|currentSessionId|sessionIdInCookie|getViewerState|requireViewer\w*|jwtDecrypt|decode|auth)$/ },
+  { step: 'database driver', functions: /^(execute|preparedRows|handle|parseRow|Query|mapResultRow|sqlToQuery|buildQueryFromSourceParams|prepareQuery|query|values|data|DataRow|RowDescription|ReadyForQuery|CommandComplete|BindComplete|ParseComplete|nextWrite|write|build|Bind|Parse)$/ },
   { step: 'rendering (React)', functions: /^(renderElement|renderNode\w*|renderChildrenArray|retryTask|retryNode|performWork|renderToReadableStream|renderToHTML\w*|renderWithHooks|finishFunctionComponent|renderSuspenseBoundary|pushStartInstance|pushStartGenericElement|flushCompletedQueues|writeChunk\w*|encodeHTMLTextNode|escapeTextForBrowser)$/ },
   { step: 'RSC serialisation', functions: /^(renderModel\w*|emitChunk|serializeModel|resolveModelToJSON|emitModelChunk|processFullStringRow|renderFragment|outlineModel|attemptResolveElement|stringify)$/ },
 ];

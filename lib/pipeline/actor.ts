@@ -1,6 +1,7 @@
 import 'server-only';
 import { and, eq, sql } from 'drizzle-orm';
 import type { Queryable } from '@/db/client';
+import { builtOnce } from '@/db/statements';
 import { roles, sessions, userRoles, users } from '@/db/schema';
 import { unionPermissions, type PermissionSet } from '@/lib/domain/access/permissions';
 import type { Viewer } from '@/lib/domain/access/viewer';
@@ -45,6 +46,18 @@ export async function loadRolesAndPermissions(q: Queryable, userId: string): Pro
   return actorOf(q, rows);
 }
 
+/** actorNow's one statement, built once: every write runs it under its lock. */
+const actorRows = builtOnce('actor_now', (q) =>
+  q
+    .select({ session: macColumns.sessions, user: macColumns.users, role: roleColumns })
+    .from(sessions)
+    .innerJoin(users, eq(users.id, sessions.userId))
+    .leftJoin(userRoles, eq(userRoles.userId, users.id))
+    .leftJoin(roles, eq(roles.name, userRoles.roleName))
+    .where(and(eq(sessions.id, sql.placeholder('sessionId')), eq(sessions.userId, sql.placeholder('userId'))))
+    .orderBy(...roleOrder),
+);
+
 /**
  * The viewer as they are at this moment, or null if their account was disabled or their sign-in
  * ended since the request began: a viewer's permissions were read when the request started, and
@@ -52,14 +65,7 @@ export async function loadRolesAndPermissions(q: Queryable, userId: string): Pro
  * user and their roles (a row per role held, or one with no role), each row checked by its MAC.
  */
 export async function actorNow(q: Queryable, viewer: Pick<Viewer, 'userId' | 'sessionId'>): Promise<Actor | null> {
-  const rows = await q
-    .select({ session: macColumns.sessions, user: macColumns.users, role: roleColumns })
-    .from(sessions)
-    .innerJoin(users, eq(users.id, sessions.userId))
-    .leftJoin(userRoles, eq(userRoles.userId, users.id))
-    .leftJoin(roles, eq(roles.name, userRoles.roleName))
-    .where(and(eq(sessions.id, viewer.sessionId), eq(sessions.userId, viewer.userId)))
-    .orderBy(...roleOrder);
+  const rows = await actorRows(q, { sessionId: viewer.sessionId, userId: viewer.userId });
   const [row] = rows;
   if (!row || row.user.disabledAt || row.session.revokedAt) return null;
   if (!(await intactRow(q, 'sessions', row.session)) || !(await intactRow(q, 'users', row.user))) return null;

@@ -103,4 +103,18 @@ describe('environment', () => {
     delete process.env.VIGIL_KEY_CACHE_SECONDS;
     expect(env().VIGIL_KEY_CACHE_SECONDS).toBe(120);
   });
+
+  it('in the production server (scripts/serve.mjs), keeps its first reading: nothing changes it there', () => {
+    const served = Symbol.for('vigil.serve');
+    process.env.VIGIL_KEY_CACHE_SECONDS = '30';
+    expect(env().VIGIL_KEY_CACHE_SECONDS).toBe(30);
+    (globalThis as Record<symbol, unknown>)[served] = true;
+    try {
+      process.env.VIGIL_KEY_CACHE_SECONDS = '45';
+      expect(env().VIGIL_KEY_CACHE_SECONDS).toBe(30);
+    } finally {
+      delete (globalThis as Record<symbol, unknown>)[served];
+    }
+    expect(env().VIGIL_KEY_CACHE_SECONDS).toBe(45);
+  });
 });

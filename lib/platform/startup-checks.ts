@@ -4,7 +4,7 @@ import path from 'node:path';
 import { like } from 'drizzle-orm';
 import { getDb, type Queryable } from '@/db/client';
 import { users } from '@/db/schema';
-import { EnvError, environmentSource, parseEnv, type Env, type EnvSource } from '@/lib/platform/env';
+import { EnvError, environmentSource, parseEnv, servedByVigil, type Env, type EnvSource } from '@/lib/platform/env';
 import { log } from '@/lib/platform/log';
 import { DEMO_ACCOUNT_DOMAIN, vigilMode, type VigilMode } from '@/lib/platform/mode';
 
@@ -136,9 +136,6 @@ export async function checkStartup(source: EnvSource, db: Queryable | null, fact
   return { mode, warnings: problems };
 }
 
-/** Set by scripts/serve.mjs before Next loads, so start-up can tell it is behind it. */
-const SERVED_BY_VIGIL = Symbol.for('vigil.serve');
-
 /**
  * The server's start-up gate, the first thing instrumentation.ts runs: false when the process
  * must not serve. It reads the raw variables itself, so a value that does not parse is one
@@ -149,11 +146,11 @@ const SERVED_BY_VIGIL = Symbol.for('vigil.serve');
 export async function serverMayStart(): Promise<boolean> {
   const source = environmentSource();
   if (source.NEXT_PHASE === 'phase-production-build') return true;
-  const servedByVigil = (globalThis as Record<symbol, unknown>)[SERVED_BY_VIGIL] === true;
+  const behindServe = servedByVigil();
   try {
     // The configuration alone first: opening the database needs a configuration that parses.
-    await checkStartup(source, null, { servedByVigil });
-    const verdict = await checkStartup(source, await getDb(), { servedByVigil });
+    await checkStartup(source, null, { servedByVigil: behindServe });
+    const verdict = await checkStartup(source, await getDb(), { servedByVigil: behindServe });
     for (const problem of verdict.warnings) log.warn({ variable: problem.variable, problem: problem.message }, 'Unsafe setting tolerated in demo mode');
     return true;
   } catch (error) {

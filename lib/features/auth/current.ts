@@ -3,18 +3,12 @@ import { cache } from 'react';
 import { redirect } from 'next/navigation';
 import { getDb } from '@/db/client';
 import type { Viewer } from '@/lib/domain/access/viewer';
-import { auth } from '@/lib/features/auth/next-auth';
+import { currentSessionId } from '@/lib/features/auth/next-auth';
 import { clientInfo } from '@/lib/features/auth/request';
 import type { Touch } from '@/lib/features/credentials/sessions';
 import { gateViewer, resolveViewerState, type GateOptions, type ViewerState } from '@/lib/features/auth/viewer-state';
 
 export { MFA_ENROLMENT_PATH, PASSWORD_CHANGE_PATH, type ViewerState } from '@/lib/features/auth/viewer-state';
-
-/** The session id inside the request's Auth.js cookie (a JWT holding nothing else), if any. */
-export async function currentSessionId(): Promise<string | null> {
-  const session = (await auth()) as { sid?: unknown } | null;
-  return typeof session?.sid === 'string' ? session.sid : null;
-}
 
 async function stateFor(touch: Touch): Promise<ViewerState> {
   // Cookies and headers first: during `next build` they end prerendering before the database

@@ -1,5 +1,6 @@
 import 'server-only';
-import NextAuth, { CredentialsSignin } from 'next-auth';
+import NextAuth, { CredentialsSignin, type NextAuthConfig } from 'next-auth';
+import { sessionIdInCookie } from '@/lib/features/auth/session-cookie';
 import Credentials from 'next-auth/providers/credentials';
 import { secureCookies, sessionPolicy } from '@/lib/features/credentials/config';
 import { signInWithPassword } from '@/lib/features/auth/login';
@@ -11,6 +12,7 @@ import { identityFrom, SSO_PROVIDER_ID, ssoProvider, ssoRefusalReason, ssoSettin
 import { auditActions } from '@/lib/domain/audit/actions';
 import { tallyRefusal } from '@/lib/platform/audit';
 import { log } from '@/lib/platform/log';
+import { cookies } from 'next/headers';
 
 /** Carries our LoginResult reason to the sign-in action (never a message with detail). */
 class VigilSignInError extends CredentialsSignin {
@@ -21,10 +23,7 @@ class VigilSignInError extends CredentialsSignin {
 }
 
 /** The session id the browser held before this sign-in, which the new one replaces. */
-async function previousSessionId(): Promise<string | null> {
-  const previous = (await auth().catch(() => null)) as { sid?: unknown } | null;
-  return typeof previous?.sid === 'string' ? previous.sid : null;
-}
+const previousSessionId = (): Promise<string | null> => currentSessionId();
 
 /**
  * Auth.js refuses a bad SSO callback itself (state, PKCE, nonce, ID token claims) before any of
@@ -42,13 +41,16 @@ function recordAuthError(error: Error): void {
 
 const sso = ssoSettings();
 
+/** `__Host-` (whenever cookies are Secure); Auth.js also salts the cookie's key with this name. */
+const SESSION_COOKIE = secureCookies() ? '__Host-authjs.session-token' : 'authjs.session-token';
+
 /**
  * Auth.js is the cookie carrier only: its JWT holds nothing but our session id (`sid`), and
  * every request re-checks that id against the `sessions` table (lib/features/auth/current.ts), so
  * revocation, idle timeout and disabling take effect on the next request. Each sign-in makes a
  * new session row (a new id, so a new cookie) and ends the one the browser held before.
  */
-export const { handlers, auth, signIn, signOut } = NextAuth({
+const config: NextAuthConfig = {
   trustHost: true,
   session: { strategy: 'jwt', maxAge: sessionPolicy.absoluteLifetimeMs / 1000 },
   pages: { signIn: '/login', error: '/login' },
@@ -59,7 +61,7 @@ export const { handlers, auth, signIn, signOut } = NextAuth({
     // land signed in; every GET that reveals or changes anything is instead a POST or refuses a
     // request another site started (SECURITY.md, "Cross-site requests").
     sessionToken: {
-      name: secureCookies() ? '__Host-authjs.session-token' : 'authjs.session-token',
+      name: SESSION_COOKIE,
       options: { httpOnly: true, sameSite: 'lax', path: '/', secure: secureCookies() },
     },
   },
@@ -142,4 +144,19 @@ export const { handlers, auth, signIn, signOut } = NextAuth({
     jwt: ({ token, user }) => (user?.id ? { sid: user.id } : { sid: token.sid }),
     session: ({ session, token }) => ({ ...session, sid: token.sid, user: undefined }) as never,
   },
-});
+};
+
+// NextAuth() completes `config` from the environment (its secrets), so it must run before any decode.
+export const { handlers, signIn, signOut } = NextAuth(config);
+
+/**
+ * The session id in the request's session cookie, or null: the cookie decrypted by Auth.js's own
+ * decoder with the secrets NextAuth() settled on, and its expiry checked. Every page, action and
+ * route asks this once per request, so it is not Auth.js's auth(): that runs the whole session
+ * endpoint (a Request, the callbacks, and a freshly sealed cookie that a page cannot even set),
+ * about a tenth of a chart open's CPU. The cookie's lifetime is the session's absolute lifetime
+ * from sign-in; the idle timeout and every revocation live in the `sessions` row, checked next.
+ */
+export async function currentSessionId(): Promise<string | null> {
+  return sessionIdInCookie((await cookies()).get(SESSION_COOKIE)?.value, { secret: config.secret ?? [], salt: SESSION_COOKIE });
+}

@@ -1,7 +1,8 @@
 import 'server-only';
 import { randomUUID } from 'node:crypto';
 import { isUuid } from '@/lib/domain/ids';
-import { and, desc, eq, gt, isNull, ne } from 'drizzle-orm';
+import { and, desc, eq, gt, isNull, ne, sql } from 'drizzle-orm';
+import { builtOnce } from '@/db/statements';
 import type { Queryable } from '@/db/client';
 import { breakGlassGrants, roles, sessions, userRoles, users } from '@/db/schema';
 import { heldRolesOf, roleColumns, roleOrder, type HeldRole } from '@/lib/pipeline/actor';
@@ -107,6 +108,18 @@ export function sessionTiming(row: Pick<SessionRow, 'lastSeenAt' | 'expiresAt'>,
   };
 }
 
+/** The session check's one statement, built once: it runs on every request. */
+const sessionWithRoles = builtOnce('session_with_roles', (q) =>
+  q
+    .select({ session: sessions, user: users, role: roleColumns })
+    .from(sessions)
+    .innerJoin(users, eq(users.id, sessions.userId))
+    .leftJoin(userRoles, eq(userRoles.userId, users.id))
+    .leftJoin(roles, eq(roles.name, userRoles.roleName))
+    .where(eq(sessions.id, sql.placeholder('sessionId')))
+    .orderBy(...roleOrder),
+);
+
 /**
  * The server-side check behind every authenticated request: the row must exist, be neither
  * revoked, idle past the limit nor past its absolute lifetime, and its user must be enabled.
@@ -116,14 +129,7 @@ export function sessionTiming(row: Pick<SessionRow, 'lastSeenAt' | 'expiresAt'>,
 export async function checkSession(q: Queryable, sessionId: string, at = clockNow(), options: CheckOptions = {}): Promise<SessionCheck> {
   // One statement: the session, its user and the user's role rows (a row per role held), which
   // the caller checks (lib/pipeline/actor.ts actorOf) once the session is known to be good.
-  const rows = await q
-    .select({ session: sessions, user: users, role: roleColumns })
-    .from(sessions)
-    .innerJoin(users, eq(users.id, sessions.userId))
-    .leftJoin(userRoles, eq(userRoles.userId, users.id))
-    .leftJoin(roles, eq(roles.name, userRoles.roleName))
-    .where(eq(sessions.id, sessionId))
-    .orderBy(...roleOrder);
+  const rows = await sessionWithRoles(q, { sessionId });
   const [found] = rows;
   // A session row that fails its MAC is no session; a user row that fails is a disabled user.
   if (!found || !(await intactRow(q, 'sessions', found.session))) return { valid: false, reason: 'missing' };

@@ -2,6 +2,7 @@ import 'server-only';
 import { and, eq, isNull } from 'drizzle-orm';
 import { z } from 'zod';
 import { getDb, type Queryable } from '@/db/client';
+import { builtOnce } from '@/db/statements';
 import { smartApps } from '@/db/schema';
 import { supportedScopes } from '@/lib/domain/access/smart-scopes';
 import { env } from '@/lib/platform/env';
@@ -72,9 +73,12 @@ const fromRow = (row: Row): SmartApp => ({
   source: 'admin',
 });
 
+/** The registered apps not revoked (every chart lists them), built once. */
+const registeredApps = builtOnce('registered_smart_apps', (q) => q.select().from(smartApps).where(isNull(smartApps.revokedAt)));
+
 /** Every registered, unrevoked client: the environment's first (an admin cannot shadow them). */
 export async function activeApps(q?: Queryable): Promise<SmartApp[]> {
-  const rows = await (q ?? (await getDb())).select().from(smartApps).where(isNull(smartApps.revokedAt));
+  const rows = await registeredApps(q ?? (await getDb()), {});
   const listed = environmentApps();
   return [...listed.values(), ...rows.filter((r) => !listed.has(r.clientId)).map(fromRow)];
 }

@@ -4,6 +4,7 @@ import { desc, eq, sql } from 'drizzle-orm';
 import { unionAll } from 'drizzle-orm/pg-core';
 import { z } from 'zod';
 import type { Queryable, Tx } from '@/db/client';
+import { builtOnce } from '@/db/statements';
 import { breakGlassGrants, patients } from '@/db/schema';
 import { canBreakGlass, decide, type Decision, type Relationship } from '@/lib/domain/access/policy';
 import { chartPermission } from '@/lib/domain/access/permission-names';
@@ -60,6 +61,9 @@ interface Readable {
 
 type PatientRow = typeof patients.$inferSelect;
 
+/** A patient's whole row, sealed (every chart open reads it), built once. */
+const patientRow = builtOnce('patient_row', (q) => q.select().from(patients).where(eq(patients.id, sql.placeholder('patientId'))).limit(1));
+
 /**
  * Opens a chart for a viewer: authorize each section, decrypt only what is allowed, record the
  * view (with the sections shown) in the audit chain in the same transaction, then return the
@@ -74,7 +78,7 @@ export const getChart = operation({
   input: z.string(),
   authorize: async ({ tx, viewer, at, input: patientId }): Promise<Verdict<Readable, ChartRefusal>> => {
     // The whole row, sealed: nothing of it is opened unless a section is allowed below.
-    const [patient] = isUuid(patientId) ? await tx.select().from(patients).where(eq(patients.id, patientId)).limit(1) : [];
+    const [patient] = isUuid(patientId) ? await patientRow(tx, { patientId }) : [];
     const exists = patient !== undefined;
     const relationship = exists ? await loadRelationship(tx, viewer, patientId, at) : { careTeam: null, breakGlassGrantId: null };
     const decisions = new Map<ChartSection, Decision>(chartSections.map((s) => [s, decide(viewer, relationship, 'read', s)]));
@@ -133,7 +137,7 @@ export async function readChart(
   /** The patient's row when the caller read it already in this transaction. */
   read?: PatientRow,
 ): Promise<ChartView> {
-  const [patient] = read ? [read] : await db.select().from(patients).where(eq(patients.id, patientId)).limit(1);
+  const [patient] = read ? [read] : await patientRow(db, { patientId });
   const open = <T>(column: string, rowId: string, sealed: string) => {
     if (!cipher) return { status: 'erased' as const };
     try {
@@ -190,6 +194,38 @@ async function openSections(
   return new Map(sections.map((section, i) => [section, openSection(section, rowsBySection[i]!, sealed.get(section), cipher)]));
 }
 
+/** The statement of readSectionRows for one list of sections (a role's), built once per list. */
+function sectionRowsStatement(sections: EntrySection[]) {
+  return builtOnce(`chart_rows_${sections.join('_')}`, (q) => {
+    const branches = sections.map((section) => {
+      const { table } = entrySections[section];
+      const order = sql`order by ${table.createdAt} desc, ${table.id} desc`;
+      // A digest of every row id on each row's page, so a missing, moved or invented row shows against the sealed head and pages (openSection).
+      const pageIds = sql`string_agg(${table.id}::text, ',') over (partition by ${table.pageNo} order by ${table.id} rows between unbounded preceding and unbounded following)`;
+      return q
+        .select({
+          section: sql<string>`${section}::text`.as('section'),
+          place: sql<number>`(row_number() over (${order}))::int`.as('place'),
+          id: table.id,
+          version: table.version,
+          createdAt: table.createdAt,
+          pageNo: table.pageNo,
+          billingStatus: ('billingStatus' in table ? sql<string | null>`${table.billingStatus}` : sql<string | null>`null::text`).as('billing_status'),
+          total: sql<number>`(count(*) over ())::int`.as('total'),
+          pageDigest: sql<string>`encode(sha256(convert_to(${pageIds}, 'UTF8')), 'hex')`.as('page_digest'),
+        })
+        .from(table)
+        .where(eq(table.patientId, sql.placeholder('patientId')))
+        .orderBy(desc(table.createdAt), desc(table.id))
+        .limit(sectionRowLimit[section]);
+    });
+    const [first, second, ...rest] = branches;
+    if (!first) throw new Error('A chart read names at least one section.');
+    return second ? unionAll(first, second, ...rest) : first;
+  });
+}
+const sectionRowStatements = new Map<string, ReturnType<typeof sectionRowsStatement>>();
+
 /**
  * Each section's shown rows, newest first, every section in one statement (a UNION ALL, one round
  * trip rather than one per section). Each row carries its section, its place in the section's
@@ -197,31 +233,11 @@ async function openSections(
  * many rows the section has and the page digest, all taken before the section's limit.
  */
 async function readSectionRows(db: Tx, patientId: string, sections: EntrySection[]): Promise<EntryRow[][]> {
-  const branches = sections.map((section) => {
-    const { table } = entrySections[section];
-    const order = sql`order by ${table.createdAt} desc, ${table.id} desc`;
-    // A digest of every row id on each row's page, so a missing, moved or invented row shows against the sealed head and pages (openSection).
-    const pageIds = sql`string_agg(${table.id}::text, ',') over (partition by ${table.pageNo} order by ${table.id} rows between unbounded preceding and unbounded following)`;
-    return db
-      .select({
-        section: sql<string>`${section}::text`.as('section'),
-        place: sql<number>`(row_number() over (${order}))::int`.as('place'),
-        id: table.id,
-        version: table.version,
-        createdAt: table.createdAt,
-        pageNo: table.pageNo,
-        billingStatus: ('billingStatus' in table ? sql<string | null>`${table.billingStatus}` : sql<string | null>`null::text`).as('billing_status'),
-        total: sql<number>`(count(*) over ())::int`.as('total'),
-        pageDigest: sql<string>`encode(sha256(convert_to(${pageIds}, 'UTF8')), 'hex')`.as('page_digest'),
-      })
-      .from(table)
-      .where(eq(table.patientId, patientId))
-      .orderBy(desc(table.createdAt), desc(table.id))
-      .limit(sectionRowLimit[section]);
-  });
-  const [first, second, ...rest] = branches;
-  if (!first) return [];
-  const rows = second ? await unionAll(first, second, ...rest) : await first;
+  if (sections.length === 0) return [];
+  const key = sections.join(',');
+  let statement = sectionRowStatements.get(key);
+  if (!statement) sectionRowStatements.set(key, (statement = sectionRowsStatement(sections)));
+  const rows = await statement(db, { patientId });
   const bySection = new Map<string, Array<(typeof rows)[number]>>(sections.map((section) => [section, []]));
   for (const row of rows) bySection.get(row.section)?.push(row);
   return sections.map((section) =>

@@ -131,6 +131,33 @@ describe(`recordAudit (${testDatabaseKind})`, () => {
   });
 });
 
+// PostgreSQL only: PGlite has one connection and no pooler.
+if (testDatabaseKind === 'postgres') describe('the trail through connections with and without named statements (postgres)', () => {
+  beforeEach(() => clearTrail(handle.db));
+
+  // The append's statements are prepared once per connection; a deployment behind a pooler
+  // that cannot carry prepared statements sets ?prepare=false, and postgres.js then sends them
+  // unnamed. Both ways, the trail must be the same. One connection each, so the count of
+  // prepared statements is that connection's.
+  it('appends and verifies with named statements, and with ?prepare=false on the URL without them', async () => {
+    const unnamedUrl = new URL(handle.url!);
+    unnamedUrl.searchParams.set('prepare', 'false');
+    const prepared = await openDatabase({ url: handle.url!, max: 1 });
+    const unprepared = await openDatabase({ url: unnamedUrl.toString(), max: 1 });
+    const namedStatements = async (db: Db) => Number((await queryRows<{ n: string | number }>(db, sql`SELECT count(*) AS n FROM pg_prepared_statements`))[0]!.n);
+    try {
+      for (let i = 0; i < 6; i++) await (i % 2 ? unprepared : prepared).db.transaction((tx) => recordAudit(tx, syntheticEvent(i)));
+      expect(await verifyChain({ db: unprepared.db })).toMatchObject({ ok: true, checked: 6 });
+      expect(await verifyChain({ db: prepared.db })).toMatchObject({ ok: true, checked: 6 });
+      expect(await namedStatements(unprepared.db)).toBe(0);
+      expect(await namedStatements(prepared.db)).toBeGreaterThanOrEqual(2);
+    } finally {
+      await prepared.close();
+      await unprepared.close();
+    }
+  });
+});
+
 describe(`audit_log is append-only for the application (${testDatabaseKind})`, () => {
   beforeAll(async () => {
     await clearTrail(handle.db);

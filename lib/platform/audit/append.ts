@@ -1,8 +1,7 @@
 import 'server-only';
 import { isUuid } from '@/lib/domain/ids';
 import { randomUUID } from 'node:crypto';
-import { sql } from 'drizzle-orm';
-import { rowsOf, type Tx } from '@/db/client';
+import { preparedRows, type Tx } from '@/db/client';
 import { auditLog } from '@/db/schema';
 import { now as clockNow } from '@/lib/platform/clock';
 import type { PatientCipher } from '@/lib/platform/crypto';
@@ -63,12 +62,21 @@ export type AuditListener = (tx: Tx, event: AuditEvent, record: AuditRecord, alo
 export type AuditCompanionBuilder = Pick<ReturnType<Tx['with']>, 'insert' | 'update' | 'select'>;
 
 /**
+ * A companion's statement as drizzle builds it: the append sends it through `.prepare()`, so
+ * postgres.js prepares it once per connection (one round trip, no parse and plan each time)
+ * instead of describing and then executing an unnamed statement.
+ */
+export interface AuditCompanionStatement {
+  prepare(name: string): { execute(): Promise<unknown> };
+}
+
+/**
  * A listener's write that goes out with an entry's INSERT as one statement (a data-modifying
  * WITH): one round trip, not two. It must not depend on the entry's row, which the statement
  * cannot see; null when this entry needs none. When two listeners have one, the first rides with
  * the INSERT and the other runs as its own statement, before the listeners.
  */
-export type AuditCompanion = (tx: Tx, q: AuditCompanionBuilder, event: AuditEvent) => PromiseLike<unknown[]> | null;
+export type AuditCompanion = (tx: Tx, q: AuditCompanionBuilder, event: AuditEvent) => AuditCompanionStatement | null;
 
 interface Registered {
   listener: AuditListener;
@@ -90,12 +98,19 @@ export function onAudit(listener: AuditListener, companion?: AuditCompanion): vo
 /** The chain each open transaction holds, so all its entries go to the one chain it locked. */
 const heldChains = new WeakMap<Tx, number>();
 
-interface ClaimedChain {
-  claimed_chain: number;
-  head_position: string | number;
-  head_hash: string | null;
-  next_seq: string | number;
-}
+/**
+ * The two statements of an append, sent as prepared statements (preparedRows): both run on
+ * every audited request, and through drizzle their building and an extra round trip each were
+ * most of an append's cost. Parameters go as text and are cast here; `details` as JSON text
+ * (`::text::jsonb`), so no driver re-encodes it.
+ */
+const CLAIM_CHAIN = 'SELECT claimed_chain, head_position, head_hash, next_seq FROM vigil_audit_claim_chain($1::integer, $2::integer)';
+const INSERT_ENTRY =
+  'INSERT INTO audit_log (seq, chain, chain_seq, log_id, user_id, action_type, resource_type, resource_id, patient_id, occurred_at, ip, user_agent, outcome, break_glass_grant_id, details, sealed_before, sealed_after, prev_hash, hash) ' +
+  'VALUES ($1::bigint, $2::integer, $3::bigint, $4::uuid, $5::uuid, $6::text, $7::text, $8::text, $9::uuid, $10::timestamptz, $11::inet, $12::text, $13::text, $14::uuid, $15::text::jsonb, $16::text, $17::text, $18::text, $19::text)';
+
+/** The entry as stored: its chained fields, its place and its links. */
+type EntryRow = ChainedFields & { chain: number; chainSeq: number; prevHash: string; hash: string };
 
 /**
  * Appends one entry to a chain inside the caller's transaction, so the change and its audit
@@ -115,9 +130,10 @@ export async function recordAudit(tx: Tx, event: AuditEvent): Promise<AuditRecor
  */
 export async function appendEntry(tx: Tx, event: AuditEvent, layout: { chains: number; startAt?: number }): Promise<AuditRecord> {
   const first = heldChains.get(tx) ?? layout.startAt ?? 0;
-  const [claim] = rowsOf<ClaimedChain>(await tx.execute(sql`SELECT * FROM vigil_audit_claim_chain(${layout.chains}, ${first})`));
+  const [claim] = await preparedRows(tx, CLAIM_CHAIN, [layout.chains, first]);
   if (!claim) throw new Error('No audit chain could be claimed.');
-  heldChains.set(tx, claim.claimed_chain);
+  const [claimedChain, headPosition, headHash, nextSeq] = claim as [number, string | number, string | null, string | number];
+  heldChains.set(tx, claimedChain);
   const logId = randomUUID();
   const seal = (column: 'sealed_before' | 'sealed_after', value: unknown) => {
     if (value === undefined) return null;
@@ -126,8 +142,11 @@ export async function appendEntry(tx: Tx, event: AuditEvent, layout: { chains: n
   };
   const actorRoles = event.actor.roles?.length ? [...event.actor.roles] : undefined;
   const details = event.details || actorRoles ? { ...event.details, actorRoles } : null;
-  const fields: ChainedFields = {
-    seq: Number(claim.next_seq),
+  // The JSON the jsonb column is given, and what it will give back (no undefined, Dates as strings, …) to hash.
+  const detailsJson = details ? JSON.stringify(details) : null;
+  const prevHash = headHash ?? GENESIS_HASH;
+  const row: EntryRow = {
+    seq: Number(nextSeq),
     logId,
     userId: uuidOrNull(event.actor.userId),
     actionType: cleanText(event.action),
@@ -139,33 +158,61 @@ export async function appendEntry(tx: Tx, event: AuditEvent, layout: { chains: n
     userAgent: event.actor.userAgent ? cleanText(event.actor.userAgent, MAX_USER_AGENT) : null,
     outcome: event.outcome,
     breakGlassGrantId: uuidOrNull(event.breakGlassGrantId),
-    // Hash the JSON the jsonb column will give back (no undefined, Dates as strings, …).
-    details: details ? (JSON.parse(JSON.stringify(details)) as Record<string, unknown>) : null,
+    details: detailsJson === null ? null : (JSON.parse(detailsJson) as Record<string, unknown>),
     sealedBefore: seal('sealed_before', event.before),
     sealedAfter: seal('sealed_after', event.after),
+    chain: claimedChain,
+    chainSeq: Number(headPosition) + 1,
+    prevHash,
+    hash: '',
   };
-  const prevHash = claim.head_hash ?? GENESIS_HASH;
-  const hash = chainHash(prevHash, fields);
-  const chain = claim.claimed_chain;
-  const chainSeq = Number(claim.head_position) + 1;
-  const entry = tx.insert(auditLog).values({ ...fields, chain, chainSeq, prevHash, hash });
+  row.hash = chainHash(prevHash, row);
   // Listeners see the entry's own time, so what they judge is the moment the trail records.
-  const seen: AuditEvent = event.occurredAt ? event : { ...event, occurredAt: fields.occurredAt };
-  const alongside = new Map<Registered, unknown[]>();
-  let inserted = false;
-  for (const registered of listeners) {
-    if (!registered.companion) continue;
-    const statement = registered.companion(tx, inserted ? tx : tx.with(tx.$with('audit_entry').as(entry)), seen);
-    if (!statement) continue;
-    alongside.set(registered, await statement);
-    inserted = true;
-  }
-  if (!inserted) await entry;
-  const record = { seq: fields.seq, chain, chainSeq, logId, hash };
-  for (const registered of listeners) await registered.listener(tx, seen, record, alongside.get(registered));
+  const seen: AuditEvent = event.occurredAt ? event : { ...event, occurredAt: row.occurredAt };
+  const alongside = await insertEntry(tx, row, detailsJson, seen);
+  const record = { seq: row.seq, chain: row.chain, chainSeq: row.chainSeq, logId, hash: row.hash };
+  for (const registered of listeners) await registered.listener(tx, seen, record, alongside?.get(registered));
   return record;
 }
 
+/**
+ * Writes the entry: with the first listener companion that has a statement for it (the INSERT
+ * in a data-modifying WITH, built by drizzle, so the companion can build on it), otherwise as
+ * the prepared INSERT. Returns the rows each companion's statement gave back.
+ */
+async function insertEntry(tx: Tx, row: EntryRow, detailsJson: string | null, seen: AuditEvent): Promise<Map<Registered, unknown[]> | undefined> {
+  let alongside: Map<Registered, unknown[]> | undefined;
+  for (const registered of listeners) {
+    if (!registered.companion) continue;
+    const q = alongside ? tx : tx.with(tx.$with('audit_entry').as(tx.insert(auditLog).values(row)));
+    const statement = registered.companion(tx, q, seen);
+    if (!statement) continue;
+    (alongside ??= new Map()).set(registered, (await statement.prepare('audit_companion').execute()) as unknown[]);
+  }
+  if (alongside) return alongside;
+  await preparedRows(tx, INSERT_ENTRY, [
+    row.seq,
+    row.chain,
+    row.chainSeq,
+    row.logId,
+    row.userId,
+    row.actionType,
+    row.resourceType,
+    row.resourceId,
+    row.patientId,
+    row.occurredAt.toISOString(),
+    row.ip,
+    row.userAgent,
+    row.outcome,
+    row.breakGlassGrantId,
+    detailsJson,
+    row.sealedBefore,
+    row.sealedAfter,
+    row.prevHash,
+    row.hash,
+  ]);
+  return undefined;
+}
 
 /**
  * uuid columns come back lower-case. A value that is not a uuid is a bug in the caller; it
@@ -183,6 +230,8 @@ function uuidOrNull(value: string | null | undefined): string | null {
  */
 function cleanText(value: string, max = 1_000): string {
   const text = value.replaceAll('\0', '').toWellFormed();
+  // A string has no more code points than code units: only a long one needs counting.
+  if (text.length <= max) return text;
   const chars = [...text];
   return chars.length > max ? chars.slice(0, max).join('') : text;
 }

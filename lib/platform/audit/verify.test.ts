@@ -81,6 +81,16 @@ describe(`audit chain verifier (${testDatabaseKind})`, () => {
     expect((await verifyChain()).break).toMatchObject({ position: 4, reason: 'edited' });
   });
 
+  it('names an entry whose time was set to one no entry is written with (infinity), rather than failing', async () => {
+    await asOwnerWithoutTriggers(handle.db, [`UPDATE audit_log SET occurred_at = 'infinity' WHERE seq = 5`]);
+    expect((await verifyChain()).break).toMatchObject({ chain: 0, position: 5, seq: 5, reason: 'edited' });
+  });
+
+  it('detects details replaced by their own JSON text (a jsonb string)', async () => {
+    await asOwnerWithoutTriggers(handle.db, [`UPDATE audit_log SET details = to_jsonb(details::text) WHERE seq = 9`]);
+    expect((await verifyChain()).break).toMatchObject({ chain: 0, position: 9, seq: 9, reason: 'edited' });
+  });
+
   it('detects a deleted entry', async () => {
     await asOwnerWithoutTriggers(handle.db, ['DELETE FROM audit_log WHERE seq = 17']);
     expect((await verifyChain()).break).toMatchObject({ chain: 0, position: 17, reason: 'deleted', detail: 'Entry 17 of chain 0 is missing.' });

@@ -1,7 +1,7 @@
 import 'server-only';
-import { and, asc, eq, gt, lte } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import { sql } from 'drizzle-orm';
-import { getDb, rowsOf, type Queryable } from '@/db/client';
+import { getDb, preparedRows, rowsOf, type Queryable } from '@/db/client';
 import { auditLog } from '@/db/schema';
 import { GENESIS_HASH, chainHash, headsRoot, type ChainHead, type ChainedFields } from '@/lib/platform/audit/chain';
 import type { Checkpoint } from '@/lib/platform/audit/checkpoint';
@@ -89,7 +89,60 @@ export function chainedFieldsOf(row: AuditRow): ChainedFields {
   };
 }
 
-const hashMatches = (row: AuditRow, seq = row.seq) => chainHash(row.prevHash, { ...chainedFieldsOf(row), seq }) === row.hash;
+/** An entry as the walk reads it: what it was hashed over, its position and its links. */
+interface WalkedEntry extends ChainedFields {
+  chainSeq: number;
+  prevHash: string;
+  hash: string;
+}
+
+/**
+ * The walk's statements, prepared (preparedRows) and read as arrays: drizzle's mapping of each
+ * row into an object was most of the verifier's client CPU after the HMAC itself.
+ */
+const ENTRY_COLUMNS =
+  'seq, chain_seq, log_id, user_id, action_type, resource_type, resource_id, patient_id, occurred_at, ip, user_agent, outcome, break_glass_grant_id, details, sealed_before, sealed_after, prev_hash, hash';
+const PAGE = `SELECT ${ENTRY_COLUMNS} FROM audit_log WHERE chain = $1::integer AND chain_seq > $2::bigint AND chain_seq <= $3::bigint ORDER BY chain_seq LIMIT $4::integer`;
+const AT = `SELECT ${ENTRY_COLUMNS} FROM audit_log WHERE chain = $1::integer AND chain_seq = $2::bigint`;
+
+/**
+ * One row of ENTRY_COLUMNS as the entry it holds. The drivers differ in what they parse: bigint
+ * comes as a string (postgres.js) or a number, a timestamp as text (drizzle leaves postgres.js
+ * its text) or a Date (PGlite). Both parse jsonb, and its value is taken as it comes: a string
+ * there is a string (an edit turning the details into their own JSON text must not verify).
+ */
+function entryOf(r: unknown[]): WalkedEntry {
+  const at = r[8] as Date | string;
+  return {
+    seq: Number(r[0]),
+    chainSeq: Number(r[1]),
+    logId: r[2] as string,
+    userId: r[3] as string | null,
+    actionType: r[4] as string,
+    resourceType: r[5] as string,
+    resourceId: r[6] as string | null,
+    patientId: r[7] as string | null,
+    occurredAt: typeof at === 'string' ? new Date(at) : at,
+    ip: r[9] as string | null,
+    userAgent: r[10] as string | null,
+    outcome: r[11] as string,
+    breakGlassGrantId: r[12] as string | null,
+    details: r[13] as Record<string, unknown> | null,
+    sealedBefore: r[14] as string | null,
+    sealedAfter: r[15] as string | null,
+    prevHash: r[16] as string,
+    hash: r[17] as string,
+  };
+}
+
+/** Whether the entry still matches its hash. Content no entry could have been written with (a time of infinity) does not. */
+function hashMatches(entry: WalkedEntry, seq = entry.seq): boolean {
+  try {
+    return chainHash(entry.prevHash, seq === entry.seq ? entry : { ...entry, seq }) === entry.hash;
+  } catch {
+    return false;
+  }
+}
 const entryName = (chain: number, position: number) => `entry ${position} of chain ${chain}`;
 
 /**
@@ -158,13 +211,7 @@ export async function verifyChain(options: VerifyOptions = {}): Promise<VerifyRe
     }
     heads.set(chain, prev);
     const held = expected?.heads.find((h) => h.chain === chain);
-    const page = (after: number, room: number) =>
-      db
-        .select()
-        .from(auditLog)
-        .where(and(eq(auditLog.chain, chain), gt(auditLog.chainSeq, after), lte(auditLog.chainSeq, lastPosition)))
-        .orderBy(asc(auditLog.chainSeq))
-        .limit(Math.min(pageSize, room));
+    const page = async (after: number, room: number) => (await preparedRows(db, PAGE, [chain, after, lastPosition, Math.min(pageSize, room)])).map(entryOf);
     const room = () => (options.limit ?? Infinity) - checked;
     // The next page is fetched while this one is hashed: the database and the HMACs overlap.
     let next = prev.position < lastPosition && room() > 0 ? page(prev.position, room()) : null;
@@ -182,7 +229,9 @@ export async function verifyChain(options: VerifyOptions = {}): Promise<VerifyRe
         next.catch(() => undefined); // awaited below, unless a break ends the walk first
       }
       for (const row of rows) {
-        const broken = await checkLink(db, chain, prev, row);
+        // The usual case without a promise per entry; checkLink says what a break is.
+        const intact = row.chainSeq === prev.position + 1 && row.prevHash === prev.hash && hashMatches(row);
+        const broken = intact ? null : await checkLink(db, chain, prev, row);
         if (broken) return result(broken);
         if (held && row.chainSeq === held.position && row.hash !== held.hash) return result(diverged(expected!, held, row.seq));
         prev = { position: row.chainSeq, hash: row.hash, seq: row.seq };
@@ -198,13 +247,9 @@ export async function verifyChain(options: VerifyOptions = {}): Promise<VerifyRe
   return result(null);
 }
 
-async function rowAt(db: Queryable, chain: number, position: number): Promise<AuditRow | undefined> {
-  const [row] = await db
-    .select()
-    .from(auditLog)
-    .where(and(eq(auditLog.chain, chain), eq(auditLog.chainSeq, position)))
-    .limit(1);
-  return row;
+async function rowAt(db: Queryable, chain: number, position: number): Promise<WalkedEntry | undefined> {
+  const [row] = await preparedRows(db, AT, [chain, position]);
+  return row && entryOf(row);
 }
 
 async function checkAnchor(db: Queryable, from: ChainHead, lastPosition: number, cp: Checkpoint): Promise<ChainBreak | null> {
@@ -237,7 +282,7 @@ const diverged = (cp: Checkpoint, head: ChainHead, seq: number): ChainBreak => (
  * Checks one entry against its verified predecessor and, when it fails, looks around it to say
  * what most likely happened. The look-around runs only once, at the first break.
  */
-async function checkLink(db: Queryable, chain: number, prev: Link, row: AuditRow): Promise<ChainBreak | null> {
+async function checkLink(db: Queryable, chain: number, prev: Link, row: WalkedEntry): Promise<ChainBreak | null> {
   const expected = prev.position + 1;
   const at = { chain, position: row.chainSeq, seq: row.seq };
   if (row.chainSeq !== expected) {
@@ -271,7 +316,7 @@ async function checkLink(db: Queryable, chain: number, prev: Link, row: AuditRow
 }
 
 /** The global seq a renumbered entry was signed with, if it is near where it now sits. */
-function findOriginalSeq(row: AuditRow, radius = 64): number | null {
+function findOriginalSeq(row: WalkedEntry, radius = 64): number | null {
   for (let d = 1; d <= radius; d++) {
     if (hashMatches(row, row.seq + d)) return row.seq + d;
     if (row.seq - d > 0 && hashMatches(row, row.seq - d)) return row.seq - d;
