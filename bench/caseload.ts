@@ -37,9 +37,9 @@ const PROFILED_LOADS = 20;
  * sample counts once per function however deep): where the CPU of one request at 5,000 goes.
  */
 const PROFILED_STEPS: Array<[string, string]> = [
-  ['liveRows', "reading the viewer's care-team and grant rows (lib/pipeline/relationship.ts)"],
-  ['intactRows', '… of which verifying each row\'s authorization MAC (lib/platform/integrity)'],
-  ['listCards', 'the reachable patients joined and the held cards checked (lib/features/records/list-cards.ts)'],
+  ['readTies', "reading the viewer's care-team and grant rows joined to their patients, one statement (lib/pipeline/relationship.ts)"],
+  ['intactRows', '… verifying each row\'s authorization MAC (lib/platform/integrity)'],
+  ['listCards', 'the held cards checked against the envelopes read with the ties (lib/features/records/list-cards.ts)'],
   ['reachableMatches', 'matching, building rows and sorting (lib/features/records/patients.ts)'],
   ['recentlyViewed', 'recently viewed charts from the trail'],
   ['recordAudit', 'the audit entry and its listeners (monitoring)'],

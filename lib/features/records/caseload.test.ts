@@ -6,9 +6,10 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { patients } from '@/db/schema';
-import { seedCaseload } from '@/db/seed';
+import { DEMO_PASSWORD, seedCaseload } from '@/db/seed';
 import type { Demographics } from '@/lib/domain/chart/sections';
 import type { Viewer } from '@/lib/domain/access/viewer';
+import { requestGrant } from '@/lib/features/break-glass';
 import { listPatients, PAGE_SIZE, type PatientListRow } from '@/lib/features/records';
 import * as crypto from '@/lib/platform/crypto';
 import { testDatabase, userId, viewer as signIn } from '@/test/fixtures';
@@ -25,6 +26,8 @@ let handle: TestDatabase;
 let physician: Viewer;
 /** The caseload as decrypting every patient says it is. */
 let everyone: Array<PatientListRow & { familyName: string }>;
+/** Patients on the nurse's team only. */
+let strangers: string[];
 
 async function decryptEverything(ids: string[]) {
   const rows = await handle.db.select({ id: patients.id, sealed: patients.sealedDemographics }).from(patients);
@@ -77,7 +80,7 @@ beforeAll(async () => {
   const physicianId = await userId(handle.db, 'physician@vigil.test');
   const ids = await seedCaseload(handle.db, { patients: CASELOAD, userId: physicianId, seed: 7 });
   // Patients on someone else's team only: never in this list.
-  await seedCaseload(handle.db, { patients: 30, userId: await userId(handle.db, 'nurse@vigil.test'), seed: 8, relationship: 'nursing' });
+  strangers = await seedCaseload(handle.db, { patients: 30, userId: await userId(handle.db, 'nurse@vigil.test'), seed: 8, relationship: 'nursing' });
   physician = await signIn(handle.db, 'physician@vigil.test');
   everyone = await decryptEverything(ids);
 }, 120_000);
@@ -133,5 +136,31 @@ describe('a caseload of 5,000', () => {
     expect(after.value.rows.at(-1)).toMatchObject({ id: renamed.id, name: `Zzyzx, ${demographics.givenName}` });
     const renamedRow = { ...plain([renamed])[0]!, name: `Zzyzx, ${demographics.givenName}` };
     await sampledPages([...plain(everyone.filter((p) => p !== shredded && p !== tampered && p !== renamed)), renamedRow], 23);
+  }, 120_000);
+
+  it('lists a patient this session reached by break-glass, as break-glass, and finds them by search; another session does not', async () => {
+    const before = await listPatients(physician, {});
+    if (!before.ok) throw new Error(before.message);
+    const [stranger] = await decryptEverything([strangers[0]!]);
+    const own = await allPages(stranger!.mrn);
+    const granted = await requestGrant(physician, {
+      patientId: stranger!.id,
+      reasonCode: 'emergency_treatment',
+      justification: 'Synthetic emergency: patient arrived unresponsive, need the chart now.',
+      secret: DEMO_PASSWORD,
+    });
+    expect(granted.ok).toBe(true);
+
+    const after = await listPatients(physician, {});
+    expect(after.ok && after.value.total).toBe(before.value.total + 1);
+    // The synthetic caseloads share MRNs, so the search finds own patients beside this one.
+    const { rows } = await allPages(stranger!.mrn);
+    expect(rows.filter((r) => r.access === 'break_glass')).toEqual([{ ...plain([stranger!])[0], access: 'break_glass' }]);
+    expect(rows.filter((r) => r.access === 'care_team')).toEqual(own.rows);
+
+    const otherSession = await signIn(handle.db, 'physician@vigil.test');
+    const elsewhere = await listPatients(otherSession, { q: stranger!.mrn });
+    if (!elsewhere.ok) throw new Error(elsewhere.message);
+    expect(elsewhere.value.rows.map((r) => r.access)).not.toContain('break_glass');
   }, 120_000);
 });

@@ -8,7 +8,7 @@ import type { Demographics } from '@/lib/domain/chart/sections';
 import { emergencyQueryMessages, parseEmergencyQuery, type EmergencyQuery } from '@/lib/domain/records/emergency-query';
 import { fail, ok, type Result } from '@/lib/domain/result';
 import { operation } from '@/lib/pipeline/operation';
-import { reachablePatientIds } from '@/lib/pipeline/relationship';
+import { reachablePatientRows } from '@/lib/pipeline/relationship';
 import { blindIndex, DecryptionError, getPatientCiphers, normaliseMrn, normaliseName } from '@/lib/platform/crypto';
 
 /**
@@ -71,7 +71,8 @@ export const emergencyLookup = operation({
   input: lookupInput,
   invalid: (error) => fail('too_broad', error.issues[0]?.message ?? emergencyQueryMessages.too_broad),
   run: async ({ tx, viewer, input: query, at, audit }): Promise<Result<EmergencyLookup, 'too_broad'>> => {
-    const own = new Set((await reachablePatientIds(tx, viewer, at)).all);
+    // The viewer's own among the candidates only: their whole caseload is not read for an exact identifier.
+    const own = new Set((await reachablePatientRows(tx, viewer, at, { columns: {}, where: candidateFilter(query) })).map((r) => r.patientId));
     const candidates = (
       await tx.select({ id: patients.id, sealed: patients.sealedDemographics }).from(patients).where(candidateFilter(query))
     ).filter((c) => !own.has(c.id));

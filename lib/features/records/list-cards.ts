@@ -1,11 +1,12 @@
 import 'server-only';
-import { eq, inArray, sql, type SQL } from 'drizzle-orm';
+import { inArray, sql, type SQL } from 'drizzle-orm';
+import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import { inChunks, type Queryable } from '@/db/client';
 import { patientKeys, patients } from '@/db/schema';
 import type { Demographics } from '@/lib/domain/chart/sections';
 import { DecryptionError, getPatientCiphers } from '@/lib/platform/crypto';
 import { env } from '@/lib/platform/env';
-import type { reachablePatients } from '@/lib/pipeline/relationship';
+import { reachablePatientRows, type RelationshipSubject } from '@/lib/pipeline/relationship';
 
 /** What the patient list and its searches need of a patient's sealed demographics. */
 export type ListCard = Pick<Demographics, 'familyName' | 'givenName' | 'dateOfBirth' | 'mrn' | 'sex'>;
@@ -44,14 +45,18 @@ function keep(patientId: string, tag: string, card: ListCard, now: number): void
   held.set(patientId, { tag, card, expires: now + seconds * 1000 });
 }
 
+/**
+ * The last TAG_CHARS of a sealed value, cut by bytes: an envelope is ASCII, and `right()` counts
+ * UTF-8 characters from the start of each value, a tenth of the list's SQL time at 5,000.
+ */
+const tail = (column: AnyPgColumn) =>
+  sql<string>`encode(substring(textsend(${column}) from octet_length(${column}) - ${sql.raw(String(TAG_CHARS - 1))}), 'escape')`.as('tag');
+
 /** Forgets every card (tests that swap keys), or one patient's. */
 export function forgetListCards(patientId?: string): void {
   if (patientId) held.delete(patientId);
   else held.clear();
 }
-
-/** The viewer's reachable patients as a subquery (lib/pipeline/relationship.ts). */
-type Reachable = Awaited<ReturnType<typeof reachablePatients>>;
 
 export interface ListedCard {
   id: string;
@@ -61,26 +66,28 @@ export interface ListedCard {
 }
 
 /**
- * The cards of the reachable patients that match `filter` (a blind-index condition on patients)
- * and whose data key is live, in one query joined in the database, opening only those not
- * already held. A card that will not open is counted as unavailable.
+ * The cards of the viewer's reachable patients that match `filter` (a blind-index condition on
+ * patients) and whose data key is live, read with the viewer's ties in one statement
+ * (reachablePatientRows), opening only those not already held. A card that will not open is
+ * counted as unavailable.
  */
-export async function listCards(q: Queryable, reachable: Reachable, filter?: SQL): Promise<{ listed: ListedCard[]; unavailable: number }> {
+export async function listCards(q: Queryable, viewer: RelationshipSubject, at: Date, filter?: SQL): Promise<{ listed: ListedCard[]; unavailable: number }> {
   const now = Date.now();
-  const rows = await q
-    .select({
-      id: patients.id,
-      onTeam: reachable.onTeam,
-      tag: sql<string>`right(${patients.sealedDemographics}, ${sql.raw(String(TAG_CHARS))})`,
-      live: sql<boolean>`(${patientKeys.wrappedKey} IS NOT NULL AND ${patientKeys.shreddedAt} IS NULL)`,
-    })
-    .from(reachable)
-    .innerJoin(patients, eq(patients.id, reachable.patientId))
-    .innerJoin(patientKeys, eq(patientKeys.patientId, patients.id))
-    .where(filter);
+  const reachable = await reachablePatientRows(q, viewer, at, {
+    columns: {
+      tag: tail(patients.sealedDemographics),
+      // A scalar subquery, one primary-key probe per patient: as EXISTS the planner may hash every key row instead.
+      live: sql<boolean | null>`(select ${patientKeys.wrappedKey} is not null and ${patientKeys.shreddedAt} is null from ${patientKeys} where ${patientKeys.patientId} = ${patients.id})`.as('live'),
+    },
+    where: filter,
+  });
   const listed: ListedCard[] = [];
   const missing = new Map<string, { tag: string; onTeam: boolean }>();
-  for (const { id, onTeam, tag, live } of rows) {
+  for (const {
+    patientId: id,
+    onTeam,
+    patient: { tag, live },
+  } of reachable) {
     const hit = held.get(id);
     if (!live) {
       held.delete(id);

@@ -9,7 +9,6 @@ import { blindIndex, LAST_NAME_PREFIX_LENGTH, normaliseMrn, normaliseName } from
 import { listCards, type ListCard } from '@/lib/features/records/list-cards';
 import type { Viewer } from '@/lib/domain/access/viewer';
 import { operation } from '@/lib/pipeline/operation';
-import { reachablePatients } from '@/lib/pipeline/relationship';
 import { parseEmergencyQuery } from '@/lib/domain/records/emergency-query';
 import { auditActions } from '@/lib/domain/audit/actions';
 
@@ -116,7 +115,7 @@ export const listPatients = operation({
   run: async ({ tx, viewer, input, at, audit }): Promise<Result<PatientList>> => {
     const { q, page } = input;
     const kind = classifyQuery(q);
-    const { rows: found, unavailable } = await reachableMatches(tx, await reachablePatients(tx, viewer, at), kind, q);
+    const { rows: found, unavailable } = await reachableMatches(tx, viewer, at, kind, q);
     const total = found.length;
     const pageCount = Math.max(1, Math.ceil(total / PAGE_SIZE));
     const current = Math.min(page, pageCount);
@@ -158,8 +157,8 @@ async function recentlyViewed(tx: Queryable, viewer: Viewer, reachable: PatientL
 const byName = new Intl.Collator().compare;
 
 /** The reachable patients whose sealed demographics match the query, sorted by name. */
-async function reachableMatches(q: Queryable, reachable: Awaited<ReturnType<typeof reachablePatients>>, kind: SearchKind, query: string): Promise<{ rows: PatientListRow[]; unavailable: number }> {
-  const { listed, unavailable } = await listCards(q, reachable, candidateFilter(kind, query));
+async function reachableMatches(q: Queryable, viewer: Viewer, at: Date, kind: SearchKind, query: string): Promise<{ rows: PatientListRow[]; unavailable: number }> {
+  const { listed, unavailable } = await listCards(q, viewer, at, candidateFilter(kind, query));
   const rows: PatientListRow[] = [];
   for (const { id, card, onTeam } of listed) {
     if (!matches(kind, query, card)) continue;

@@ -150,13 +150,18 @@ describe('user_roles', () => {
 describe('care_team', () => {
   it('a care-team row inserted directly opens no chart and lists no patient', async () => {
     const outsider = await viewer(db, 'physician2@vigil.test');
-    const [patient] = await db.select({ id: patients.id }).from(patients).limit(1);
+    const [patient] = await db.select({ id: patients.id, sealed: patients.sealedDemographics }).from(patients).limit(1);
     const rowId = randomUUID();
     await tamper(sql`INSERT INTO care_team (id, patient_id, user_id, relationship) VALUES (${rowId}, ${patient!.id}, ${outsider.userId}, 'attending')`);
 
     expect((await getChart(outsider, patient!.id)).ok).toBe(false);
     const list = await listPatients(outsider, { q: '' });
     expect(list.ok && list.value.rows.map((r) => r.id)).not.toContain(patient!.id);
+    // A search reads the ties of its candidates only; the forged one among them still ties nobody.
+    const { cipher } = await getPatientCipher(db, patient!.id);
+    const { mrn } = cipher!.open<{ mrn: string }>('patients', 'sealed_demographics', patient!.id, patient!.sealed);
+    const search = await listPatients(outsider, { q: mrn });
+    expect(search.ok && search.value.rows.map((r) => r.id)).not.toContain(patient!.id);
     expect((await loadRelationship(db, outsider, patient!.id)).careTeam).toBeNull();
     expect(await tamperCases('care_team', rowId)).toHaveLength(1);
   });
