@@ -113,7 +113,7 @@ describe('environment', () => {
       process.env.VIGIL_KEY_CACHE_SECONDS = '45';
       expect(env().VIGIL_KEY_CACHE_SECONDS).toBe(30);
     } finally {
-      delete (globalThis as Record<symbol, unknown>)[served];
+      Reflect.deleteProperty(globalThis, served);
     }
     expect(env().VIGIL_KEY_CACHE_SECONDS).toBe(45);
   });

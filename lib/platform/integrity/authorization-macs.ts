@@ -162,7 +162,6 @@ export function withMac<T extends AuthorizationTable, R extends MacFields[T]>(ta
   return { ...row, authMac: authorizationMac(table, row) };
 }
 
-
 /**
  * Which tampered states this process has reported: a row read on every request is reported once,
  * not once per request; a further change to it is a new state and is reported again. Bounded, so
