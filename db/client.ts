@@ -79,8 +79,15 @@ function noDelaySocket(options: { host: string[]; port: number[]; path?: string 
 }
 
 /**
- * postgres.js with every statement that has parameters named and kept on its connection, the
- * ones drizzle sends as unnamed included. drizzle names a statement only when a query is
+ * Statements with more parameters than this stay unnamed: their text varies with a list's length
+ * (`in ($1, …, $n)` over a caseload), and naming every length would keep a statement per length
+ * on each connection until it closes.
+ */
+const NAMED_PARAMS_MAX = 32;
+
+/**
+ * postgres.js with every statement that has parameters (up to NAMED_PARAMS_MAX) named and kept on
+ * its connection, the ones drizzle sends as unnamed included. drizzle names a statement only when a query is
  * `.prepare()`d (so that it also works behind PgBouncer in transaction mode; Vigil connects to
  * PostgreSQL itself). For an unnamed statement with parameters postgres.js first asks the server
  * to describe it, one more round trip, and the server parses and plans it again on every run;
@@ -90,13 +97,6 @@ function noDelaySocket(options: { host: string[]; port: number[]; path?: string 
  * prepares again one the server has lost. `?prepare=false` on the URL (a pooler that cannot carry
  * prepared statements) still turns all of it off.
  */
-/**
- * Statements with more parameters than this stay unnamed: their text varies with a list's length
- * (`in ($1, …, $n)` over a caseload), and naming every length would keep a statement per length
- * on each connection until it closes.
- */
-const NAMED_PARAMS_MAX = 32;
-
 function namedStatements(client: Sql): Sql {
   return new Proxy(client, {
     get(target, key, receiver) {

@@ -61,14 +61,8 @@ export type AuditListener = (tx: Tx, event: AuditEvent, record: AuditRecord, alo
 /** What a companion builds its statement from: a query builder with the entry's INSERT attached as a WITH. */
 export type AuditCompanionBuilder = Pick<ReturnType<Tx['with']>, 'insert' | 'update' | 'select'>;
 
-/**
- * A companion's statement as drizzle builds it: the append sends it through `.prepare()`, so
- * postgres.js prepares it once per connection (one round trip, no parse and plan each time)
- * instead of describing and then executing an unnamed statement.
- */
-export interface AuditCompanionStatement {
-  prepare(name: string): { execute(): Promise<unknown> };
-}
+/** A companion's statement as drizzle builds it; awaiting it runs it (a named statement, db/client.ts). */
+export type AuditCompanionStatement = PromiseLike<unknown>;
 
 /**
  * A listener's write that goes out with an entry's INSERT as one statement (a data-modifying
@@ -187,7 +181,7 @@ async function insertEntry(tx: Tx, row: EntryRow, detailsJson: string | null, se
     const q = alongside ? tx : tx.with(tx.$with('audit_entry').as(tx.insert(auditLog).values(row)));
     const statement = registered.companion(tx, q, seen);
     if (!statement) continue;
-    (alongside ??= new Map()).set(registered, (await statement.prepare('audit_companion').execute()) as unknown[]);
+    (alongside ??= new Map()).set(registered, (await statement) as unknown[]);
   }
   if (alongside) return alongside;
   await preparedRows(tx, INSERT_ENTRY, [
