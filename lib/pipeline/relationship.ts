@@ -1,8 +1,7 @@
 import 'server-only';
 import { and, eq, gt, isNull, or, sql, type SQL } from 'drizzle-orm';
-import { unionAll, type AnyPgColumn } from 'drizzle-orm/pg-core';
+import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import { rowsOf, type Queryable } from '@/db/client';
-import { builtOnce } from '@/db/statements';
 import { breakGlassGrants, careTeam, patients } from '@/db/schema';
 import type { Relationship } from '@/lib/domain/access/policy';
 import type { Viewer } from '@/lib/domain/access/viewer';
@@ -25,8 +24,19 @@ export async function loadRelationship(
   const sessionId = typeof subject === 'string' ? null : subject.sessionId;
   // Every live row, not the first: a user on the team twice (nursing and billing) holds both lenses.
   // A row that fails its MAC (written from outside Vigil) ties nobody to anybody.
-  const values = { userId, patientId, at: at.toISOString(), sessionId };
-  const { team, grants } = sortTies(await (sessionId ? teamAndGrantsOfPatient(q, values) : teamOfPatient(q, values)));
+  const { team, grants } = await readTies(
+    q,
+    and(eq(careTeam.userId, userId), eq(careTeam.patientId, patientId), or(isNull(careTeam.untilAt), gt(careTeam.untilAt, at))),
+    sessionId
+      ? and(
+          eq(breakGlassGrants.userId, userId),
+          eq(breakGlassGrants.patientId, patientId),
+          eq(breakGlassGrants.sessionId, sessionId),
+          gt(breakGlassGrants.expiresAt, at),
+          isNull(breakGlassGrants.endedAt),
+        )
+      : null,
+  );
   const intactTeam = await intactRows(q, 'care_team', team);
   const [grant] = await intactRows(q, 'break_glass_grants', grants);
   return { careTeam: intactTeam.length ? intactTeam.map((t) => t.relationship) : null, breakGlassGrantId: grant?.id ?? null };
@@ -34,93 +44,6 @@ export async function loadRelationship(
 
 type TeamRow = { [K in keyof typeof macColumns.care_team]: (typeof careTeam.$inferSelect)[K] };
 type GrantRow = { [K in keyof typeof macColumns.break_glass_grants]: (typeof breakGlassGrants.$inferSelect)[K] };
-
-/**
- * The care-team rows and the break-glass grants matching two conditions, in one statement (one
- * round trip, not two): a UNION ALL of both tables' MAC columns, each row tagged with its table
- * and the other table's columns null. `grants` null: care-team rows only.
- */
-function tiesQuery(q: Queryable, team: SQL | undefined, grants: SQL | undefined | null) {
-  const t = macColumns.care_team;
-  const g = macColumns.break_glass_grants;
-  // The grant columns of a care-team row: null, decoded as the grant's own columns (the union's first select decodes every row).
-  const none = <T>(column: { mapFromDriverValue(value: unknown): unknown }, type: string) =>
-    sql`null::${sql.raw(type)}`.mapWith((value: unknown) => column.mapFromDriverValue(value) as T | null);
-  const teamRows = q
-    .select({
-      kind: sql<'team' | 'grant'>`'team'`.as('kind'),
-      id: t.id,
-      patientId: t.patientId,
-      userId: t.userId,
-      authMac: t.authMac,
-      relationship: t.relationship,
-      untilAt: t.untilAt,
-      sessionId: none<string>(g.sessionId, 'uuid').as('session_id'),
-      expiresAt: none<Date>(g.expiresAt, 'timestamptz').as('expires_at'),
-      endedAt: none<Date>(g.endedAt, 'timestamptz').as('ended_at'),
-      reviewStatus: none<string>(g.reviewStatus, 'text').as('review_status'),
-      reviewerId: none<string>(g.reviewerId, 'uuid').as('reviewer_id'),
-      reviewedAt: none<Date>(g.reviewedAt, 'timestamptz').as('reviewed_at'),
-    })
-    .from(careTeam)
-    .where(team);
-  return grants
-    ? unionAll(
-        teamRows,
-        q
-          .select({
-            kind: sql<'team' | 'grant'>`'grant'`.as('kind'),
-            id: g.id,
-            patientId: g.patientId,
-            userId: g.userId,
-            authMac: g.authMac,
-            relationship: sql<string>`null::text`.as('relationship'),
-            untilAt: sql<Date | null>`null::timestamptz`.as('until_at'),
-            sessionId: g.sessionId,
-            expiresAt: g.expiresAt,
-            endedAt: g.endedAt,
-            reviewStatus: g.reviewStatus,
-            reviewerId: g.reviewerId,
-            reviewedAt: g.reviewedAt,
-          })
-          .from(breakGlassGrants)
-          .where(grants),
-      )
-    : teamRows;
-}
-
-/** The rows of a tiesQuery, each back in its own table's shape. */
-function sortTies(rows: Awaited<ReturnType<typeof tiesQuery>>): { team: TeamRow[]; grants: GrantRow[] } {
-  const out = { team: [] as TeamRow[], grants: [] as GrantRow[] };
-  for (const r of rows) {
-    if (r.kind === 'team') out.team.push({ id: r.id, patientId: r.patientId, userId: r.userId, relationship: r.relationship, untilAt: r.untilAt, authMac: r.authMac });
-    // Not-null columns of a grant row; a row without them could not be one, and ties nobody.
-    else if (r.sessionId !== null && r.expiresAt !== null && r.reviewStatus !== null)
-      out.grants.push({ id: r.id, userId: r.userId, patientId: r.patientId, sessionId: r.sessionId, expiresAt: r.expiresAt, endedAt: r.endedAt, reviewStatus: r.reviewStatus, reviewerId: r.reviewerId, reviewedAt: r.reviewedAt, authMac: r.authMac });
-  }
-  return out;
-}
-
-/** loadRelationship's statements (every chart open and write runs one), built once; with a session, its grants too. */
-const patientTeam = and(
-  eq(careTeam.userId, sql.placeholder('userId')),
-  eq(careTeam.patientId, sql.placeholder('patientId')),
-  or(isNull(careTeam.untilAt), gt(careTeam.untilAt, sql.placeholder('at'))),
-);
-const teamOfPatient = builtOnce('relationship_team', (q) => tiesQuery(q, patientTeam, null));
-const teamAndGrantsOfPatient = builtOnce('relationship_team_and_grants', (q) =>
-  tiesQuery(
-    q,
-    patientTeam,
-    and(
-      eq(breakGlassGrants.userId, sql.placeholder('userId')),
-      eq(breakGlassGrants.patientId, sql.placeholder('patientId')),
-      eq(breakGlassGrants.sessionId, sql.placeholder('sessionId')),
-      gt(breakGlassGrants.expiresAt, sql.placeholder('at')),
-      isNull(breakGlassGrants.endedAt),
-    ),
-  ),
-);
 
 /** Columns of each tie's patient row a read also takes (PatientJoin), as JSON gives them back (text, numbers, booleans). */
 type PatientColumns = Record<string, SQL.Aliased<string | number | boolean | null>>;
@@ -139,10 +62,10 @@ const toDate = (value: TieValue) => (value === null ? null : new Date(value));
 const cell = (row: TieValue[], i: number): TieValue => row[i] ?? null;
 
 /**
- * The same read for a caseload (reachablePatientIds, reachablePatientRows): the care-team rows
- * and grants matching two conditions, in one UNION ALL statement, `grants` null for care-team
- * rows only. With `patient`, each
- * branch is joined to the tie's patient row, so only ties to the patients it wants are read
+ * The care-team rows and break-glass grants matching two conditions, in one UNION ALL statement
+ * (one round trip, not two), `grants` null for care-team rows only: one patient's
+ * (loadRelationship) or a caseload's (reachablePatientIds, reachablePatientRows). With `patient`,
+ * each branch is joined to the tie's patient row, so only ties to the patients it wants are read
  * (and checked), each with the columns it asks of that row.
  *
  * The rows come back as one JSON array, not one protocol row each: a caseload of thousands is
